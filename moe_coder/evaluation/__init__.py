@@ -1,0 +1,1 @@
+"""Execution-based evaluation: benchmarks, sandboxed execution, pass@k."""
