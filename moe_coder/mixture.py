@@ -1,0 +1,227 @@
+"""``MoECoder``: route each prompt to the expert fine-tuned for its language and task."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import replace
+from importlib import resources
+from itertools import product
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from moe_coder.config import CONFIG_NAME, ExpertSpec, MixtureConfig
+from moe_coder.experts.pool import ExpertPool
+from moe_coder.experts.prompt_formats import Message, normalise_messages
+from moe_coder.routing.decision import GenerationResult, RoutingDecision
+from moe_coder.routing.labels import UNKNOWN
+from moe_coder.routing.router import PromptRouter
+from moe_coder.routing.text import routing_text
+
+logger = logging.getLogger(__name__)
+
+BUILTIN = "builtin"
+Prompt = str | Sequence[Message]
+
+
+def builtin_dir() -> Path:
+    """The embedded default mixture that ships inside the package."""
+    return Path(str(resources.files("moe_coder") / "builtin"))
+
+
+def resolve_mixture_dir(name_or_path: str | os.PathLike) -> Path:
+    """``"builtin"``, a local mixture directory, or a hub repo id (downloaded when a network is available)."""
+    name = str(name_or_path)
+    if name == BUILTIN:
+        return builtin_dir()
+    path = Path(os.path.expanduser(name))
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"a mixture is a directory holding {CONFIG_NAME}; {path} is a file")
+        return path
+    if name.count("/") == 1 and not name.startswith((".", "/", "~")):
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(name))
+        except Exception as exc:
+            raise FileNotFoundError(f"mixture {name!r}: not a local directory, and the hub download failed: {exc}") from None
+    raise FileNotFoundError(f"mixture directory not found: {path.resolve()}")
+
+
+class MoECoder:
+    """A mixture of code experts behind a router.
+
+    >>> coder = MoECoder.from_pretrained("builtin")
+    >>> coder.generate("Write a PHP function that reverses a string.")
+    """
+
+    def __init__(self, config: MixtureConfig, router: PromptRouter, device: str | None = None) -> None:
+        self.config = config
+        self.router = router
+        self.pool = ExpertPool(max_loaded=config.max_loaded_experts, device=device)
+
+    # ----------------------------------------------------------------- loading & saving
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike = BUILTIN, device: str | None = None, **overrides: Any) -> "MoECoder":
+        """Load a mixture directory (``mixture.json`` plus router artifacts).
+
+        ``overrides`` replace top-level config fields, e.g. ``confidence_threshold=0.7``.
+        """
+        directory = resolve_mixture_dir(name_or_path)
+        config = MixtureConfig.from_json_file(directory / CONFIG_NAME)
+        if overrides:
+            config = MixtureConfig.from_dict({**config.to_dict(), **overrides})
+        router_dir = builtin_dir() / "router" if config.router == BUILTIN else directory / config.router
+        return cls(config, PromptRouter.from_pretrained(router_dir), device=device)
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        """Write ``mixture.json`` and the router artifacts; files appear complete or not at all."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+        try:
+            self.config.to_json_file(staging / CONFIG_NAME)
+            if self.config.router != BUILTIN:
+                self.router.save_pretrained(staging / self.config.router)
+            directory.mkdir(exist_ok=True)
+            for item in sorted(staging.rglob("*"), key=lambda p: len(p.parts)):
+                target = directory / item.relative_to(staging)
+                if item.is_dir():
+                    target.mkdir(exist_ok=True)
+                else:
+                    os.replace(item, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    # ----------------------------------------------------------------- routing
+    @property
+    def experts(self) -> list[ExpertSpec]:
+        return self.config.experts
+
+    def select_expert(self, language: str, task: str) -> str:
+        """The most specific expert serving ``(language, task)``; the generalist if none does."""
+        candidates = [
+            e for e in self.config.experts if e.name != self.config.generalist and language != UNKNOWN and e.serves(language, task)
+        ]
+        if not candidates:
+            return self.config.generalist
+        best = max(candidates, key=lambda e: (bool(e.languages), bool(e.tasks), -len(e.languages), -len(e.tasks)))
+        return best.name
+
+    def route_batch(self, prompts: Sequence[Prompt]) -> list[RoutingDecision]:
+        """Routing decisions for many prompts, classified in one batch."""
+        texts = [routing_text(p) for p in prompts]
+        if not texts:
+            return []
+        probas = self.router.predict_proba(texts)
+        heads = dict(zip(("language", "task"), zip(self.router.classes_, probas)))
+        (lang_classes, lang_p), (task_classes, task_p) = heads["language"], heads["task"]
+        decisions = []
+        for i, text in enumerate(texts):
+            pairs = sorted(
+                ((float(lang_p[i, a] * task_p[i, b]), str(lang_classes[a]), str(task_classes[b]))
+                 for a, b in product(range(len(lang_classes)), range(len(task_classes)))),
+                reverse=True,
+            )
+            confidence, language, task = pairs[0]
+            abstained = confidence < self.config.confidence_threshold
+            expert = self.config.generalist if abstained else self.select_expert(language, task)
+            decisions.append(
+                RoutingDecision(
+                    language=language,
+                    task=task,
+                    confidence=round(confidence, 6),
+                    expert=expert,
+                    abstained=abstained,
+                    scores={
+                        "language": {str(c): round(float(p), 6) for c, p in zip(lang_classes, lang_p[i])},
+                        "task": {str(c): round(float(p), 6) for c, p in zip(task_classes, task_p[i])},
+                    },
+                    alternatives=[
+                        {"language": l, "task": t, "score": round(s, 6), "expert": self.select_expert(l, t)}
+                        for s, l, t in pairs[1:4]
+                    ],
+                    cues=self.router.cues(text),
+                )
+            )
+        return decisions
+
+    def route(self, prompt: Prompt) -> RoutingDecision:
+        """The routing decision for one prompt (a string or a chat ``messages`` list)."""
+        return self.route_batch([prompt])[0]
+
+    # ----------------------------------------------------------------- generation
+    def _forced(self, prompts: Sequence[Prompt], expert: str) -> list[RoutingDecision]:
+        self.config.expert(expert)  # raises KeyError naming the experts when unknown
+        return [replace(d, expert=expert) for d in self.route_batch(prompts)]
+
+    def generate(
+        self,
+        prompt: Prompt | Sequence[str] | None = None,
+        *,
+        messages: Sequence[Message] | None = None,
+        expert: str | None = None,
+        return_details: bool = False,
+        batch_size: int = 8,
+        **gen_kwargs: Any,
+    ) -> str | list[str] | GenerationResult | list[GenerationResult]:
+        """Generate answers.
+
+        ``prompt`` is a string (returns a string) or a list of strings (returns a list,
+        generated in batches grouped by expert). ``messages=[{"role", "content"}, ...]`` is
+        a chat conversation. ``expert`` skips routing and forces one expert.
+        ``gen_kwargs``: ``max_new_tokens``, ``temperature``, ``top_p``, ``top_k``,
+        ``repetition_penalty``, ``stop``, ``seed``; unset ones come from the expert's defaults.
+        With ``return_details=True`` each answer comes with its :class:`RoutingDecision`.
+        """
+        single, prompts = self._inputs(prompt, messages)
+        decisions = self._forced(prompts, expert) if expert else self.route_batch(prompts)
+        texts: list[str] = [""] * len(prompts)
+        by_expert: dict[str, list[int]] = {}
+        for i, d in enumerate(decisions):
+            by_expert.setdefault(d.expert, []).append(i)
+        for name, indices in by_expert.items():
+            outputs = self.pool.generate(self.config.expert(name), [prompts[i] for i in indices], batch_size, **gen_kwargs)
+            for i, text in zip(indices, outputs):
+                texts[i] = text
+        results: list[Any] = (
+            [GenerationResult(t, d) for t, d in zip(texts, decisions)] if return_details else texts
+        )
+        return results[0] if single else results
+
+    def stream(
+        self,
+        prompt: Prompt | None = None,
+        *,
+        messages: Sequence[Message] | None = None,
+        expert: str | None = None,
+        **gen_kwargs: Any,
+    ) -> Iterator[str]:
+        """Yield the answer to one prompt piece by piece as the routed expert generates it."""
+        single, prompts = self._inputs(prompt, messages)
+        if not single:
+            raise ValueError("stream() takes one prompt; use generate() for a list")
+        decision = self._forced(prompts, expert)[0] if expert else self.route(prompts[0])
+        yield from self.pool.stream(self.config.expert(decision.expert), prompts[0], **gen_kwargs)
+
+    @staticmethod
+    def _inputs(prompt: Any, messages: Sequence[Message] | None) -> tuple[bool, list[Prompt]]:
+        if (prompt is None) == (messages is None):
+            raise ValueError("pass exactly one of prompt or messages")
+        if messages is not None:
+            return True, [normalise_messages(messages)]
+        if isinstance(prompt, str):
+            prompts: list[Prompt] = [prompt]
+            single = True
+        elif isinstance(prompt, Sequence) and all(isinstance(p, str) for p in prompt):
+            prompts, single = list(prompt), False
+        else:
+            raise ValueError("prompt must be a string or a list of strings (use messages= for a chat)")
+        for i, p in enumerate(prompts):
+            if not str(p).strip():
+                raise ValueError(f"prompt {i} is empty" if not single else "prompt is empty")
+        return single, prompts
