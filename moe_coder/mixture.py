@@ -172,7 +172,8 @@ class MoECoder:
         """Generate answers.
 
         ``prompt`` is a string (returns a string) or a list of strings (returns a list,
-        generated in batches grouped by expert). ``messages=[{"role", "content"}, ...]`` is
+        generated in left-padded batches grouped by the weights that serve them: experts
+        sharing a base model and adapter batch together). ``messages=[{"role", "content"}, ...]`` is
         a chat conversation. ``expert`` skips routing and forces one expert.
         ``gen_kwargs``: ``max_new_tokens``, ``temperature``, ``top_p``, ``top_k``,
         ``repetition_penalty``, ``stop``, ``seed``; unset ones come from the expert's defaults.
@@ -180,14 +181,9 @@ class MoECoder:
         """
         single, prompts = self._inputs(prompt, messages)
         decisions = self._forced(prompts, expert) if expert else self.route_batch(prompts)
-        texts: list[str] = [""] * len(prompts)
-        by_expert: dict[str, list[int]] = {}
-        for i, d in enumerate(decisions):
-            by_expert.setdefault(d.expert, []).append(i)
-        for name, indices in by_expert.items():
-            outputs = self.pool.generate(self.config.expert(name), [prompts[i] for i in indices], batch_size, **gen_kwargs)
-            for i, text in zip(indices, outputs):
-                texts[i] = text
+        texts = self.pool.generate_many(
+            [(self.config.expert(d.expert), p) for d, p in zip(decisions, prompts)], batch_size, **gen_kwargs
+        )
         results: list[Any] = (
             [GenerationResult(t, d) for t, d in zip(texts, decisions)] if return_details else texts
         )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 from collections import OrderedDict
@@ -144,6 +145,44 @@ class ExpertPool:
             torch.manual_seed(int(settings["seed"]))
         return kwargs
 
+    def generate_many(
+        self,
+        requests: Sequence[tuple[ExpertSpec, str | Sequence[Message]]],
+        batch_size: int = 8,
+        **overrides: Any,
+    ) -> list[str]:
+        """Answer ``(expert, prompt)`` pairs, in order.
+
+        Requests that run on the same weights (base model and adapter) with the same
+        generation settings share batches even when they come from different experts:
+        experts on one base differ only in how their prompts are rendered. Within a group,
+        prompts are sorted by length so that left-padded batches carry little padding.
+        """
+        import torch
+
+        groups: dict[tuple, list[int]] = {}
+        group_settings: dict[tuple, tuple[ExpertSpec, dict[str, Any]]] = {}
+        for i, (spec, _) in enumerate(requests):
+            settings = merge_generation_settings(spec, overrides)
+            key = (self._key(spec), spec.adapter, spec.max_context, json.dumps(settings, sort_keys=True, default=str))
+            groups.setdefault(key, []).append(i)
+            group_settings[key] = (spec, settings)
+        outputs = [""] * len(requests)
+        for key, indices in groups.items():
+            spec, settings = group_settings[key]
+            texts = {i: self.render(*requests[i]) for i in indices}
+            order = sorted(indices, key=lambda i: len(texts[i]))
+            with self._activated(spec) as loaded, torch.inference_mode():
+                kwargs = self._generate_kwargs(loaded, settings)
+                for start in range(0, len(order), batch_size):
+                    chunk = order[start : start + batch_size]
+                    enc = self._encode(loaded, spec, [texts[i] for i in chunk], kwargs["max_new_tokens"])
+                    out = loaded.model.generate(**enc, **kwargs)
+                    rows = loaded.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+                    for i, row in zip(chunk, rows):
+                        outputs[i] = truncate_at_stop(row, settings.get("stop"))
+        return outputs
+
     def generate(
         self,
         spec: ExpertSpec,
@@ -151,21 +190,8 @@ class ExpertPool:
         batch_size: int = 8,
         **overrides: Any,
     ) -> list[str]:
-        """Generate one answer per prompt with this expert, ``batch_size`` prompts at a time (left padded)."""
-        import torch
-
-        settings = merge_generation_settings(spec, overrides)
-        texts = [self.render(spec, p) for p in prompts]
-        outputs: list[str] = []
-        with self._activated(spec) as loaded, torch.inference_mode():
-            kwargs = self._generate_kwargs(loaded, settings)
-            for start in range(0, len(texts), batch_size):
-                enc = self._encode(loaded, spec, texts[start : start + batch_size], kwargs["max_new_tokens"])
-                out = loaded.model.generate(**enc, **kwargs)
-                new = out[:, enc["input_ids"].shape[1] :]
-                for row in loaded.tokenizer.batch_decode(new, skip_special_tokens=True):
-                    outputs.append(truncate_at_stop(row, settings.get("stop")))
-        return outputs
+        """Generate one answer per prompt with one expert, ``batch_size`` prompts at a time (left padded)."""
+        return self.generate_many([(spec, p) for p in prompts], batch_size, **overrides)
 
     def stream(self, spec: ExpertSpec, prompt: str | Sequence[Message], **overrides: Any) -> Iterator[str]:
         """Yield pieces of the answer as they are generated; stops at a stop string."""
