@@ -16,7 +16,12 @@ from typing import Sequence
 COMMANDS: tuple[str, ...] = (
     "generate",
     "route",
+    "train_router",
+    "eval_router",
     "experts",
+    "decontaminate",
+    "evaluate",
+    "train_expert",
 )
 
 

@@ -48,22 +48,22 @@ def read_chunks(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Ch
     dropped. Only the last chunk of a file may lack its final newline.
     """
     line = 1
-    pending = bytearray()
+    pending = b""
     with open_binary(path) as fh:
         first = True
         while block := fh.read(chunk_bytes):
             if first and block.startswith(_BOM):
                 block = block[len(_BOM) :]
             first = False
-            pending += block
-            cut = pending.rfind(b"\n") + 1
-            if cut:
-                data = bytes(pending[:cut])
-                del pending[:cut]
-                yield Chunk(str(path), line, data)
-                line += data.count(b"\n")
+            cut = block.rfind(b"\n") + 1
+            if not cut:  # no line ends in this block: a very long line
+                pending += block
+                continue
+            data, pending = pending + block[:cut], block[cut:]
+            yield Chunk(str(path), line, data)
+            line += data.count(b"\n")
     if pending:
-        yield Chunk(str(path), line, bytes(pending))
+        yield Chunk(str(path), line, pending)
 
 
 def _collect(value: object, out: list[str]) -> None:

@@ -8,12 +8,13 @@ import time
 from collections import deque
 from contextlib import closing
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence, Union
+from typing import Any, BinaryIO, Iterable, Iterator, Sequence, Union
 
 from tqdm.auto import tqdm
 
-from moe_coder.decontamination.evalsets import EvalSpec, load_eval_sets
+from moe_coder.decontamination.evalsets import EvalSet, EvalSpec, load_eval_sets
 from moe_coder.decontamination.jsonl import CHUNK_BYTES, Chunk, atomic_output, file_sha256, parse_chunk, read_chunks
 from moe_coder.decontamination.matcher import NGRAM, SUBSTRING_LENGTH, SUBSTRINGS_PER_ITEM, Decontaminator
 from moe_coder.decontamination.report import DecontaminationReport, contaminated_ids_path
@@ -29,13 +30,24 @@ class _ChunkResult:
     matches: dict[int, dict[int, set[str]]]  # line offset in chunk -> eval item -> patterns
     bad: list[tuple[int, str]]
     blank: list[int]
+    dropped: list[tuple[int, int]]  # byte ranges of the lines left out of the clean file
+
+
+def _line_spans(data: bytes, offsets: Sequence[int]) -> list[tuple[int, int]]:
+    """Byte ranges (each with its newline) of the lines at ``offsets``, in order."""
+    if not offsets:
+        return []
+    lengths = [len(line) + 1 for line in data.split(b"\n")]
+    ends = list(accumulate(lengths))
+    return [(ends[i] - lengths[i], min(ends[i], len(data))) for i in sorted(offsets)]
 
 
 def _process(decontaminator: Decontaminator, fields: Sequence[str] | None, data: bytes) -> _ChunkResult:
     parsed = parse_chunk(data, fields)
     by_text = decontaminator.match_texts(parsed.texts)
     matches = {parsed.offsets[t]: per_item for t, per_item in by_text.items()}
-    return _ChunkResult(len(parsed.offsets), matches, parsed.bad, parsed.blank)
+    dropped = _line_spans(data, [*matches, *(offset for offset, _ in parsed.bad), *parsed.blank])
+    return _ChunkResult(len(parsed.offsets), matches, parsed.bad, parsed.blank, dropped)
 
 
 _worker_state: tuple[Decontaminator, Sequence[str] | None] | None = None
@@ -71,14 +83,16 @@ def _processed(
             yield done, result.get()
 
 
-def _kept_bytes(data: bytes, dropped: set[int]) -> bytes:
-    """The chunk's lines minus ``dropped`` (offsets), each byte-identical and newline-terminated."""
-    if not dropped:
-        return data if data.endswith(b"\n") else data + b"\n"
-    lines = data.split(b"\n")
-    if data.endswith(b"\n"):
-        lines.pop()
-    return b"".join(line + b"\n" for i, line in enumerate(lines) if i not in dropped)
+def _write_kept(fh: BinaryIO, data: bytes, dropped: list[tuple[int, int]]) -> None:
+    """Write the chunk minus the ``dropped`` byte ranges: kept lines byte-identical, newline-terminated."""
+    view = memoryview(data)
+    position = 0
+    for start, end in dropped:
+        fh.write(view[position:start])
+        position = end
+    fh.write(view[position:])
+    if position < len(data) and not data.endswith(b"\n"):
+        fh.write(b"\n")
 
 
 def _refuse_overwrite(inputs: Sequence[Path], outputs: Sequence[Path]) -> None:
@@ -102,11 +116,12 @@ class _Tally:
     removed: list[dict[str, Any]] = field(default_factory=list)
     bad_lines: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, chunk: Chunk, result: _ChunkResult) -> set[int]:
-        """Record a chunk's findings; return the line offsets to leave out of the clean file."""
+    def add(self, chunk: Chunk, result: _ChunkResult) -> None:
+        """Record a chunk's findings; a bad line is an error unless bad lines are skipped."""
         if result.bad and not self.skip_bad:
             offset, message = result.bad[0]
-            raise ValueError(f"{chunk.path}:{chunk.first_line + offset}: {message} (skip such lines with --skip-bad)")
+            where = f"{chunk.path}:{chunk.first_line + offset}"
+            raise ValueError(f"{where}: {message} (--skip-bad / skip_bad=True drops such lines)")
         stats = self.files[chunk.path]
         stats["records"] += result.records
         stats["removed"] += len(result.matches)
@@ -125,7 +140,52 @@ class _Tally:
             self.removed.append({"file": chunk.path, "line": line, "matches": entries})
         for offset, message in result.bad:
             self.bad_lines.append({"file": chunk.path, "line": chunk.first_line + offset, "error": message})
-        return set(result.matches) | {offset for offset, _ in result.bad} | set(result.blank)
+
+    def report(
+        self, sets: Sequence[EvalSet], fields: Sequence[str] | None, out: Path, ids_path: Path, elapsed_s: float
+    ) -> DecontaminationReport:
+        """The report of a finished run whose clean output is ``out``."""
+        matcher = self.decontaminator
+        for name, stats in self.files.items():
+            if stats["records"] == 0:
+                logger.warning("training file %s has no records", name)
+        eval_sets = []
+        for s in sets:
+            indices = [i for i, item in enumerate(matcher.items) if item.benchmark == s.name]
+            unmatchable = [matcher.items[i].task_id for i in indices if not matcher.patterns[i]]
+            if unmatchable:
+                logger.warning("%s: %d items have no letters or digits and cannot match", s.name, len(unmatchable))
+            eval_sets.append({"name": s.name, "source": s.source, "items": len(indices),
+                              "contaminated": sum(i in self.by_item for i in indices), "unmatchable": unmatchable})
+        substrings: dict[str, dict[str, list[str]]] = {}
+        if matcher.method == "openai50":
+            for item, patterns in zip(matcher.items, matcher.patterns, strict=True):
+                substrings.setdefault(item.benchmark, {})[item.task_id] = patterns
+        records = sum(stats["records"] for stats in self.files.values())
+        return DecontaminationReport(
+            method=matcher.method,
+            seed=matcher.seed,
+            lowercase=matcher.lowercase,
+            params=(
+                {"substring_length": SUBSTRING_LENGTH, "substrings_per_item": SUBSTRINGS_PER_ITEM}
+                if matcher.method == "openai50"
+                else {"n": NGRAM}
+            ),
+            fields=list(fields) if fields is not None else None,
+            train_files=[{"path": name, **stats} for name, stats in self.files.items()],
+            eval_sets=eval_sets,
+            contaminated=[
+                {"benchmark": matcher.items[i].benchmark, "id": matcher.items[i].task_id, "matches": self.by_item[i]}
+                for i in sorted(self.by_item)
+            ],
+            removed=self.removed,
+            bad_lines=self.bad_lines,
+            substrings=substrings,
+            output={"path": str(out), "sha256": file_sha256(out), "bytes": out.stat().st_size,
+                    "records": records - len(self.removed)},
+            contaminated_ids_file=str(ids_path),
+            elapsed_s=round(elapsed_s, 3),
+        )
 
 
 def decontaminate(
@@ -168,9 +228,11 @@ def decontaminate(
     paths = [Path(train_files)] if isinstance(train_files, (str, Path)) else [Path(p) for p in train_files]
     if not paths:
         raise ValueError("no training files given")
-    for path in paths:
+    for i, path in enumerate(paths):
         if not path.is_file():
             raise FileNotFoundError(f"training file not found: {path}")
+        if path.resolve() in {p.resolve() for p in paths[:i]}:
+            raise ValueError(f"training file given twice: {path}")
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     if fields is not None and not fields:
@@ -196,59 +258,13 @@ def decontaminate(
         total=total, unit="B", unit_scale=True, desc="decontaminate", disable=None
     ) as bar, closing(_processed(chunks(), decontaminator, fields, workers)) as results:
         for chunk, result in results:
-            fh.write(_kept_bytes(chunk.data, tally.add(chunk, result)))
+            tally.add(chunk, result)
+            _write_kept(fh, chunk.data, result.dropped)
             bar.update(len(chunk.data))
 
-    for name, stats in tally.files.items():
-        if stats["records"] == 0:
-            logger.warning("training file %s has no records", name)
-    unmatchable = {i for i, patterns in enumerate(decontaminator.patterns) if not patterns}
-    eval_summary = []
-    for s in sets:
-        indices = [i for i, item in enumerate(decontaminator.items) if item.benchmark == s.name]
-        eval_summary.append({
-            "name": s.name,
-            "source": s.source,
-            "items": len(indices),
-            "contaminated": sum(i in tally.by_item for i in indices),
-            "unmatchable": [decontaminator.items[i].task_id for i in indices if i in unmatchable],
-        })
-        if eval_summary[-1]["unmatchable"]:
-            logger.warning("%s: %d items have no letters or digits and cannot match",
-                           s.name, len(eval_summary[-1]["unmatchable"]))
-    substrings: dict[str, dict[str, list[str]]] = {}
-    if method == "openai50":
-        for item, patterns in zip(decontaminator.items, decontaminator.patterns):
-            substrings.setdefault(item.benchmark, {})[item.task_id] = patterns
-    params = (
-        {"substring_length": SUBSTRING_LENGTH, "substrings_per_item": SUBSTRINGS_PER_ITEM}
-        if method == "openai50"
-        else {"n": NGRAM}
-    )
-    records = sum(stats["records"] for stats in tally.files.values())
-    result = DecontaminationReport(
-        method=method,
-        seed=seed,
-        lowercase=decontaminator.lowercase,
-        params=params,
-        fields=list(fields) if fields is not None else None,
-        train_files=[{"path": name, **stats} for name, stats in tally.files.items()],
-        eval_sets=eval_summary,
-        contaminated=[
-            {"benchmark": decontaminator.items[i].benchmark, "id": decontaminator.items[i].task_id,
-             "matches": tally.by_item[i]}
-            for i in sorted(tally.by_item)
-        ],
-        removed=tally.removed,
-        bad_lines=tally.bad_lines,
-        substrings=substrings,
-        output={"path": str(out), "sha256": file_sha256(out), "bytes": out.stat().st_size,
-                "records": records - len(tally.removed)},
-        contaminated_ids_file=str(ids_path),
-        elapsed_s=round(time.perf_counter() - started, 3),
-    )
-    result.save_contaminated_ids(ids_path)
-    result.save(report)
+    summary = tally.report(sets, fields, out, ids_path, elapsed_s=time.perf_counter() - started)
+    summary.save_contaminated_ids(ids_path)
+    summary.save(report)
     logger.info("kept %d of %d records; %d evaluation items contaminated",
-                result.counts["kept"], result.counts["records"], result.counts["contaminated_items"])
-    return result
+                summary.counts["kept"], summary.counts["records"], summary.counts["contaminated_items"])
+    return summary

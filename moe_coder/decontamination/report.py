@@ -90,7 +90,7 @@ class DecontaminationReport:
                            "method": self.method})
 
     @classmethod
-    def load(cls, path: str | Path) -> "DecontaminationReport":
+    def load(cls, path: str | Path) -> DecontaminationReport:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         version = data.get("format_version")
         if version != FORMAT_VERSION:
