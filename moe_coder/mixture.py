@@ -7,19 +7,16 @@ import shutil
 import tempfile
 from dataclasses import replace
 from importlib import resources
-from itertools import product
 from pathlib import Path
 from typing import Any, Iterator, Sequence
-
-import numpy as np
 
 from moe_coder.config import CONFIG_NAME, ExpertSpec, MixtureConfig
 from moe_coder.experts.pool import ExpertPool
 from moe_coder.experts.prompt_formats import Message, normalise_messages
+from moe_coder.routing.decide import decide
 from moe_coder.routing.decision import GenerationResult, RoutingDecision
 from moe_coder.routing.labels import UNKNOWN
 from moe_coder.routing.router import PromptRouter
-from moe_coder.routing.text import routing_text
 
 logger = logging.getLogger(__name__)
 
@@ -114,41 +111,10 @@ class MoECoder:
 
     def route_batch(self, prompts: Sequence[Prompt]) -> list[RoutingDecision]:
         """Routing decisions for many prompts, classified in one batch."""
-        texts = [routing_text(p) for p in prompts]
-        if not texts:
-            return []
-        probas = self.router.predict_proba(texts)
-        heads = dict(zip(("language", "task"), zip(self.router.classes_, probas)))
-        (lang_classes, lang_p), (task_classes, task_p) = heads["language"], heads["task"]
-        decisions = []
-        for i, text in enumerate(texts):
-            pairs = sorted(
-                ((float(lang_p[i, a] * task_p[i, b]), str(lang_classes[a]), str(task_classes[b]))
-                 for a, b in product(range(len(lang_classes)), range(len(task_classes)))),
-                reverse=True,
-            )
-            confidence, language, task = pairs[0]
-            abstained = confidence < self.config.confidence_threshold
-            expert = self.config.generalist if abstained else self.select_expert(language, task)
-            decisions.append(
-                RoutingDecision(
-                    language=language,
-                    task=task,
-                    confidence=round(confidence, 6),
-                    expert=expert,
-                    abstained=abstained,
-                    scores={
-                        "language": {str(c): round(float(p), 6) for c, p in zip(lang_classes, lang_p[i])},
-                        "task": {str(c): round(float(p), 6) for c, p in zip(task_classes, task_p[i])},
-                    },
-                    alternatives=[
-                        {"language": l, "task": t, "score": round(s, 6), "expert": self.select_expert(l, t)}
-                        for s, l, t in pairs[1:4]
-                    ],
-                    cues=self.router.cues(text),
-                )
-            )
-        return decisions
+        return decide(
+            self.router, list(prompts), select_expert=self.select_expert,
+            generalist=self.config.generalist, threshold=self.config.confidence_threshold,
+        )
 
     def route(self, prompt: Prompt) -> RoutingDecision:
         """The routing decision for one prompt (a string or a chat ``messages`` list)."""

@@ -10,7 +10,10 @@ from moe_coder.cli._common import add_mixture_argument, load_mixture, print_json
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("route", help="classify prompts (language, task) and name the chosen expert")
     p.add_argument("prompt", nargs="?", help="the prompt (or use --input)")
-    p.add_argument("--input", metavar="FILE.jsonl", help="one {\"prompt\": ...} object per line")
+    p.add_argument(
+        "--input", metavar="FILE.jsonl",
+        help="one {\"prompt\": ...} object per line; a prompt may be a chat messages list",
+    )
     p.add_argument("--batch-size", type=int, default=256)
     add_mixture_argument(p)
     p.add_argument("--json", action="store_true", help="one JSON decision per line")
@@ -31,24 +34,27 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print_json(d.to_dict())
         else:
-            print(f"{d.language}/{d.task} -> {d.expert} (confidence {d.confidence:.3f}{', abstained' if d.abstained else ''})")
+            source = f" from {d.source_language}" if d.source_language else ""
+            print(f"{d.language}/{d.task}{source} -> {d.expert} (confidence {d.confidence:.3f}{', abstained' if d.abstained else ''})")
             for alt in d.alternatives:
                 print(f"  alternative {alt['language']}/{alt['task']} -> {alt['expert']} ({alt['score']:.3f})")
             if d.cues:
                 print(f"  cues: {', '.join(d.cues)}")
         return 0
-    batch: list[str] = []
+    batch: list = []
 
     def flush() -> None:
         for d in mixture.route_batch(batch):
             if args.json:
                 print_json(_summary(d))
             else:
-                print(f"{d.language}\t{d.task}\t{d.confidence:.3f}\t{d.expert}")
+                fields = [d.language, d.task, d.source_language or "-", f"{d.confidence:.3f}", d.expert]
+                print("\t".join(fields + (["abstained"] if d.abstained else [])))
         batch.clear()
 
     for _, record in read_jsonl(args.input, required=("prompt",)):
-        batch.append(record["prompt"] if isinstance(record["prompt"], str) else str(record["prompt"]))
+        prompt = record["prompt"]
+        batch.append(prompt if isinstance(prompt, (str, list)) else str(prompt))
         if len(batch) >= args.batch_size:
             flush()
     flush()

@@ -157,6 +157,8 @@ _LOADERS = {
     "mbpp_sanitized": _mbpp_sanitized,
     "mbpp_plus": _mbpp_plus,
     **{f"humaneval_x_{short}": (lambda s=short: _humaneval_x(s)) for short in HUMANEVAL_X_LANGUAGES},
+    # All six HumanEval-X languages as one benchmark (scored per language).
+    "humaneval_x": lambda: [p for short in HUMANEVAL_X_LANGUAGES for p in _humaneval_x(short)],
 }
 
 BENCHMARKS: tuple[str, ...] = tuple(_LOADERS)

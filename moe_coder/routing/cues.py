@@ -1,0 +1,207 @@
+"""Deterministic cues a prompt carries: fence tags, shebangs, file names, tell-tale syntax, language names.
+
+Cues are *features* the router learns weights for, not rules: ``#include`` is strong evidence
+for C or C++ but the model decides which, and a prompt that mentions Python while asking for
+Go still routes to Go when the rest of it says so. :func:`extract_cues` returns the names of
+the cues that fired; :data:`CUE_NAMES` is the fixed vocabulary, so a cue vector has a stable
+layout across versions of a trained router.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+_LANGS = ("python", "cpp", "c", "java", "javascript", "typescript", "php", "csharp", "bash", "go", "rust", "sql")
+_OTHER = "other"
+
+#: Fence info strings (```tag) and the language they name.
+FENCE_TAGS: dict[str, str] = {
+    "python": "python", "py": "python", "python3": "python", "ipython": "python", "pycon": "python",
+    "cpp": "cpp", "c++": "cpp", "cxx": "cpp", "hpp": "cpp", "cc": "cpp", "c": "c", "h": "c",
+    "java": "java", "js": "javascript", "javascript": "javascript", "jsx": "javascript", "node": "javascript",
+    "mjs": "javascript", "ts": "typescript", "typescript": "typescript", "tsx": "typescript", "php": "php",
+    "cs": "csharp", "csharp": "csharp", "c#": "csharp", "bash": "bash", "sh": "bash", "shell": "bash",
+    "zsh": "bash", "console": "bash", "shell-session": "bash", "go": "go", "golang": "go", "rust": "rust",
+    "rs": "rust", "sql": "sql", "postgresql": "sql", "postgres": "sql", "mysql": "sql", "plsql": "sql",
+    "tsql": "sql", "sqlite": "sql", "ruby": _OTHER, "rb": _OTHER, "perl": _OTHER, "lua": _OTHER, "kotlin": _OTHER,
+    "swift": _OTHER, "scala": _OTHER, "haskell": _OTHER, "r": _OTHER, "dart": _OTHER, "elixir": _OTHER,
+    "html": _OTHER, "css": _OTHER, "yaml": _OTHER, "json": _OTHER, "xml": _OTHER,
+}
+
+#: File extensions and the language they name.
+EXTENSIONS: dict[str, str] = {
+    "py": "python", "pyi": "python", "ipynb": "python", "cpp": "cpp", "cc": "cpp", "cxx": "cpp", "hpp": "cpp",
+    "hh": "cpp", "c": "c", "h": "c", "java": "java", "js": "javascript", "mjs": "javascript", "cjs": "javascript",
+    "jsx": "javascript", "ts": "typescript", "tsx": "typescript", "php": "php", "cs": "csharp", "csproj": "csharp",
+    "sh": "bash", "bash": "bash", "go": "go", "rs": "rust", "sql": "sql", "rb": _OTHER, "pl": _OTHER, "pm": _OTHER,
+    "lua": _OTHER, "kt": _OTHER, "swift": _OTHER, "scala": _OTHER, "hs": _OTHER, "dart": _OTHER, "ex": _OTHER,
+}
+
+#: How prose names each language (case-sensitive where the word is also English).
+_NAMES: dict[str, str] = {
+    "python": r"\b[Pp]ython\s?3?\b|\bpy\b|\bdjango\b|\bpandas\b|\bnumpy\b|\bflask\b|\bpytest\b",
+    "cpp": r"C\+\+|\b[Cc]pp\b|\bCPP\b|\bstd::|\bSTL\b|\bQt\b",
+    "c": r"(?<![\w#+])C(?![\w#+])(?!\s*(?:#|\+\+|[Ss]harp))|\bANSI C\b|\bC99\b|\bC11\b|\bgcc\b",
+    "java": r"\b[Jj]ava\b(?!\s*[Ss]cript)|\bJAVA\b|\bSpring Boot\b|\bJVM\b|\bMaven\b|\bJUnit\b",
+    "javascript": r"\b[Jj]ava[Ss]cript\b|\bJS\b|\bjs\b|\b[Nn]ode(?:\.?js)?\b|\bReact\b|\bjQuery\b|\bES6\b|\bnpm\b|\bExpress\b",
+    "typescript": r"\b[Tt]ype[Ss]cript\b|\bTS\b|\bts\b|\bAngular\b|\bDeno\b",
+    "php": r"\b[Pp][Hh][Pp]\s?\d?\b|\bLaravel\b|\bWordPress\b|\bSymfony\b",
+    "csharp": r"C#|\b[Cc]#|\b[Cc][Ss]harp\b|\bC Sharp\b|\.NET\b|\b[Dd]otnet\b|\bASP\.NET\b|\bUnity\b|\bLINQ\b",
+    "bash": r"\b[Bb]ash\b|\b[Ss]hell\b|\bzsh\b|\bsh\b|\bcron\b|\bLinux command|\bterminal\b|\bawk\b|\bsed\b",
+    "go": r"\b[Gg]olang\b|\bGo\b(?!\s+(?:to|back|ahead|through|over|with|on|for)\b)|\bgoroutines?\b",
+    "rust": r"\b[Rr]ust\b|\bcargo\b|\bCargo\b|\bcrate\b|\brustc\b|\btokio\b",
+    "sql": r"\bSQL\b|\bsql\b|\b[Mm]y[Ss][Qq][Ll]\b|\bPostgre(?:SQL|s)\b|\bpostgres\b|\bSQLite\b|\bsqlite\b|\bT-SQL\b|\bMariaDB\b|\bOracle\b",
+    _OTHER: r"\b(?:Ruby|Perl|Lua|Kotlin|Swift|Scala|Haskell|Elixir|Dart|Julia|MATLAB|Fortran|COBOL|Zig|OCaml|Clojure|Erlang|F#|Groovy|PowerShell|Visual Basic|Prolog|Lisp|Solidity|Verilog|VHDL)\b",
+}
+
+#: Syntax that (almost) only one language writes.
+_SYNTAX: dict[str, str] = {
+    "php_open_tag": r"<\?php|\$this->|\becho\s+\$|\$_(?:GET|POST|SERVER|SESSION)\b",
+    "c_include": r"^\s*#\s*include\s*[<\"]",
+    "cpp_include": r"^\s*#\s*include\s*<(?:iostream|vector|string|map|memory|algorithm|unordered_map|thread|mutex)>",
+    "cpp_std": r"\bstd::|\btemplate\s*<|\bcout\s*<<|\bnullptr\b|\bauto&?\s+\w+\s*=",
+    "c_stdio": r"\bprintf\s*\(|\bmalloc\s*\(|\bfree\s*\(|\bint\s+main\s*\(\s*(?:void|int argc)",
+    "csharp_using": r"^\s*using\s+System(?:\.\w+)*;|\bConsole\.Write(?:Line)?\(|\bnamespace\s+[\w.]+\s*[{;]|\bpublic\s+(?:async\s+)?Task\b|\{\s*get;\s*(?:set;)?\s*\}",
+    "java_main": r"public\s+static\s+void\s+main\s*\(\s*String|\bSystem\.out\.print|^\s*import\s+java\.|\bpackage\s+[\w.]+;|@Override\b",
+    "python_def": r"^\s*def\s+\w+\s*\(.*\)\s*(?:->\s*[\w\[\], .]+)?:\s*$|^\s*(?:from\s+[\w.]+\s+)?import\s+\w+\s*$|\bself\.\w+|\belif\b|^\s*if __name__ ==",
+    "python_traceback": r"Traceback \(most recent call last\)|File \".+\.py\", line \d+",
+    "js_syntax": r"\bconsole\.log\(|\brequire\(['\"]|\bmodule\.exports\b|\bdocument\.|\bfunction\s*\w*\s*\([^)]*\)\s*\{|=>\s*\{|\bconst\s+\w+\s*=",
+    "ts_types": r":\s*(?:string|number|boolean|any|void|unknown|never)\b(?:\[\])?|\binterface\s+\w+\s*\{|\btype\s+\w+\s*=|\bas\s+const\b|<\w+>\(|\breadonly\s|error TS\d{4}",
+    "node_trace": r"at\s+\S+\s+\(.+\.(?:js|mjs|ts):\d+:\d+\)|node:internal",
+    "go_syntax": r"^\s*package\s+main\b|\bfunc\s+(?:\(\w+\s+\*?\w+\)\s+)?\w+\s*\(|:=|\bfmt\.\w+\(|\bgoroutine\b|\bchan\s+\w+|\bdefer\b",
+    "rust_syntax": r"\bfn\s+\w+\s*[(<]|\blet\s+mut\b|\bimpl\b.*\{|\bpub\s+(?:fn|struct|enum)\b|\w+!\(|&mut\s|\bOption<|\bResult<|::new\(\)|error\[E\d{4}\]",
+    "bash_syntax": r"^#!\s*/(?:usr/)?bin/(?:env\s+)?(?:ba|z)?sh\b|\bfi\s*$|\bdone\s*$|\$\{\w+[}:#%]|\bthen\s*$|\besac\b|\becho\s+\"\$|^\s*\$\s+\w+|\|\s*(?:grep|awk|sed|xargs|sort)\b",
+    "shebang_python": r"^#!\s*/usr/bin/(?:env\s+)?python",
+    "sql_syntax": r"\bSELECT\b[\s\S]{1,400}?\bFROM\b|\bINSERT\s+INTO\b|\bCREATE\s+(?:TABLE|INDEX|VIEW|FUNCTION|PROCEDURE)\b|\bGROUP\s+BY\b|\bLEFT\s+JOIN\b|\bWHERE\b.+=",
+    "java_trace": r"Exception in thread|\tat\s+[\w.$]+\([\w]+\.java:\d+\)|\.java:\d+: error",
+    "csharp_trace": r"\bSystem\.\w+Exception\b|error CS\d{4}|\.cs:line \d+|\.cs\(\d+,\d+\)",
+    "gcc_error": r"\.(?:c|h):\d+:\d+: (?:error|warning)|Segmentation fault|core dumped|double free",
+    "gpp_error": r"\.(?:cpp|cc|hpp):\d+:\d+: error|terminate called after|undefined reference to `\w+::",
+    "php_error": r"PHP (?:Fatal|Parse|Warning)|(?:Parse|Fatal) error:.+ on line \d+|\.php:\d+|\.php on line",
+    "go_error": r"goroutine \d+ \[|\.go:\d+:\d+:|panic: runtime error|declared and not used",
+    "rust_error": r"error\[E\d{4}\]|panicked at|src/\w+\.rs:\d+|RUST_BACKTRACE",
+    "bash_error": r"\.sh: line \d+:|command not found|unbound variable|bad substitution|unexpected token `",
+    "sql_error": r"ERROR:\s+(?:syntax error at or near|column|relation|duplicate key)|ERROR \d{4} \(\w+\)|Msg \d+, Level",
+}
+
+#: Words that say what the user wants done (English, Chinese, Spanish, German, French).
+_TASK_WORDS: dict[str, str] = {
+    "fix": r"\b(?:fix|bug|debug|error|exception|crash|broken|wrong|fails?|failing|doesn'?t work|not working|issue)\w*|修复|报错|错误|为什么.*(?:报|错|失败)|\barregl|\berror\b|\bfalla\b|\bFehler|funktioniert nicht|\bcorrig|\bplante\b|\bbug",
+    "explain": r"\b(?:explain|what does|what is|how does|walk me through|describe|meaning of|understand|output of|why (?:is|does))\b|解释|是什么|做什么|什么意思|\bexplica|\bqué hace|\bqué es|\berklär|\bwas macht|\bwas ist|\bexplique|\bque fait",
+    "test": r"\b(?:unit tests?|tests? cases?|write tests|test suite|pytest|jest|junit|gtest|xunit|nunit|phpunit|mocha|coverage|tests? for)\b|测试|\bpruebas?\b|\btests?\b|\bTestfälle|\bUnit-Tests",
+    "translate": r"\b(?:translate|convert|port|rewrite|rewritten|equivalent|version of this|same (?:thing|logic) in)\b|翻译|改写成|转换成|用.{1,12}重写|\btraduc|\bpás[ae]lo|\bübersetz|\bschreib .{0,20} um\b|\btradui",
+    "refactor": r"\b(?:refactor|optimi[sz]e|improve|cleaner|clean (?:this|it) up|simplify|idiomatic|readab|faster|performance|efficient|restructure|duplicat)\w*|重构|优化|简洁|\brefactoriz|\bmejorar|\brefaktor|\beffizient|\baméliore",
+    "complete": r"\b(?:complete|finish|continue|fill in|todo|rest of)\b|补全|写完|\bcomplet[ae]\b|\btermina\b|\bvervollständig|\bfertig\b|\bcomplète",
+    "generate": r"\b(?:write|create|implement|build|make|generate|give me|how (?:do|can) i|need a|program that|function that|script that)\b|写一个|写个|实现|帮我写|\bescribe|\bcrea\b|\bnecesito|\bschreib|\berstelle|\bécris|\bcrée",
+}
+
+_FENCE = re.compile(r"```[ \t]*([\w+#.-]*)")
+_FILE = re.compile(r"(?<![\w/])[\w./-]*?[\w-]\.([A-Za-z]{1,6})\b(?![\w(])")
+_TARGET = re.compile(
+    r"(?:\b(?:in|into|to|using|with|en|nach|in die|auf|vers)\s+(?:an?\s+|idiomatic\s+|plain\s+|modern\s+)?|用|成|改成|写成)"
+    r"([A-Za-z][\w+#.]*(?:\s?\+\+|#)?)",
+    re.ASCII,
+)
+_POSSESSIVE = re.compile(r"([A-Za-z][\w+#]*)'s\b|\b(?:from|like in|coming from|instead of|not)\s+([A-Za-z][\w+#]*)", re.ASCII)
+
+# ASCII word boundaries: a name glued to Chinese prose ("用Python写") still counts as a word.
+_NAME_RX = {lang: re.compile(rx, re.ASCII) for lang, rx in _NAMES.items()}
+_SYNTAX_RX = {name: re.compile(rx, re.M) for name, rx in _SYNTAX.items()}
+_TASK_RX = {task: re.compile(rx, re.I) for task, rx in _TASK_WORDS.items()}
+
+#: Every cue name, in the fixed order a cue vector uses.
+CUE_NAMES: tuple[str, ...] = tuple(
+    [f"fence:{lang}" for lang in (*_LANGS, _OTHER)] + ["fence:untagged"]
+    + [f"shebang:{x}" for x in ("bash", "python", "other")]
+    + [f"file:{lang}" for lang in (*_LANGS, _OTHER)]
+    + [f"mention:{lang}" for lang in (*_LANGS, _OTHER)]
+    + [f"target:{lang}" for lang in (*_LANGS, _OTHER)]
+    + [f"aside:{lang}" for lang in (*_LANGS, _OTHER)]
+    + [f"last_mention:{lang}" for lang in (*_LANGS, _OTHER)]
+    + [f"syntax:{name}" for name in _SYNTAX]
+    + [f"ask:{task}" for task in _TASK_WORDS]
+    + ["shape:mostly_code", "shape:no_prose", "shape:empty", "shape:binary", "shape:non_ascii_prose", "shape:long"]
+)
+CUE_INDEX: dict[str, int] = {name: i for i, name in enumerate(CUE_NAMES)}
+
+
+def _name_lang(word: str) -> str | None:
+    word = word.strip().rstrip(".,:;!?")
+    return next((lang for lang, rx in _NAME_RX.items() if rx.fullmatch(word)), None)
+
+
+def _prose(text: str) -> str:
+    """The text outside fenced code blocks."""
+    return re.sub(r"```.*?(?:```|\Z)", " ", text, flags=re.S)
+
+
+def extract_cues(text: str) -> list[str]:
+    """Names of the cues that fire on ``text``, in :data:`CUE_NAMES` order."""
+    found: set[str] = set()
+    stripped = text.strip()
+    if not stripped:
+        return ["shape:empty"]
+    if sum(ch < " " and ch not in "\n\r\t" for ch in text[:2000]) > 3:
+        found.add("shape:binary")
+    if len(text) > 20000:
+        found.add("shape:long")
+    for tag in _FENCE.findall(text):
+        tag = tag.lower()
+        found.add(f"fence:{FENCE_TAGS[tag]}" if tag in FENCE_TAGS else "fence:untagged")
+    first = stripped.splitlines()[0]
+    if first.startswith("#!"):
+        kind = "bash" if re.search(r"\b(?:ba|z)?sh\b", first) else "python" if "python" in first else "other"
+        found.add(f"shebang:{kind}")
+    for ext in _FILE.findall(text):
+        lang = EXTENSIONS.get(ext.lower())
+        if lang:
+            found.add(f"file:{lang}")
+    prose = _prose(text)
+    code_lines = [l for l in text.splitlines() if re.search(r"[{};=()]\s*$|^\s{2,}\S|^\s*(?:#|//)", l)]
+    lines = [l for l in text.splitlines() if l.strip()]
+    if lines and len(code_lines) / len(lines) > 0.6:
+        found.add("shape:mostly_code")
+    if not re.search(r"[A-Za-z\u00C0-\u024F]{3,}\s+[A-Za-z\u00C0-\u024F]{2,}\s+[A-Za-z\u00C0-\u024F]{2,}|[\u4e00-\u9fff]{4,}", prose):
+        found.add("shape:no_prose")
+    if re.search(r"[\u00C0-\u024F\u4e00-\u9fff]", prose):
+        found.add("shape:non_ascii_prose")
+    last_pos, last_lang = -1, None
+    for lang, rx in _NAME_RX.items():
+        for m in rx.finditer(prose[:20000]):
+            found.add(f"mention:{lang}")
+            if m.start() > last_pos:
+                last_pos, last_lang = m.start(), lang
+    if last_lang:
+        found.add(f"last_mention:{last_lang}")
+    for m in _TARGET.finditer(prose[:20000]):
+        lang = _name_lang(m.group(1))
+        if lang:
+            found.add(f"target:{lang}")
+    for m in _POSSESSIVE.finditer(prose[:20000]):
+        lang = _name_lang(m.group(1) or m.group(2))
+        if lang:
+            found.add(f"aside:{lang}")
+    sample = text if len(text) <= 20000 else text[:15000] + "\n" + text[-5000:]
+    for name, rx in _SYNTAX_RX.items():
+        if rx.search(sample):
+            found.add(f"syntax:{name}")
+    for task, rx in _TASK_RX.items():
+        if rx.search(prose[:5000]):
+            found.add(f"ask:{task}")
+    return [name for name in CUE_NAMES if name in found]
+
+
+def cue_matrix(cue_lists: Iterable[list[str]]):
+    """A sparse 0/1 matrix, one row per prompt, one column per :data:`CUE_NAMES` entry."""
+    import numpy as np
+    from scipy import sparse
+
+    rows, cols = [], []
+    n = 0
+    for i, cues in enumerate(cue_lists):
+        n = i + 1
+        for c in cues:
+            rows.append(i)
+            cols.append(CUE_INDEX[c])
+    data = np.ones(len(rows), dtype=np.float32)
+    return sparse.csr_matrix((data, (rows, cols)), shape=(n, len(CUE_NAMES)))

@@ -1,0 +1,436 @@
+"""Build the router's labelled prompts: ``router_training/data/{train,validation,test}.jsonl.gz``.
+
+Real code from Debian / npm / PyPI packages (see ``sources.py``) and real prompts from
+../shared/data (GPTeacher code instructions, MBPP, HumanEval, HumanEval-X) are wrapped into
+the seven tasks with the phrase banks in ``phrasing.py``. The split is by source: every
+package (or module of a big package), every dataset, and every phrasing belongs to exactly one
+of train / validation / test, so the test figure measures prompts from unseen code *and*
+unseen wording. HumanEval and HumanEval-X are test-only; MBPP is train-only.
+
+    # needs apt-get, npm and pip with access to their registries (a few minutes, ~250 MB in --cache)
+    python router_training/build_data.py --fetch --cache /tmp/router-sources
+    # rebuild from an existing cache; deterministic for a given --seed
+    python router_training/build_data.py --cache /tmp/router-sources --shared ../shared/data
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import logging
+import random
+import re
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import phrasing  # noqa: E402
+from errors import error_message  # noqa: E402
+from sources import collect, fetch  # noqa: E402
+
+logger = logging.getLogger("build_data")
+
+LANGS = list(phrasing.LANGUAGE_NAMES)
+SPLITS = ("train", "validation", "test")
+FENCE_TAGS = {
+    "python": ["python", "py", "python3"], "cpp": ["cpp", "c++"], "c": ["c"], "java": ["java"],
+    "javascript": ["js", "javascript", "jsx"], "typescript": ["ts", "typescript", "tsx"], "php": ["php"],
+    "csharp": ["csharp", "cs", "c#"], "bash": ["bash", "sh", "shell", "console"], "go": ["go", "golang"],
+    "rust": ["rust", "rs"], "sql": ["sql", "postgresql", "mysql"], "unknown": ["ruby", "perl", "lua", "rb"],
+}
+EXTENSIONS = {
+    "python": ".py", "cpp": ".cpp", "c": ".c", "java": ".java", "javascript": ".js", "typescript": ".ts",
+    "php": ".php", "csharp": ".cs", "bash": ".sh", "go": ".go", "rust": ".rs", "sql": ".sql", "unknown": ".rb",
+}
+#: Share of each language's code snippets turned into each task (translate draws a target language).
+CODE_TASKS = {"complete": 0.2, "fix": 0.18, "explain": 0.15, "test": 0.12, "refactor": 0.14, "translate": 0.13, "generate": 0.08}
+
+
+def split_of(key: str, test: float = 0.2, validation: float = 0.15) -> str:
+    """Deterministic split of a source or phrasing by the hash of its name."""
+    h = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "test" if h < test else "validation" if h < test + validation else "train"
+
+
+class Banks:
+    """Phrase banks cut into per-split parts: the i-th phrasing of a bank belongs to one split."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, str], list[str]] = {}
+
+    def pick(self, bank: list[str], split: str, rng: random.Random) -> str:
+        key = (id(bank), split)
+        if key not in self._cache:
+            parts = {s: [p for i, p in enumerate(bank) if _phrase_split(i) == s] for s in SPLITS}
+            self._cache.update({(id(bank), s): parts[s] or bank for s in SPLITS})
+        return rng.choice(self._cache[key])
+
+
+def _phrase_split(i: int) -> str:
+    return "test" if i % 6 == 5 else "validation" if i % 6 == 2 else "train"
+
+
+def name_of(language: str, rng: random.Random) -> str:
+    return rng.choice(phrasing.LANGUAGE_NAMES[language]) if language in phrasing.LANGUAGE_NAMES else rng.choice(phrasing.OTHER_LANGUAGES)
+
+
+def present_code(code: str, language: str, rng: random.Random) -> str:
+    r = rng.random()
+    if r < 0.3:
+        return f"```{rng.choice(FENCE_TAGS[language])}\n{code}\n```"
+    if r < 0.6:
+        return f"```\n{code}\n```"
+    if r < 0.68:
+        stem = rng.choice(["main", "utils", "app", "handler", "lib", "index", "service", "query", "script"])
+        return f"{stem}{EXTENSIONS[language]}:\n{code}"
+    return code
+
+
+def noisy(text: str, rng: random.Random) -> str:
+    """People's typing: lower case, no final punctuation, an opener."""
+    if rng.random() < 0.15:
+        text = text.lower()
+    if rng.random() < 0.2:
+        text = text.rstrip(".?!:")
+    return rng.choice(phrasing.STYLE_PREFIXES) + text
+
+
+def combine(request: str, code: str, rng: random.Random) -> str:
+    r = rng.random()
+    if r < 0.6:
+        return f"{request}\n\n{code}"
+    if r < 0.9:
+        return f"{code}\n\n{request}"
+    return f"{request}\n{code}"
+
+
+def fill(template: str, rng: random.Random, **values: str) -> str:
+    out = template
+    for key, value in values.items():
+        out = out.replace("{" + key + "}", value)
+    return out
+
+
+def truncate_for_completion(code: str, rng: random.Random) -> str:
+    lines = code.splitlines()
+    cut = max(2, int(len(lines) * rng.uniform(0.35, 0.85)))
+    head = lines[:cut]
+    if rng.random() < 0.3 and head[-1].strip():
+        last = head[-1]
+        head[-1] = last[: max(1, int(len(last) * rng.uniform(0.3, 0.9)))]
+    text = "\n".join(head)
+    if rng.random() < 0.25:
+        text += "\n" + rng.choice(["    # TODO", "    // TODO: implement", "    ...", "  // your code here", "    pass  # fill in"])
+    return text
+
+
+# ---------------------------------------------------------------- real prompts from ../shared/data
+_MENTION = [
+    ("cpp", r"C\+\+|\bcpp\b"), ("csharp", r"C#|\bC Sharp\b|\.NET\b"), ("typescript", r"\bTypeScript\b"),
+    ("javascript", r"\bJavaScript\b|\bNode\.?js\b|\bJS\b|\bjQuery\b|\bReact\b"), ("java", r"\bJava\b(?!Script)"),
+    ("python", r"\bPython\b"), ("php", r"\bPHP\b"), ("bash", r"\b(?:[Ss]hell|[Bb]ash|Unix|Linux command)\b"),
+    ("sql", r"\bSQL\b|\bMySQL\b|\bPostgreSQL\b|\bSQLite\b"), ("go", r"\bGo(?:lang)?\b(?! to\b)"), ("rust", r"\bRust\b"),
+    ("c", r"\bC\b(?![+#])(?! Sharp)"),
+]
+_OTHER = r"\b(?:CSS|HTML|Ruby|Kotlin|Swift|Perl|Haskell|Scala|R|Lua|MATLAB|Dart|Elixir|Julia|Fortran|Assembly|Regex|regular expression)\b"
+_TASKS = [
+    ("translate", r"\b(?:translate|convert|rewrite|port)\b.{0,80}\b(?:to|into|in)\b"),
+    ("test", r"\b(?:unit tests?|test cases?|write tests?)\b"),
+    ("fix", r"\b(?:fix|bug|debug|correct(?:ed)? (?:the|this|version)|errors?|wrong|issue)\b"),
+    ("explain", r"\b(?:explain|what (?:will|would|does|is) (?:be )?the output|what does|describe what|output of)\b"),
+    ("refactor", r"\b(?:refactor|optimi[sz]e|improve|more efficient|simplify|more readable)\b"),
+    ("complete", r"\b(?:complete the|fill in|finish the)\b"),
+]
+
+
+def mentions(text: str) -> list[tuple[int, str]]:
+    found = []
+    for lang, rx in _MENTION:
+        for m in re.finditer(rx, text):
+            found.append((m.start(), lang))
+    return sorted(found)
+
+
+def label_instruction(instruction: str) -> tuple[str, str, str | None] | None:
+    """(language, task, source_language) read from an instruction's wording; None when unclear."""
+    found = mentions(instruction)
+    task = next((t for t, rx in _TASKS if re.search(rx, instruction, re.I)), "generate")
+    if not found:
+        return ("unknown", task, None) if re.search(_OTHER, instruction) else None
+    if task == "translate":
+        target = re.search(r"\b(?:to|into|in)\s+(?:an? )?(?:equivalent )?([A-Za-z+#.]+)", instruction.split("code", 1)[-1])
+        langs = [lang for _, lang in found]
+        tgt = next((lang for lang, rx in _MENTION if target and re.fullmatch(rx, target.group(1))), langs[-1])
+        src = next((lang for lang in langs if lang != tgt), None)
+        return (tgt, task, src) if src else (tgt, "generate", None)
+    return found[0][1], task, None
+
+
+def gpteacher(shared: Path) -> list[dict]:
+    rows = []
+    for r in json.loads((shared / "instruct" / "gpteacher-codegen-instruct.json").read_text()):
+        label = label_instruction(r["instruction"])
+        if label is None:
+            continue
+        prompt = r["instruction"] + (f"\n\n{r['input']}" if r["input"].strip() else "")
+        rows.append(_row(prompt, *label, source="gpteacher"))
+    return rows
+
+
+def mbpp_descriptions(shared: Path) -> list[str]:
+    out = []
+    for line in (shared / "mbpp" / "mbpp.jsonl").read_text().splitlines():
+        text = json.loads(line)["text"].strip().rstrip(".")
+        desc = re.sub(r"^(?:Write|Create) an? (?:python )?(?:function|program|method)(?: that| which| to)? ", "", text, flags=re.I)
+        if desc != text and len(desc) > 10:
+            out.append(desc[0].lower() + desc[1:])
+    return out
+
+
+def humaneval_x(shared: Path) -> dict[str, list[dict]]:
+    short = {"cpp": "cpp", "java": "java", "js": "javascript", "go": "go", "rust": "rust", "python": "python"}
+    out = {}
+    for key, lang in short.items():
+        with gzip.open(shared / "humaneval-x" / f"humaneval_{key}.jsonl.gz", "rt") as fh:
+            out[lang] = [json.loads(line) for line in fh]
+    return out
+
+
+def _docstring_summary(prompt: str) -> str | None:
+    m = re.search(r'"""\s*(.+?)(?:\.\s|\n\s*\n|>>>|For example|Example)', prompt, flags=re.S)
+    if not m:
+        return None
+    text = " ".join(m.group(1).split())
+    return (text[0].lower() + text[1:]).rstrip(".") if 15 < len(text) < 300 else None
+
+
+def _row(prompt: str, language: str, task: str, source_language: str | None = None, *, source: str) -> dict:
+    row = {"prompt": prompt, "language": language, "task": task}
+    if task == "translate":
+        row["source_language"] = source_language or "unknown"
+    row["source"] = source
+    return row
+
+
+# ---------------------------------------------------------------- wrapping real code into tasks
+class Builder:
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.banks = Banks()
+        self.rows: dict[str, list[dict]] = defaultdict(list)
+
+    def add(self, split: str, row: dict) -> None:
+        self.rows[split].append(row)
+
+    def code_task(self, split: str, source: str, language: str, code: str, task: str, descs: list[str]) -> dict:
+        rng, banks = self.rng, self.banks
+        lname = name_of(language, rng) if language != "unknown" else rng.choice(["Ruby", "Perl", "Lua"])
+        if task == "complete":
+            partial = truncate_for_completion(code, rng)
+            if rng.random() < 0.45:
+                return _row(partial if rng.random() < 0.7 else present_code(partial, language, rng), language, task, source=source)
+            request = noisy(fill(banks.pick(phrasing.CODE_REQUESTS["complete"], split, rng), rng, L=lname), rng)
+            return _row(combine(request, present_code(partial, language, rng), rng), language, task, source=source)
+        if task == "translate":
+            target = rng.choice([lang for lang in LANGS if lang != language] + ["unknown"])
+            request = fill(banks.pick(phrasing.TRANSLATE, split, rng), rng, L=name_of(target, rng), S=lname)
+            return _row(combine(noisy(request, rng), present_code(code, language, rng), rng), target, task, language, source=source)
+        if task == "fix" and rng.random() < 0.3:
+            err = error_message(language, code, rng)
+            prompt = fill(banks.pick(phrasing.FIX_PROSE, split, rng), rng, err=err, L=lname)
+            return _row(prompt, language, task, source=source)
+        request = fill(banks.pick(phrasing.CODE_REQUESTS[task], split, rng), rng, L=lname, desc=rng.choice(descs))
+        request = noisy(request, rng)
+        body = present_code(code, language, rng)
+        if task == "fix" and rng.random() < 0.75:
+            body = f"{body}\n\n{error_message(language, code, rng)}"
+        return _row(combine(request, body, rng), language, task, source=source)
+
+    def prose(self, split: str, source: str, language: str, descs: list[str]) -> dict:
+        """A request without code: generate mostly; also explain a concept, write tests, fix an error,
+        or any of these naming only a library or tool of the language."""
+        rng, banks = self.rng, self.banks
+        own = phrasing.LANGUAGE_DESCRIPTIONS.get(language, [])
+        desc = rng.choice(descs) if not own or rng.random() < 0.6 else banks.pick(own, split, rng)
+        lname = name_of(language, rng)
+        if rng.random() < 0.2:
+            task = rng.choices(list(phrasing.ECOSYSTEM_PROMPTS), weights=[5, 2, 2, 1])[0]
+            tool = banks.pick(phrasing.ECOSYSTEM[language], split, rng)
+            prompt = fill(banks.pick(phrasing.ECOSYSTEM_PROMPTS[task], split, rng), rng, T=tool, desc=desc)
+            return _row(noisy(prompt, rng), language, task, source=source)
+        r = rng.random()
+        if r < 0.62:
+            return _row(noisy(fill(banks.pick(phrasing.GENERATE, split, rng), rng, L=lname, desc=desc), rng), language, "generate", source=source)
+        if r < 0.77:
+            other = rng.choice([lang for lang in LANGS if lang != language])
+            t = banks.pick(phrasing.INCIDENTAL, split, rng)
+            prompt = fill(t, rng, L=lname, O=phrasing.LANGUAGE_NAMES[other][0], feat=rng.choice(phrasing.FEATURES[other]), desc=desc)
+            return _row(noisy(prompt, rng), language, "generate", source=source)
+        if r < 0.87:
+            prompt = fill(banks.pick(phrasing.EXPLAIN_CONCEPT, split, rng), rng, L=lname, feat=rng.choice(phrasing.FEATURES[language]))
+            return _row(noisy(prompt, rng), language, "explain", source=source)
+        if r < 0.94:
+            return _row(noisy(fill(banks.pick(phrasing.TEST_PROSE, split, rng), rng, L=lname, desc=desc), rng), language, "test", source=source)
+        err = error_message(language, desc, rng)
+        return _row(fill(banks.pick(phrasing.FIX_PROSE, split, rng), rng, err=err, L=lname), language, "fix", source=source)
+
+    def no_language(self, split: str, descs: list[str]) -> dict:
+        rng, banks = self.rng, self.banks
+        r = rng.random()
+        if r < 0.55:
+            task = rng.choices(list(phrasing.NO_LANGUAGE), weights=[6, 2, 1, 1, 1])[0]
+            prompt = fill(banks.pick(phrasing.NO_LANGUAGE[task], split, rng), rng, desc=rng.choice(descs))
+            return _row(noisy(prompt, rng), "unknown", task, source="no-language")
+        other = rng.choice(phrasing.OTHER_LANGUAGES)
+        prompt = fill(banks.pick(phrasing.GENERATE, split, rng), rng, L=other, desc=rng.choice(descs))
+        return _row(noisy(prompt, rng), "unknown", "generate", source="other-language")
+
+
+def _words(desc: str) -> list[str]:
+    words = [w for w in re.findall(r"[A-Za-z]+", desc.lower()) if w not in {"a", "an", "the", "of", "to", "and", "in", "given", "that", "is"}]
+    return words[:3] or ["solve"]
+
+
+def stub(language: str, desc: str, rng: random.Random) -> str:
+    """A function header with its description as a doc comment, left open for completion."""
+    w = _words(desc)
+    snake, camel, pascal = "_".join(w), w[0] + "".join(x.title() for x in w[1:]), "".join(x.title() for x in w)
+    text = desc[0].upper() + desc[1:] + "."
+    example = f"{snake}(3) == 6" if rng.random() < 0.4 else ""
+    forms = {
+        "python": [f'def {snake}(items):\n    """{text}\n    {">>> " + example if example else ""}\n    """\n',
+                   f"# {text}\ndef {snake}(s: str, n: int) -> list[int]:\n"],
+        "cpp": [f"/*\n{text}\n*/\n#include<vector>\n#include<string>\nusing namespace std;\nint {snake}(vector<int> v){{\n",
+                f"// {text}\nstd::string {camel}(const std::string& s) {{\n"],
+        "c": [f"/* {text} */\nint {snake}(const int *arr, size_t n) {{\n", f"#include <stdlib.h>\n\n/* {text} */\nchar *{snake}(const char *s)\n{{\n"],
+        "java": [f"class Solution {{\n    /**\n     * {text}\n     */\n    public int {camel}(List<Integer> nums) {{\n",
+                 f"import java.util.*;\n\npublic class {pascal} {{\n    // {text}\n    public static String {camel}(String s) {{\n"],
+        "javascript": [f"/* {text}\n  */\nconst {camel} = (arr) => {{\n", f"// {text}\nfunction {camel}(list, n) {{\n",
+                       f"/**\n * {text}\n * @param {{number[]}} nums\n */\nexport function {camel}(nums) {{\n"],
+        "typescript": [f"/**\n * {text}\n */\nexport function {camel}(items: string[]): number {{\n",
+                       f"// {text}\nconst {camel} = (n: number): boolean => {{\n"],
+        "php": [f"<?php\n/**\n * {text}\n */\nfunction {camel}(array $items): int\n{{\n", f"<?php\n// {text}\nfunction {snake}($s) {{\n"],
+        "csharp": [f"/// <summary>\n/// {text}\n/// </summary>\npublic static int {pascal}(List<int> values)\n{{\n",
+                   f"public class {pascal}Service\n{{\n    // {text}\n    public bool {pascal}(string input)\n    {{\n"],
+        "bash": [f"#!/bin/bash\n# {text}\n{snake}() {{\n", f"# {text}\n{snake}() {{\n    local input=\"$1\"\n"],
+        "go": [f"// {text}\nfunc {pascal}(nums []int) int {{\n", f"package main\n\nimport \"strings\"\n\n// {pascal} {desc}.\nfunc {pascal}(s string) []string {{\n"],
+        "rust": [f"/// {text}\nfn {snake}(v: &[i32]) -> i32 {{\n", f"/*\n {text}\n*/\nuse std::collections::HashMap;\nfn {snake}(s: &str) -> HashMap<char, usize> {{\n"],
+        "sql": [f"-- {text}\nSELECT ", f"-- {text}\nCREATE OR REPLACE FUNCTION {snake}(p_id integer)\nRETURNS integer AS $$\nBEGIN\n"],
+    }
+    return rng.choice(forms[language])
+
+
+def junk(rng: random.Random) -> str:
+    kind = rng.randrange(4)
+    if kind == 0:
+        return rng.choice(["", " ", "\n\n", "\t", "?", "...", "hi", "help", "asdf", "ok thanks"])
+    if kind == 1:
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(20, 400))).decode("latin-1")
+    if kind == 2:
+        return "".join(chr(rng.randrange(0x20, 0x3000)) for _ in range(rng.randrange(5, 200)))
+    return " ".join(rng.choice(["lorem", "ipsum", "dolor", "sit", "amet", "foo", "bar", "42", "%%", "==>"]) for _ in range(rng.randrange(3, 60)))
+
+
+def balanced(items: list[tuple[str, str]], budget: int, rng: random.Random) -> list[tuple[str, str]]:
+    """Up to ``budget`` items taken round-robin across sources, so no single package dominates."""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for source, code in items:
+        by_source[source].append(code)
+    queues = [(s, rng.sample(v, len(v))) for s, v in sorted(by_source.items())]
+    rng.shuffle(queues)
+    out: list[tuple[str, str]] = []
+    while len(out) < budget and any(q for _, q in queues):
+        for source, q in queues:
+            if q and len(out) < budget:
+                out.append((source, q.pop()))
+    return out
+
+
+def build(cache: Path, shared: Path, seed: int, per_language: int) -> dict[str, list[dict]]:
+    rng = random.Random(seed)
+    b = Builder(seed)
+    snippets = collect(cache, per_source=60, seed=seed)
+    mbpp = mbpp_descriptions(shared)
+    own = phrasing.DESCRIPTIONS
+    descs = {
+        "train": mbpp + [d for i, d in enumerate(own) if _phrase_split(i) == "train"],
+        "validation": [d for i, d in enumerate(own) if _phrase_split(i) == "validation"],
+        "test": [d for i, d in enumerate(own) if _phrase_split(i) == "test"],
+    }
+    teacher = gpteacher(shared)
+    for row in teacher:
+        b.add("validation" if split_of(row["prompt"], 0.0, 0.15) == "validation" else "train", row)
+        if row["language"] != "unknown" and split_of(row["prompt"], 0.0, 0.15) != "validation":
+            m = re.match(r"(?:Write|Create|Implement|Design|Develop) an? .{0,40}?(?:function|program|script|method|class)(?: that| which| to)? (.+?)[.?]?$", row["prompt"].split("\n")[0])
+            if m and len(m.group(1)) > 15:
+                descs["train"].append(m.group(1))
+    he = humaneval_x(shared)
+    he_descs = [d for d in (_docstring_summary(p["prompt"]) for p in he["python"]) if d]
+    descs["test"] += he_descs
+    tasks, weights = list(CODE_TASKS), list(CODE_TASKS.values())
+    for language in [*LANGS, "unknown"]:
+        items = balanced(snippets.get(language, []), per_language, rng)
+        for source, code in items:
+            split = split_of(source)
+            task = rng.choices(tasks, weights=weights)[0]
+            b.add(split, b.code_task(split, source, language, code, task, descs[split]))
+        if language == "unknown":
+            continue
+        for _ in range(per_language // 8):
+            split = rng.choices(SPLITS, weights=[0.7, 0.12, 0.18])[0]
+            b.add(split, _row(stub(language, rng.choice(descs[split]), rng), language, "complete", source=f"stubs-{split}"))
+        for _ in range(per_language // 3):
+            split = rng.choices(SPLITS, weights=[0.7, 0.12, 0.18])[0]
+            b.add(split, b.prose(split, f"prose-{split}", language, descs[split]))
+    for _ in range(per_language):
+        split = rng.choices(SPLITS, weights=[0.7, 0.12, 0.18])[0]
+        b.add(split, b.no_language(split, descs[split]))
+    for i in range(per_language // 4):
+        split = SPLITS[i % 3]
+        b.add(split, _row(junk(rng), "unknown", "generate", source="junk"))
+    for language, problems in he.items():
+        for p in problems:
+            header = p["prompt"] if p["declaration"].strip() in p["prompt"] else p["prompt"] + p["declaration"]
+            code = header + p["canonical_solution"]
+            if rng.random() < 0.4:
+                b.add("test", _row(header, language, "complete", source=f"humaneval-x-{language}"))
+            else:
+                task = rng.choices(tasks[1:], weights=weights[1:])[0]
+                b.add("test", b.code_task("test", f"humaneval-x-{language}", language, code, task, descs["test"]))
+    for split in SPLITS:
+        rng.shuffle(b.rows[split])
+    return b.rows
+
+
+def write(rows: dict[str, list[dict]], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for split, items in rows.items():
+        with gzip.open(out / f"{split}.jsonl.gz", "wt", encoding="utf-8", compresslevel=9) as fh:
+            for row in items:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        langs = Counter(r["language"] for r in items)
+        tasks = Counter(r["task"] for r in items)
+        logger.info("%s: %d prompts; languages %s; tasks %s", split, len(items), dict(langs), dict(tasks))
+
+
+def main(argv: Iterable[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/router-sources"), help="where packages are unpacked")
+    ap.add_argument("--fetch", action="store_true", help="download the packages first (apt-get, npm, pip)")
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data")
+    ap.add_argument("--per-language", type=int, default=900, help="code snippets per language")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.fetch:
+        fetch(args.cache)
+    write(build(args.cache, args.shared, args.seed, args.per_language), args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""The shipped router (moe_coder/builtin/router) on prompts people write, and on bad input."""
+import json
+
+import pytest
+
+from moe_coder import MoECoder
+from moe_coder.mixture import builtin_dir
+
+
+@pytest.fixture(scope="module")
+def coder():
+    return MoECoder.from_pretrained("builtin")
+
+
+@pytest.mark.parametrize(
+    "prompt, language, task",
+    [
+        ("Is there something like Python's enumerate in Go? I need the index while looping over a slice.", "go", "generate"),
+        ("<?php\nfunction total(array $items) {\n    $sum = 0;\n", "php", "complete"),
+        ("用Python写一个函数，统计文件里每个单词出现的次数", "python", "generate"),
+        ("Traceback (most recent call last):\n  File \"app.py\", line 3, in <module>\n    x = d['k']\nKeyError: 'k'", "python", "fix"),
+        ("error[E0382]: borrow of moved value: `s`\n --> src/main.rs:4:20\nhow do I fix this?", "rust", "fix"),
+        ("Write Jest unit tests for this:\n\nexport const add = (a, b) => a + b;", "javascript", "test"),
+        ("¿Qué hace este código?\n\nSELECT name, COUNT(*) FROM users GROUP BY name HAVING COUNT(*) > 1;", "sql", "explain"),
+        ("Make this more idiomatic:\n\nfor (int i = 0; i < list.size(); i++) { System.out.println(list.get(i)); }", "java", "refactor"),
+    ],
+)
+def test_routes_realistic_prompts(coder, prompt, language, task):
+    d = coder.route(prompt)
+    assert (d.language, d.task) == (language, task), d.to_dict()
+
+
+def test_translation_names_target_and_source(coder):
+    d = coder.route("Convert this to Rust please:\n\ndef area(r):\n    return 3.14159 * r * r")
+    assert (d.language, d.task, d.source_language) == ("rust", "translate", "python")
+    assert d.expert == "systems" and not d.abstained
+
+
+def test_decision_explains_itself(coder):
+    d = coder.route("```go\nfunc main() {\n\tfmt.Println(\"hi\")\n}\n```\nwhy doesn't this compile?")
+    assert "fence:go" in d.cues
+    assert len(d.alternatives) == 3 and all({"language", "task", "score", "expert"} <= set(a) for a in d.alternatives)
+    assert d.alternatives[0]["score"] <= d.scores["language"][d.language]
+
+
+def test_chat_routes_on_the_last_user_turn(coder):
+    d = coder.route([
+        {"role": "user", "content": "Write a bash script that backs up /etc."},
+        {"role": "assistant", "content": "```bash\ntar czf etc.tgz /etc\n```"},
+        {"role": "user", "content": "Thanks! Now write the same thing as a PHP script."},
+    ])
+    assert d.language == "php"
+
+
+@pytest.mark.parametrize("prompt", ["", "   \n\t", "\x00\x01\x02\xff\xfe" * 200, "🙂" * 50])
+def test_bad_input_is_unknown_or_unsure(coder, prompt):
+    d = coder.route(prompt)
+    assert d.language == "unknown" or d.abstained
+    assert d.expert == "generalist"
+
+
+def test_other_languages_go_to_the_generalist(coder):
+    for prompt in ["Write a Haskell function that merges two sorted lists.", "Kotlin data class for a user with an email"]:
+        d = coder.route(prompt)
+        assert d.expert == "generalist", d.to_dict()
+
+
+def test_huge_prompt_is_routed_quickly(coder):
+    import time
+
+    prompt = "Fix this bug:\n\n" + "def f(x):\n    return x + 1\n" * 4000 + "\nTypeError: unsupported operand"
+    assert len(prompt) > 100_000
+    start = time.perf_counter()
+    d = coder.route(prompt)
+    assert time.perf_counter() - start < 2.0
+    assert d.language == "python"
+
+
+def test_shipped_threshold_is_the_mixture_default_and_artifacts_are_small():
+    meta = json.loads((builtin_dir() / "router" / "router.json").read_text())
+    config = json.loads((builtin_dir() / "mixture.json").read_text())
+    assert config["confidence_threshold"] == pytest.approx(round(meta["abstain_threshold"], 3))
+    assert sum(p.stat().st_size for p in (builtin_dir() / "router").iterdir()) < 5_000_000

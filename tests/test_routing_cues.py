@@ -1,0 +1,70 @@
+"""Deterministic cues: what fires on fence tags, shebangs, file names, syntax and language mentions."""
+import pytest
+
+from moe_coder.routing.calibration import choose_threshold, expected_calibration_error, fit_temperature
+from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
+
+
+@pytest.mark.parametrize(
+    "prompt, cue",
+    [
+        ("```rust\nfn main() {}\n```", "fence:rust"),
+        ("```ts\nconst x: number = 1\n```", "fence:typescript"),
+        ("#!/usr/bin/env bash\nset -e\n", "shebang:bash"),
+        ("why does utils.go fail to build?", "file:go"),
+        ("<?php echo $x; ?>", "syntax:php_open_tag"),
+        ("#include <vector>\nint main() {}", "syntax:cpp_include"),
+        ("using System;\nclass A {}", "syntax:csharp_using"),
+        ("Traceback (most recent call last):\n  File \"a.py\", line 3, in <module>", "syntax:python_traceback"),
+        ("error[E0382]: borrow of moved value: `v`", "syntax:rust_error"),
+        ("write this in Rust please", "target:rust"),
+        ("like Python's enumerate, but in Go", "aside:python"),
+        ("like Python's enumerate, but in Go", "target:go"),
+        ("用Python写一个函数", "target:python"),
+        ("Écris des tests unitaires", "ask:test"),
+    ],
+)
+def test_cue_fires(prompt, cue):
+    assert cue in extract_cues(prompt)
+
+
+def test_incidental_mention_marks_the_last_language_named():
+    cues = extract_cues("I know Java well, but how do I read a file in C#?")
+    assert {"mention:java", "mention:csharp", "last_mention:csharp", "target:csharp"} <= set(cues)
+    assert "target:java" not in cues
+
+
+def test_empty_binary_and_huge_prompts_are_cues_not_crashes():
+    assert extract_cues("   \n") == ["shape:empty"]
+    assert "shape:binary" in extract_cues(bytes(range(256)).decode("latin-1"))
+    assert "shape:long" in extract_cues("x = 1\n" * 20000)
+
+
+def test_cue_matrix_has_one_column_per_cue_name():
+    m = cue_matrix([["fence:rust", "ask:fix"], [], ["shape:empty"]])
+    assert m.shape == (3, len(CUE_NAMES))
+    assert m.sum() == 3 and m[1].sum() == 0
+
+
+def test_temperature_scaling_and_ece():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 2000)
+    logits = rng.normal(size=(2000, 3))
+    logits[np.arange(2000), y] += 1.0
+    overconfident = logits * 5
+    t = fit_temperature(overconfident, y)
+    assert 3.0 < t < 8.0, "the fitted temperature undoes the scaling"
+    assert expected_calibration_error(np.full(1000, 0.7), rng.random(1000) < 0.7) < 0.05
+    assert expected_calibration_error(np.full(1000, 0.99), np.zeros(1000, bool)) > 0.9
+
+
+def test_threshold_abstains_where_routing_is_likely_wrong():
+    import numpy as np
+
+    confidence = np.array([0.2, 0.3, 0.35, 0.9, 0.95, 0.99])
+    correct = np.array([False, False, True, True, True, True])
+    t = choose_threshold(confidence, correct)
+    assert 0.3 < t < 0.9
+    assert choose_threshold(np.array([0.9, 0.95]), np.array([True, True])) == 0.0

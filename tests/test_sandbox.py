@@ -1,0 +1,87 @@
+"""The sandbox's mechanics: what a program inherits, fallbacks, compile steps, the fork server."""
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from moe_coder.evaluation.sandbox import Limits, Sandbox, clean_env
+
+LIMITS = Limits(timeout_s=5.0, memory_bytes=512 << 20)
+
+
+def run_python(sandbox: Sandbox, source: str, **kwargs):
+    with sandbox.workdir({"p.py": source}) as workdir:
+        return sandbox.run(None, workdir, limits=LIMITS, python_file=str(workdir / "p.py"), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox() as box:
+        yield box
+
+
+def test_a_program_inherits_only_stdio(sandbox):
+    result = run_python(sandbox, "import os\nprint(sorted(int(fd) for fd in os.listdir('/proc/self/fd')))\n")
+    fds = eval(result.stdout)
+    assert fds[:3] == [0, 1, 2] and len(fds) <= 4  # the fourth, if any, is listdir's own
+
+
+def test_stdin_is_empty_and_the_working_directory_is_its_own(sandbox):
+    result = run_python(sandbox, "import os, sys\nprint(repr(sys.stdin.read()), os.getcwd() == os.environ['HOME'])\n")
+    assert result.stdout.split() == ["''", "True"]
+
+
+def test_exit_status_signal_and_resource_usage_are_reported(sandbox):
+    assert run_python(sandbox, "raise SystemExit(3)\n").returncode == 3
+    killed = run_python(sandbox, "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n")
+    assert killed.signal == signal.SIGTERM and killed.returncode is None
+    busy = run_python(sandbox, "x = sum(range(3_000_000))\n")
+    assert busy.cpu_s > 0 and busy.max_rss_kb > 0 and busy.wall_s >= busy.cpu_s * 0.5
+
+
+def test_run_an_executable_with_its_own_environment(sandbox, tmp_path):
+    with sandbox.workdir() as workdir:
+        result = sandbox.run(["/bin/sh", "-c", "echo $GREETING; pwd"], workdir, limits=LIMITS,
+                             env=clean_env(workdir, {"GREETING": "hello"}))
+        assert result.stdout.split() == ["hello", str(workdir)]
+
+
+def test_compile_steps_keep_the_caller_and_may_write_their_cache(sandbox, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    other = tmp_path / "other"
+    other.mkdir()
+    script = f"import os\nprint(os.getuid())\nopen('{cache}/hit', 'w').write('1')\nopen('{other}/x', 'w')\n"
+    result = run_python(sandbox, script, writable=[str(cache)], drop_privileges=False)
+    assert int(result.stdout.split()[0]) == os.getuid()
+    assert (cache / "hit").exists()
+    if sandbox.isolation().filesystem_isolated:
+        assert not (other / "x").exists() and "Read-only file system" in result.stderr
+
+
+def test_without_namespaces_the_report_says_so_and_programs_still_run():
+    with Sandbox(isolate_network=False, isolate_filesystem=False, isolate_processes=False) as bare:
+        isolation = bare.isolation()
+        assert not (isolation.network_isolated or isolation.filesystem_isolated or isolation.pid_namespace)
+        result = run_python(bare, "print('still works')\n")
+        assert result.ok and result.stdout == "still works\n"
+
+
+def test_the_fork_server_is_restarted_if_it_dies(sandbox):
+    assert run_python(sandbox, "pass\n").ok
+    os.kill(sandbox._server.process.pid, signal.SIGKILL)
+    sandbox._server.process.wait()
+    assert run_python(sandbox, "print(1)\n").stdout == "1\n"
+
+
+def test_argv_or_python_file_not_both(sandbox, tmp_path):
+    with pytest.raises(ValueError):
+        sandbox.run(["true"], tmp_path, limits=LIMITS, python_file="x.py")
+
+
+def test_limits_become_rlimits():
+    limits = Limits(timeout_s=2.5, memory_bytes=1 << 30, max_processes=8)
+    assert limits.rlimits() == {"cpu": 3, "as": 1 << 30, "nproc": 8, "nofile": 256, "fsize": 64 << 20, "core": 0}
+    assert limits.replace(cpu_s=1).rlimits()["cpu"] == 1
