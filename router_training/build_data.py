@@ -161,10 +161,16 @@ def label_instruction(instruction: str) -> tuple[str, str, str | None] | None:
     task = next((t for t, rx in _TASKS if re.search(rx, instruction, re.I)), "generate")
     if not found:
         return ("unknown", task, None) if re.search(_OTHER, instruction) else None
+    equivalent = re.search(r"\bequivalent ([A-Za-z+#.]+) (?:code|function|version) (?:for|of) the following ([A-Za-z+#.]+)", instruction)
+    if equivalent:
+        task = "translate"
     if task == "translate":
         target = re.search(r"\b(?:to|into|in)\s+(?:an? )?(?:equivalent )?([A-Za-z+#.]+)", instruction.split("code", 1)[-1])
+        target_word = equivalent.group(1) if equivalent else target.group(1) if target else ""
         langs = [lang for _, lang in found]
-        tgt = next((lang for lang, rx in _MENTION if target and re.fullmatch(rx, target.group(1))), langs[-1])
+        if re.fullmatch(_OTHER, target_word):
+            return "unknown", task, langs[0]
+        tgt = next((lang for lang, rx in _MENTION if re.fullmatch(rx, target_word)), langs[-1])
         src = next((lang for lang in langs if lang != tgt), None)
         return (tgt, task, src) if src else (tgt, "generate", None)
     return found[0][1], task, None
@@ -369,7 +375,8 @@ def build(cache: Path, shared: Path, seed: int, per_language: int) -> dict[str, 
             if m and len(m.group(1)) > 15:
                 descs["train"].append(m.group(1))
     he = humaneval_x(shared)
-    he_descs = [d for d in (_docstring_summary(p["prompt"]) for p in he["python"]) if d]
+    verbs = ("return", "check", "find", "count", "write", "implement", "compute", "calculate", "create", "sort", "filter", "concatenate", "insert")
+    he_descs = [d for d in (_docstring_summary(p["prompt"]) for p in he["python"]) if d and d.startswith(verbs)]
     descs["test"] += he_descs
     tasks, weights = list(CODE_TASKS), list(CODE_TASKS.values())
     for language in [*LANGS, "unknown"]:

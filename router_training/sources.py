@@ -29,6 +29,12 @@ DEBIAN = [
     "golang-github-spf13-cobra-dev", "golang-github-sirupsen-logrus-dev", "golang-github-gorilla-mux-dev",
     "librust-regex-dev", "librust-serde-dev", "librust-anyhow-dev", "librust-rand-dev", "librust-itertools-dev",
     "librust-hashbrown-dev", "librust-memchr-dev", "librust-bytes-dev", "librust-clap-dev", "librust-log-dev",
+    "librust-syn-dev", "librust-nom-dev", "librust-chrono-dev", "librust-walkdir-dev", "librust-rayon-dev",
+    "librust-once-cell-dev", "librust-thiserror-dev", "librust-base64-dev", "librust-smallvec-dev", "librust-indexmap-dev",
+    "librust-either-dev", "librust-bitflags-dev", "librust-num-traits-dev", "librust-textwrap-dev",
+    "golang-github-pkg-errors-dev", "golang-github-stretchr-testify-dev", "golang-github-google-uuid-dev",
+    "golang-github-spf13-pflag-dev", "golang-github-mattn-go-sqlite3-dev", "golang-golang-x-text-dev",
+    "libreadline-dev", "libjson-c-dev", "libzstd-dev", "libbsd-dev", "libyaml-dev", "libexpat1-dev", "libpng-dev",
     "libruby3.1", "perl-modules-5.36", "lua-penlight",
 ]
 #: npm packages that ship their TypeScript sources (or C# / C++ for edge-js).
@@ -64,6 +70,9 @@ RULES: list[FileRule] = [
     FileRule("c", "liblua5.4-dev", "usr/include", r"\.h$"),
     FileRule("c", "libsqlite3-dev", "usr/include", r"\.h$"),
     FileRule("c", "golang-1.19-src", "usr/share/go-1.19/src", r"\.c$", depth=1),
+    FileRule("c", "golang-github-mattn-go-sqlite3-dev", "usr/share/gocode", r"/[^/]+_[^/]+\.c$"),
+    *[FileRule("c", p, "usr/include", r"\.h$", depth=1)
+      for p in ("libreadline-dev", "libjson-c-dev", "libzstd-dev", "libbsd-dev", "libyaml-dev", "libexpat1-dev", "libpng-dev")],
     FileRule("cpp", "nlohmann-json3-dev", "usr/share/doc/nlohmann-json3-dev/examples", r"\.cpp$", depth=1),
     FileRule("cpp", "nlohmann-json3-dev", "usr/include", r"\.hpp$", depth=3),
     FileRule("cpp", "libspdlog-dev", "usr/include/spdlog", r"\.h$", depth=1),
@@ -114,8 +123,13 @@ RULES: list[FileRule] = [
     FileRule("go", "golang-github-spf13-cobra-dev", "usr/share/gocode", r"\.go$"),
     FileRule("go", "golang-github-sirupsen-logrus-dev", "usr/share/gocode", r"\.go$"),
     FileRule("go", "golang-github-gorilla-mux-dev", "usr/share/gocode", r"\.go$"),
+    *[FileRule("go", f"golang-github-{p}-dev", "usr/share/gocode", r"\.go$")
+      for p in ("pkg-errors", "stretchr-testify", "google-uuid", "spf13-pflag", "mattn-go-sqlite3")],
+    FileRule("go", "golang-golang-x-text-dev", "usr/share/gocode/src/golang.org/x/text", r"\.go$", depth=1),
     *[FileRule("rust", f"librust-{c}-dev", "usr/share/cargo/registry", r"\.rs$")
-      for c in ("regex", "serde", "anyhow", "rand", "itertools", "hashbrown", "memchr", "bytes", "clap", "log")],
+      for c in ("regex", "serde", "anyhow", "rand", "itertools", "hashbrown", "memchr", "bytes", "clap", "log", "syn",
+                "nom", "chrono", "walkdir", "rayon", "once-cell", "thiserror", "base64", "smallvec", "indexmap", "either",
+                "bitflags", "num-traits", "textwrap")],
     FileRule("unknown", "libruby3.1", "usr/lib/ruby", r"\.rb$", depth=2),
     FileRule("unknown", "perl-modules-5.36", "usr/share/perl", r"\.pm$", depth=2),
     FileRule("unknown", "lua-penlight", "usr/share/lua", r"\.lua$"),

@@ -5,6 +5,7 @@ import torch
 
 from moe_coder.config import ExpertSpec
 from moe_coder.experts.prompt_formats import render_prompt
+from moe_coder.finetune.attention import register as register_packed_sdpa
 from moe_coder.finetune.chat_templates import chat_template
 from moe_coder.finetune.data import (
     DataStats,
@@ -21,7 +22,6 @@ from moe_coder.finetune.packing import (
     make_plan,
     pack_rows,
     shard_step,
-    token_loss_sum,
 )
 from moe_coder.testing import build_tiny_tokenizer
 
@@ -150,35 +150,31 @@ def _per_example_losses(model, batch, examples, rows):
     return out
 
 
-@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize("attention", ["packed_sdpa", "sdpa", "eager"])
 def test_packed_examples_do_not_see_each_other(attention, tiny_llama_dir):
-    """Per-example loss and gradient are the same packed several to a row as one per padded row."""
+    """Per-example loss and gradient are the same packed several to a row (under each attention
+    kernel) as one example per padded row."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir, attn_implementation=attention).eval()
+    register_packed_sdpa()
     rng = np.random.default_rng(1)
     examples = [Example(rng.integers(5, 300, size=n).astype(np.int32), p) for n, p in [(40, 9), (23, 4), (61, 30), (12, 5)]]
     packed_rows = pack_rows([len(e) for e in examples], 80)
     assert any(len(row) > 1 for row in packed_rows)
-    packed = collate(examples, packed_rows, packed=True, pad_id=0)
+    packed = collate(examples, packed_rows, packed=True, pad_id=0, segments=attention == "packed_sdpa")
     padded = collate(examples, [[i] for i in range(4)], packed=False, pad_id=0)
     assert packed.positions < padded.positions
 
-    grads = []
-    for batch, rows in ((packed, packed_rows), (padded, [[i] for i in range(4)])):
-        model.zero_grad()
+    def losses_and_gradient(attn, batch, rows):
+        model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir, attn_implementation=attn)
         losses = _per_example_losses(model, batch, examples, rows)
         sum(losses.values()).backward()
-        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
-        if batch is packed:
-            packed_losses = {i: v.item() for i, v in losses.items()}
-        else:
-            padded_losses = {i: v.item() for i, v in losses.items()}
-    for i in range(4):
-        assert packed_losses[i] == pytest.approx(padded_losses[i], rel=1e-5)
-    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
-    total = token_loss_sum(model(**packed.model_inputs(), use_cache=False).logits, packed.labels)
-    assert total.item() == pytest.approx(sum(padded_losses.values()), rel=1e-5)
+        return [losses[i].item() for i in range(4)], torch.cat([p.grad.flatten() for p in model.parameters()])
+
+    packed_losses, packed_grad = losses_and_gradient(attention, packed, packed_rows)
+    padded_losses, padded_grad = losses_and_gradient("sdpa", padded, [[i] for i in range(4)])
+    assert packed_losses == pytest.approx(padded_losses, rel=1e-5)
+    torch.testing.assert_close(packed_grad, padded_grad, rtol=1e-4, atol=1e-6)
 
 
 def test_packing_detection_needs_the_cache_off(tiny_model):
@@ -192,6 +188,27 @@ def test_packing_detection_needs_the_cache_off(tiny_model):
     reference = tiny_model(**alone.model_inputs(), use_cache=False).logits[0]
     torch.testing.assert_close(second, reference, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(leaky, reference, atol=1e-3)
+
+
+def test_packed_sdpa_wants_the_example_lengths(tiny_llama_dir):
+    from transformers import AutoModelForCausalLM
+
+    register_packed_sdpa()
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir, attn_implementation="packed_sdpa")
+    example = Example(np.arange(5, 25, dtype=np.int32), 3)
+    with pytest.raises(ValueError, match="packed_segments"):
+        model(**collate([example], [[0]], packed=True, pad_id=0).model_inputs(), use_cache=False)
+
+
+def test_attention_choice():
+    from moe_coder.finetune.modeling import attention_implementation
+
+    assert attention_implementation("auto", packing=True) == "packed_sdpa"
+    assert attention_implementation("auto", packing=False) == "sdpa"
+    with pytest.raises(ValueError, match="for packed rows"):
+        attention_implementation("packed_sdpa", packing=False)
+    with pytest.raises(ValueError, match="flash-attn"):
+        attention_implementation("flash_attention_2", packing=True)
 
 
 def test_padding_is_what_packing_removes():

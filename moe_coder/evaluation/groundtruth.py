@@ -92,7 +92,6 @@ def _like(value: Any, example: Any, top: bool = True) -> Any:
     for top-level arguments: inside containers a string is data.
     """
     if isinstance(value, list) and isinstance(example, (tuple, list, set)):
-        items = list(example)
         converted = [_like(v, _pick(example, v, i), top=False) for i, v in enumerate(value)]
         try:
             return converted if isinstance(example, list) else type(example)(converted)

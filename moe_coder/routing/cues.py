@@ -59,7 +59,10 @@ _SYNTAX: dict[str, str] = {
     "php_open_tag": r"<\?php|\$this->|\becho\s+\$|\$_(?:GET|POST|SERVER|SESSION)\b",
     "c_include": r"^\s*#\s*include\s*[<\"]",
     "cpp_include": r"^\s*#\s*include\s*<(?:iostream|vector|string|map|memory|algorithm|unordered_map|thread|mutex)>",
-    "cpp_std": r"\bstd::|\btemplate\s*<|\bcout\s*<<|\bnullptr\b|\bauto&?\s+\w+\s*=",
+    "cpp_std": (
+        r"(?<!use )\bstd::(?:vector|string|cout|cin|endl|map|unordered_map|unique_ptr|shared_ptr|make_\w+|sort|move|"
+        r"thread|mutex|array|optional|pair|function|size_t)\b(?!::)|\btemplate\s*<|\bcout\s*<<|\bnullptr\b|\bauto&?\s+\w+\s*="
+    ),
     "c_stdio": r"\bprintf\s*\(|\bmalloc\s*\(|\bfree\s*\(|\bint\s+main\s*\(\s*(?:void|int argc)",
     "csharp_using": r"^\s*using\s+System(?:\.\w+)*;|\bConsole\.Write(?:Line)?\(|\bnamespace\s+[\w.]+\s*[{;]|\bpublic\s+(?:async\s+)?Task\b|\{\s*get;\s*(?:set;)?\s*\}",
     "java_main": r"public\s+static\s+void\s+main\s*\(\s*String|\bSystem\.out\.print|^\s*import\s+java\.|\bpackage\s+[\w.]+;|@Override\b",
@@ -98,7 +101,8 @@ _TASK_WORDS: dict[str, str] = {
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)")
 _FILE = re.compile(r"(?<![\w/])[\w./-]*?[\w-]\.([A-Za-z]{1,6})\b(?![\w(])")
 _TARGET = re.compile(
-    r"(?:\b(?:in|into|to|using|with|en|nach|in die|auf|vers)\s+(?:an?\s+|idiomatic\s+|plain\s+|modern\s+)?|用|成|改成|写成)"
+    r"(?:\b(?:in|into|to|using|with|en|nach|auf|vers|a|con|mit|usando)\s+"
+    r"(?:(?:an?|the|idiomatic|plain|modern|equivalent|pure|vanilla|simple|c[oó]digo|código)\s+){0,2}|用|成|改成|写成)"
     r"([A-Za-z][\w+#.]*(?:\s?\+\+|#)?)",
     re.ASCII,
 )

@@ -57,7 +57,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         encoder: str = BUILTIN_ENCODER,
-        max_tokens: int = 128,
+        max_tokens: int = 64,
         char_features: int = 2**15,
         word_features: int = 2**14,
         embedding_weight: float = 1.0,
