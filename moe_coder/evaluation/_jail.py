@@ -174,7 +174,7 @@ class _Jail:
     def report(self, line):
         os.write(self.status, (line.replace("\n", " ") + "\n").encode())
 
-    # -- parent side ---------------------------------------------------------------------------
+    # -- in the jail process, before PID 1 exists ---------------------------------------------
     def enter_namespaces(self):
         isolate = self.opts["isolate"]
         wanted = 0
@@ -211,7 +211,12 @@ class _Jail:
             return False
         try:
             _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we do here propagates to the host
-            writable = [self.opts["workdir"], *self.opts["writable"]]
+            writable = [self.opts["workdir"]]
+            for path in self.opts["writable"]:
+                if os.path.isdir(path):
+                    writable.append(path)
+                else:
+                    self.report(f"note writable directory {path} does not exist")
             for path in writable:
                 _mount(path, path, None, MS_BIND | MS_REC)
             _mount_setattr("/", attr_set=MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID)
@@ -231,7 +236,7 @@ class _Jail:
             self.report(f"exit {os.WEXITSTATUS(status)}")
         self.report(f"rusage {usage.ru_utime:.4f} {usage.ru_stime:.4f} {usage.ru_maxrss}")
 
-    # -- child side ----------------------------------------------------------------------------
+    # -- in PID 1 --------------------------------------------------------------------------------
     def mount_proc(self):
         if self.namespaces & CLONE_NEWPID and self.namespaces & CLONE_NEWNS:
             try:

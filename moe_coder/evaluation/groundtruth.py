@@ -189,6 +189,7 @@ def attach_ground_truth(
         extra = {**problem.extra, "plus_case": pickle.dumps(case), "plus_seconds": truth["seconds"]}
         return replace(problem, extra=extra)
 
+    logger.info("evalplus expected outputs for %d tasks (cached in %s)", len(todo), cache)
     with ThreadPoolExecutor(max(1, workers)) as pool:
         done = dict(
             zip(

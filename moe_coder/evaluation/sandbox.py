@@ -1,7 +1,8 @@
 """Run untrusted programs in isolation: one subprocess per program, contained and limited.
 
-Each program runs through :mod:`moe_coder.evaluation._jail` (see its docstring for the mechanics)
-in its own process group and a fresh temporary directory, with:
+Each program is a fork of one small fork server, :mod:`moe_coder.evaluation._jail` (started
+once per :class:`Sandbox`; its docstring has the mechanics), and runs in its own process group and
+a fresh temporary directory, with:
 
 * a wall-clock timeout enforced here, and a CPU-time limit enforced by the kernel;
 * address-space, process (threads included), open-file and file-size limits;
@@ -293,7 +294,7 @@ class Sandbox:
         if sys.platform != "linux":
             notes.append(f"no namespaces on {sys.platform}: only resource limits and process-group kill apply")
         runs_as = f"uid {facts['user.uid']}" if "user.uid" in facts else f"uid {os.geteuid()} (the caller)"
-        return Isolation(
+        isolation = Isolation(
             network_isolated=facts.get("ns.net") == "1",
             filesystem_isolated=facts.get("fs.readonly") == "1",
             pid_namespace=facts.get("ns.pid") == "1",
@@ -301,6 +302,12 @@ class Sandbox:
             process_limit_scope="sandbox" if facts.get("nproc.scope") == "sandbox" else "user",
             notes=tuple(n.removeprefix("note ") for n in notes),
         )
+        missing = [name for name, ok in (("network", isolation.network_isolated),
+                                         ("filesystem", isolation.filesystem_isolated),
+                                         ("processes", isolation.pid_namespace)) if not ok]
+        if missing:
+            logger.warning("sandbox: no %s isolation here (%s)", ", ".join(missing), "; ".join(isolation.notes) or "disabled")
+        return isolation
 
 
 class _ForkServer:

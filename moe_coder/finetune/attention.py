@@ -37,17 +37,14 @@ def packed_sdpa_forward(
     segments: Sequence[Sequence[int]] | None = kwargs.get(SEGMENTS)
     if segments is None or attention_mask is not None:
         raise ValueError(f"{NAME} attention takes packed rows: pass {SEGMENTS} (as collate does) and no attention mask")
+    # split, not indexing: the backward of a split is one concatenation, whereas every indexed slice
+    # would back-propagate into a zero-filled copy of the whole tensor.
     rows = []
-    for row, lengths in enumerate(segments):
-        pieces, start = [], 0
-        for length in lengths:
-            part = slice(start, start + length)
-            out, _ = sdpa_attention_forward(
-                module, query[row : row + 1, :, part], key[row : row + 1, :, part], value[row : row + 1, :, part],
-                None, dropout=dropout, scaling=scaling, is_causal=True,
-            )
-            pieces.append(out)
-            start += length
+    for q, k, v, lengths in zip(query.split(1), key.split(1), value.split(1), segments):
+        pieces = [
+            sdpa_attention_forward(module, qs, ks, vs, None, dropout=dropout, scaling=scaling, is_causal=True)[0]
+            for qs, ks, vs in zip(q.split(lengths, dim=2), k.split(lengths, dim=2), v.split(lengths, dim=2))
+        ]
         rows.append(torch.cat(pieces, dim=1))
     return torch.cat(rows, dim=0), None
 
