@@ -7,7 +7,7 @@ longest in its micro-batch, with as many examples per micro-batch as a packed ro
 average. Reports useful (non-padding) tokens/s, the non-padding fraction, and the ratios.
 Targets: >= 95% non-padding with packing, >= 1.5x useful tokens/s over padded.
 
-    python benchmarks/finetune.py                     # about a minute on 2 cores
+    python benchmarks/finetune.py                     # 2-4 minutes on 2 cores
 
 GPU: a 1.1B Llama shape (TinyLlama's: 22 layers, hidden 2048, GQA 32/4 heads, vocab 32000) with
 random weights and synthetic packed data, trained by the trainer's own step (bf16 autocast over
@@ -77,10 +77,11 @@ class _Run:
         self.scheduler = get_scheduler("constant", optimizer)
         self.model, self.optimizer = accelerator.prepare(model, optimizer)
         rows = epoch_rows([len(e) for e in examples], training.seq_len, training.packing, training.seed, 0)
-        per_step = training.micro_batch_size
+        per_step = training.micro_batch_size * training.gradient_accumulation_steps
         self.steps = [rows[i : i + per_step] for i in range(0, len(rows), per_step)]
         self.layout = batch_layout(training, self.attention, pad_id=0)
-        batches = [collate(examples, step, **self.layout) for step in self.steps]
+        batches = [collate(examples, step[i : i + training.micro_batch_size], **self.layout)
+                   for step in self.steps for i in range(0, len(step), training.micro_batch_size)]
         self.non_padding = sum(b.tokens for b in batches) / sum(b.positions for b in batches)
         self.per_wall_s: list[float] = []  # useful tokens per second, one entry per measured step
         self.per_cpu_s: list[float] = []
@@ -97,6 +98,7 @@ class _Run:
 
     def summary(self) -> dict:
         return {"attention": self.attention, "micro_batch_rows": self.training.micro_batch_size,
+                "gradient_accumulation_steps": self.training.gradient_accumulation_steps,
                 "non_padding_fraction": round(self.non_padding, 4),
                 "useful_tokens_per_s": round(statistics.median(self.per_wall_s), 1),
                 "useful_tokens_per_cpu_s": round(statistics.median(self.per_cpu_s), 1)}
@@ -118,6 +120,9 @@ def cpu_benchmark(args: argparse.Namespace) -> dict:
     from moe_coder.finetune.recipe import TrainingConfig
     from moe_coder.testing import build_tiny_llama
 
+    import torch
+
+    torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = _instruction_data(tmp, args.examples, args.seed)
@@ -127,7 +132,8 @@ def cpu_benchmark(args: argparse.Namespace) -> dict:
         examples = encode_conversations(read_conversations([data]), spec, load_tokenizer(spec), args.seq_len)
         per_row = len(examples) / len(pack_rows([len(e) for e in examples], args.seq_len))
         accelerator = Accelerator(cpu=True)
-        common = dict(seq_len=args.seq_len, learning_rate=1e-3, precision="fp32", seed=args.seed)
+        common = dict(seq_len=args.seq_len, learning_rate=1e-3, precision="fp32", seed=args.seed,
+                      gradient_accumulation_steps=args.accumulation)
         runs = [
             _Run("packed", spec, TrainingConfig(packing=True, micro_batch_size=1, **common), examples, accelerator),
             _Run("padded", spec, TrainingConfig(packing=False, micro_batch_size=max(1, round(per_row)), **common),
@@ -145,6 +151,7 @@ def cpu_benchmark(args: argparse.Namespace) -> dict:
         "examples": len(examples),
         "seq_len": args.seq_len,
         "examples_per_packed_row": round(per_row, 2),
+        "threads": args.threads,
         "measured_steps_each": args.steps,
         "statistic": "median over interleaved steps (packed, padded, packed, ...)",
         "packed": packed,
@@ -182,10 +189,12 @@ def _run_gpu(attention: str, args: argparse.Namespace, examples: list, micro_bat
     from accelerate import Accelerator
     from transformers import LlamaConfig, LlamaForCausalLM, get_scheduler
 
+    from moe_coder.finetune.attention import register
     from moe_coder.finetune.packing import epoch_rows
     from moe_coder.finetune.recipe import TrainingConfig
     from moe_coder.finetune.trainer import batch_layout, train_step
 
+    register()
     accelerator = Accelerator(mixed_precision="bf16")
     config = LlamaConfig(**SHAPES[args.gpu_shape], max_position_embeddings=args.seq_len, tie_word_embeddings=False,
                          attn_implementation=attention, use_cache=False)
@@ -233,8 +242,8 @@ def gpu_benchmark(args: argparse.Namespace) -> dict:
 
     if not torch.cuda.is_available():
         sys.exit("--gpu-shape needs a CUDA GPU")
-    attentions = args.attention or (["sdpa", "flex_attention"]
-                                    + (["flash_attention_2"] if importlib.util.find_spec("flash_attn") else []))
+    attentions = args.attention or ((["flash_attention_2"] if importlib.util.find_spec("flash_attn") else [])
+                                    + ["packed_sdpa", "flex_attention", "sdpa"])
     examples = _synthetic_examples(
         (args.warmup + args.steps) * args.micro_batch * args.seq_len // 400, args.seq_len,
         SHAPES[args.gpu_shape]["vocab_size"], args.seed)
@@ -273,12 +282,17 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=400, help="CPU: instruction records to train on")
     parser.add_argument("--hidden", type=int, default=256, help="CPU: the tiny Llama's hidden size")
     parser.add_argument("--layers", type=int, default=4, help="CPU: the tiny Llama's layers")
+    parser.add_argument("--accumulation", type=int, default=4, help="CPU: micro-batches per optimizer step")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU: torch threads (default 1: on a busy machine threads that wait for each other "
+                             "make timings erratic)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gpu-shape", choices=sorted(SHAPES), help="run the GPU benchmark with this model shape")
-    parser.add_argument("--attention", action="append", choices=["sdpa", "flex_attention", "flash_attention_2", "eager"],
+    parser.add_argument("--attention", action="append",
+                        choices=["flash_attention_2", "packed_sdpa", "flex_attention", "sdpa", "eager"],
                         help="GPU: attention kernel to measure (repeatable; default: every available one)")
     parser.add_argument("--micro-batch", type=int, default=4, help="GPU: rows per step (halved on out-of-memory)")
-    parser.add_argument("--steps", type=int, default=None, help="measured steps (default: 20 of each on CPU, 10 on GPU)")
+    parser.add_argument("--steps", type=int, default=None, help="measured steps (default: 12 of each on CPU, 10 on GPU)")
     parser.add_argument("--warmup", type=int, default=3, help="steps before measuring (kernel compilation)")
     parser.add_argument("--gradient-checkpointing", action="store_true", help="GPU: recompute activations")
     parser.add_argument("--peak-tflops", type=float, help="GPU: peak dense bf16 TFLOP/s (default: known by name)")
@@ -288,7 +302,7 @@ def main() -> None:
         args.seq_len, args.steps = args.seq_len or 4096, args.steps or 10
         result = gpu_benchmark(args)
     else:
-        args.seq_len, args.steps = args.seq_len or 2048, args.steps or 20
+        args.seq_len, args.steps = args.seq_len or 2048, args.steps or 12
         result = cpu_benchmark(args)
     print(json.dumps(result, indent=2))
 

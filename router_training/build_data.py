@@ -47,11 +47,14 @@ EXTENSIONS = {
     "php": ".php", "csharp": ".cs", "bash": ".sh", "go": ".go", "rust": ".rs", "sql": ".sql", "unknown": ".rb",
 }
 #: Share of each language's code snippets turned into each task (translate draws a target language).
-CODE_TASKS = {"complete": 0.2, "fix": 0.18, "explain": 0.15, "test": 0.12, "refactor": 0.14, "translate": 0.13, "generate": 0.08}
+CODE_TASKS = {"complete": 0.2, "fix": 0.17, "explain": 0.14, "test": 0.11, "refactor": 0.13, "translate": 0.17, "generate": 0.08}
 
 
 def split_of(key: str, test: float = 0.2, validation: float = 0.15) -> str:
-    """Deterministic split of a source or phrasing by the hash of its name."""
+    """Deterministic split of a source or phrasing by the hash of its name (shared data keep theirs)."""
+    fixed = {"gpteacher-code-train": "train", "gpteacher-code-validation": "validation", "mbpp-code": "train"}
+    if key in fixed:
+        return fixed[key]
     h = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "test" if h < test else "validation" if h < test + validation else "train"
 
@@ -176,15 +179,23 @@ def label_instruction(instruction: str) -> tuple[str, str, str | None] | None:
     return found[0][1], task, None
 
 
-def gpteacher(shared: Path) -> list[dict]:
-    rows = []
+def gpteacher(shared: Path) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Labelled instructions, and the code of their answers as ``(language, code)`` snippets."""
+    rows, code = [], []
     for r in json.loads((shared / "instruct" / "gpteacher-codegen-instruct.json").read_text()):
         label = label_instruction(r["instruction"])
         if label is None:
             continue
         prompt = r["instruction"] + (f"\n\n{r['input']}" if r["input"].strip() else "")
         rows.append(_row(prompt, *label, source="gpteacher"))
-    return rows
+        answer = re.sub(r"^```\w*\n|\n```\s*$", "", r["response"].strip())
+        if label[0] != "unknown" and label[1] != "explain" and answer.count("\n") >= 2 and "```" not in answer:
+            code.append((label[0], answer))
+    return rows, code
+
+
+def mbpp_code(shared: Path) -> list[str]:
+    return [json.loads(line)["code"].replace("\r\n", "\n") for line in (shared / "mbpp" / "mbpp.jsonl").read_text().splitlines()]
 
 
 def mbpp_descriptions(shared: Path) -> list[str]:
@@ -367,7 +378,12 @@ def build(cache: Path, shared: Path, seed: int, per_language: int) -> dict[str, 
         "validation": [d for i, d in enumerate(own) if _phrase_split(i) == "validation"],
         "test": [d for i, d in enumerate(own) if _phrase_split(i) == "test"],
     }
-    teacher = gpteacher(shared)
+    teacher, teacher_code = gpteacher(shared)
+    for language, code in teacher_code:
+        split = "validation" if split_of(code, 0.0, 0.15) == "validation" else "train"
+        snippets.setdefault(language, []).append((f"gpteacher-code-{split}", code))
+    for code in mbpp_code(shared):
+        snippets["python"].append(("mbpp-code", code))
     for row in teacher:
         b.add("validation" if split_of(row["prompt"], 0.0, 0.15) == "validation" else "train", row)
         if row["language"] != "unknown" and split_of(row["prompt"], 0.0, 0.15) != "validation":
@@ -387,7 +403,7 @@ def build(cache: Path, shared: Path, seed: int, per_language: int) -> dict[str, 
             b.add(split, b.code_task(split, source, language, code, task, descs[split]))
         if language == "unknown":
             continue
-        for _ in range(per_language // 8):
+        for _ in range(per_language // 4):
             split = rng.choices(SPLITS, weights=[0.7, 0.12, 0.18])[0]
             b.add(split, _row(stub(language, rng.choice(descs[split]), rng), language, "complete", source=f"stubs-{split}"))
         for _ in range(per_language // 3):

@@ -69,7 +69,8 @@ class Verdict:
         return cls(None, "skipped", why)
 
 
-_INFORMATIVE = re.compile(r"Error|error|panicked|Assertion|assertion|FAIL|Exception")
+_STDOUT_TAIL = 4096
+_INFORMATIVE = re.compile(r"Error|error|panicked|Assertion|assertion|Exception")
 
 
 def _last_line(text: str) -> str:
@@ -103,6 +104,8 @@ def classify(language: str, result: RunResult, marker: str, compile_step: bool =
         if marker in result.stdout:
             return Verdict(True, "passed", "", time_s)
         return Verdict(False, "early_exit", "exited with status 0 before the tests completed", time_s)
+    # Test runners that report on stdout (Go's "--- FAIL") count too; the tail is enough.
+    stderr = f"{stderr}\n{result.stdout[-_STDOUT_TAIL:]}" if result.stdout else stderr
     if _MEMORY.search(stderr):
         return Verdict(False, "memory", _MEMORY.search(stderr).group(0), time_s)
     compile_pattern = _COMPILE.get(language)

@@ -9,7 +9,8 @@ layout across versions of a trained router.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from functools import lru_cache
+from typing import Iterable, Sequence
 
 _LANGS = ("python", "cpp", "c", "java", "javascript", "typescript", "php", "csharp", "bash", "go", "rust", "sql")
 _OTHER = "other"
@@ -124,7 +125,8 @@ CUE_NAMES: tuple[str, ...] = tuple(
     + [f"last_mention:{lang}" for lang in (*_LANGS, _OTHER)]
     + [f"syntax:{name}" for name in _SYNTAX]
     + [f"ask:{task}" for task in _TASK_WORDS]
-    + ["shape:mostly_code", "shape:no_prose", "shape:empty", "shape:binary", "shape:non_ascii_prose", "shape:long"]
+    + ["shape:mostly_code", "shape:no_prose", "shape:empty", "shape:binary", "shape:non_ascii_prose", "shape:long",
+       "shape:ends_open"]
 )
 CUE_INDEX: dict[str, int] = {name: i for i, name in enumerate(CUE_NAMES)}
 
@@ -141,10 +143,16 @@ def _prose(text: str) -> str:
 
 def extract_cues(text: str) -> list[str]:
     """Names of the cues that fire on ``text``, in :data:`CUE_NAMES` order."""
+    return list(_cues(text))
+
+
+@lru_cache(maxsize=256)
+def _cues(text: str) -> tuple[str, ...]:
+    """Cached: the router reads a prompt's cues once as features and once to explain its decision."""
     found: set[str] = set()
     stripped = text.strip()
     if not stripped:
-        return ["shape:empty"]
+        return ("shape:empty",)
     if sum(ch < " " and ch not in "\n\r\t" for ch in text[:2000]) > 3:
         found.add("shape:binary")
     if len(text) > 20000:
@@ -169,6 +177,8 @@ def extract_cues(text: str) -> list[str]:
         found.add("shape:no_prose")
     if re.search(r"[\u00C0-\u024F\u4e00-\u9fff]", prose):
         found.add("shape:non_ascii_prose")
+    if re.search(r"(?:[{(\[,=:]|=>|->|\bthen|\bdo|\\)\s*$|\n[ \t]+\S[^\n]*\s*$", text[-400:]):
+        found.add("shape:ends_open")
     last_pos, last_lang = -1, None
     for lang, rx in _NAME_RX.items():
         for m in rx.finditer(prose[:20000]):
@@ -192,20 +202,26 @@ def extract_cues(text: str) -> list[str]:
     for task, rx in _TASK_RX.items():
         if rx.search(prose[:5000]):
             found.add(f"ask:{task}")
-    return [name for name in CUE_NAMES if name in found]
+    return tuple(name for name in CUE_NAMES if name in found)
 
 
-def cue_matrix(cue_lists: Iterable[list[str]]):
-    """A sparse 0/1 matrix, one row per prompt, one column per :data:`CUE_NAMES` entry."""
+def cue_matrix(cue_lists: Iterable[list[str]], names: Sequence[str] = CUE_NAMES):
+    """A sparse 0/1 matrix, one row per prompt, one column per entry of ``names``.
+
+    A trained router passes the cue names it was trained with, so cues added to this module
+    later are ignored by it rather than shifting its columns.
+    """
     import numpy as np
     from scipy import sparse
 
+    index = CUE_INDEX if names is CUE_NAMES else {name: i for i, name in enumerate(names)}
     rows, cols = [], []
     n = 0
     for i, cues in enumerate(cue_lists):
         n = i + 1
         for c in cues:
-            rows.append(i)
-            cols.append(CUE_INDEX[c])
+            if c in index:
+                rows.append(i)
+                cols.append(index[c])
     data = np.ones(len(rows), dtype=np.float32)
-    return sparse.csr_matrix((data, (rows, cols)), shape=(n, len(CUE_NAMES)))
+    return sparse.csr_matrix((data, (rows, cols)), shape=(n, len(names)))

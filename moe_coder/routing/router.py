@@ -13,6 +13,7 @@ temperature per head on held-out prompts and chooses the abstain threshold there
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from pathlib import Path
@@ -26,7 +27,7 @@ from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
 from moe_coder.routing.calibration import choose_threshold, fit_temperature, scaled_proba
-from moe_coder.routing.cues import cue_matrix, extract_cues
+from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
 from moe_coder.routing.encoder import BUILTIN_ENCODER, encode
 from moe_coder.routing.labels import UNKNOWN
 from moe_coder.routing.text import RoutingInput, split_conversation
@@ -96,7 +97,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(lexical)
         lexical = self.tfidf_.transform(lexical)
         emb = encode(texts, self.encoder, max_tokens=self.max_tokens) * self.embedding_weight
-        cues = cue_matrix(extract_cues(t) for t in texts) * self.cue_weight
+        cues = cue_matrix((extract_cues(t) for t in texts), self.cue_names_) * self.cue_weight
         return sparse.hstack([sparse.csr_matrix(emb), lexical, cues], format="csr", dtype=np.float32)
 
     def transform(self, prompts: Sequence[RoutingInput], fit: bool = False) -> sparse.csr_matrix:
@@ -119,6 +120,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
                 f"y must have shape ({len(prompts)}, 2) for (language, task) or ({len(prompts)}, 3) with "
                 f"source_language; found {y.shape}"
             )
+        self.cue_names_ = list(CUE_NAMES)
         X = self.transform(prompts, fit=True)
         self.heads_ = ["language", "task"]
         self.estimators_ = [self._head(X, y[:, 0]), self._head(X, y[:, 1])]
@@ -134,9 +136,27 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
 
     def _head(self, X: sparse.csr_matrix, y: np.ndarray) -> LogisticRegression:
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=1e-3).fit(X, y.astype(str))
-        model.coef_ = model.coef_.astype(np.float32)
+        # half precision is what the artifact stores (it ships in the wheel); round here so the
+        # fitted router and a reloaded one predict exactly alike
+        model.coef_ = model.coef_.astype(np.float16).astype(np.float32)
         model.intercept_ = model.intercept_.astype(np.float32)
         return model
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        if "estimators_" in state:
+            compact = []
+            for estimator in state["estimators_"]:
+                estimator = copy.copy(estimator)
+                estimator.coef_ = estimator.coef_.astype(np.float16)
+                compact.append(estimator)
+            state["estimators_"] = compact
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for estimator in getattr(self, "estimators_", []):
+            estimator.coef_ = estimator.coef_.astype(np.float32)
 
     def _logits(self, X: sparse.csr_matrix) -> list[np.ndarray]:
         out = []
