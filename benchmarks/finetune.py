@@ -67,7 +67,7 @@ class _Run:
 
         from moe_coder.finetune.modeling import attention_implementation, load_model
         from moe_coder.finetune.packing import collate, epoch_rows
-        from moe_coder.finetune.trainer import batch_layout
+        from moe_coder.finetune.step import batch_layout
 
         self.name, self.training, self.examples, self.accelerator = name, training, examples, accelerator
         self.attention = attention_implementation(training.attention, training.packing)
@@ -87,7 +87,7 @@ class _Run:
         self.per_cpu_s: list[float] = []
 
     def step(self, index: int, measure: bool) -> None:
-        from moe_coder.finetune.trainer import train_step
+        from moe_coder.finetune.step import train_step
 
         wall, cpu = time.perf_counter(), time.process_time()
         result = train_step(self.accelerator, self.model, self.optimizer, self.scheduler, self.examples,
@@ -111,6 +111,7 @@ def _paired_ratio(a: list[float], b: list[float]) -> float:
 
 def cpu_benchmark(args: argparse.Namespace) -> dict:
     """Packed and padded steps of the trainer, interleaved so that a busy machine slows both alike."""
+    import torch
     from accelerate import Accelerator
 
     from moe_coder.config import ExpertSpec
@@ -119,8 +120,6 @@ def cpu_benchmark(args: argparse.Namespace) -> dict:
     from moe_coder.finetune.packing import pack_rows
     from moe_coder.finetune.recipe import TrainingConfig
     from moe_coder.testing import build_tiny_llama
-
-    import torch
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -192,7 +191,7 @@ def _run_gpu(attention: str, args: argparse.Namespace, examples: list, micro_bat
     from moe_coder.finetune.attention import register
     from moe_coder.finetune.packing import epoch_rows
     from moe_coder.finetune.recipe import TrainingConfig
-    from moe_coder.finetune.trainer import batch_layout, train_step
+    from moe_coder.finetune.step import batch_layout, train_step
 
     register()
     accelerator = Accelerator(mixed_precision="bf16")

@@ -45,7 +45,7 @@ def error_message(language: str, code: str, rng: random.Random) -> str:
 
 def _py(a, b, stem, n, rng):
     tail = rng.choice([
-        f"KeyError: '{b}'", f"TypeError: unsupported operand type(s) for +: 'int' and 'str'",
+        f"KeyError: '{b}'", "TypeError: unsupported operand type(s) for +: 'int' and 'str'",
         f"AttributeError: 'NoneType' object has no attribute '{b}'", "IndexError: list index out of range",
         f"NameError: name '{b}' is not defined", "ZeroDivisionError: division by zero",
         f"ValueError: invalid literal for int() with base 10: '{b}'", f"ModuleNotFoundError: No module named '{b.lower()}'",

@@ -234,3 +234,16 @@ def test_command_line_errors_are_one_line(tmp_path, capsys):
     assert main(["train-expert", str(tmp_path / "none.yaml"), "--output", str(tmp_path)]) == 2
     assert "recipe not found" in capsys.readouterr().err
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_pass_at_1_after_each_epoch_through_the_harness(tmp_path, fast):
+    recipe = load_recipe(TINY_RECIPE, fast + ["training.max_steps=2", "evaluation.pass_at_1=[humaneval]",
+                                              "evaluation.limit=2", "evaluation.max_new_tokens=8"])
+    result = train_expert(recipe, tmp_path / "run")
+    (scores,) = result.metrics["pass_at_1"]
+    assert scores["epoch"] == 1 and 0.0 <= scores["humaneval"] <= 1.0
+    epoch_dir = tmp_path / "run" / "evaluation" / "epoch-1" / "humaneval"
+    samples = [json.loads(line) for line in (epoch_dir / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 2 and all(s["passed"] is not None for s in samples)
+    assert json.loads((epoch_dir / "results.json").read_text())["n_problems"] == 2
+    assert not list((tmp_path / "run").glob(".epoch-*")), "the epoch's snapshot weights are removed"

@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
-
-logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

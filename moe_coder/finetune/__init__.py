@@ -7,16 +7,9 @@
 
 See ``docs/finetune.md``.
 """
-from moe_coder.finetune.recipe import (
-    DataConfig,
-    EvaluationConfig,
-    LoraSettings,
-    Recipe,
-    TrainingConfig,
-    apply_overrides,
-    load_recipe,
-)
-from moe_coder.finetune.trainer import StepLog, TrainResult, train_expert
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "DataConfig",
@@ -26,7 +19,32 @@ __all__ = [
     "StepLog",
     "TrainResult",
     "TrainingConfig",
-    "apply_overrides",
     "load_recipe",
     "train_expert",
 ]
+
+if TYPE_CHECKING:
+    from moe_coder.finetune.recipe import (
+        DataConfig,
+        EvaluationConfig,
+        LoraSettings,
+        Recipe,
+        TrainingConfig,
+        load_recipe,
+    )
+    from moe_coder.finetune.trainer import StepLog, TrainResult, train_expert
+
+_LAZY = {
+    **dict.fromkeys(("DataConfig", "EvaluationConfig", "LoraSettings", "Recipe", "TrainingConfig", "load_recipe"),
+                    "moe_coder.finetune.recipe"),
+    **dict.fromkeys(("StepLog", "TrainResult", "train_expert"), "moe_coder.finetune.trainer"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the trainer (accelerate, the decontamination pipeline) only when it is used."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'moe_coder.finetune' has no attribute {name!r}")

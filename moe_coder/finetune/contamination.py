@@ -42,18 +42,18 @@ class Provenance:
         return asdict(self)
 
 
+def decontaminated_output(out_dir: Path) -> tuple[Path, Path]:
+    """Where :func:`run_decontamination` writes its clean file and report."""
+    return out_dir / CLEAN_NAME, out_dir / REPORT_NAME
+
+
 def run_decontamination(train_files: Sequence[str], benchmarks: Sequence[str], out_dir: Path) -> tuple[Path, Path]:
     """Decontaminate ``train_files`` into ``out_dir``; return ``(clean file, report)``."""
-    clean, report = out_dir / CLEAN_NAME, out_dir / REPORT_NAME
+    clean, report = decontaminated_output(out_dir)
     result = decontaminate(list(train_files), list(benchmarks), clean, report)
     logger.info("decontamination kept %d of %d records (%d removed)",
                 result.counts["kept"], result.counts["records"], result.counts["removed"])
     return clean, report
-
-
-def decontaminated_output(out_dir: Path) -> tuple[Path, Path]:
-    """Where :func:`run_decontamination` writes its clean file and report."""
-    return out_dir / CLEAN_NAME, out_dir / REPORT_NAME
 
 
 def verify(train_files: Sequence[str], reports: Sequence[str], benchmarks: Sequence[str]) -> Provenance:

@@ -23,9 +23,20 @@ from tqdm.auto import tqdm
 
 from moe_coder.config import ExpertSpec, write_text_atomic
 from moe_coder.finetune import checkpoints as ckpt
-from moe_coder.finetune.attention import NAME as PACKED_SDPA
-from moe_coder.finetune.contamination import Provenance, decontaminated_output, run_decontamination, unchecked, verify
-from moe_coder.finetune.data import DataStats, Example, encode_conversations, read_conversations, split_heldout
+from moe_coder.finetune.contamination import (
+    Provenance,
+    decontaminated_output,
+    run_decontamination,
+    unchecked,
+    verify,
+)
+from moe_coder.finetune.data import (
+    DataStats,
+    Example,
+    encode_conversations,
+    read_conversations,
+    split_heldout,
+)
 from moe_coder.finetune.export import EXPERT_NAME, save_weights, write_expert_files
 from moe_coder.finetune.modeling import (
     attention_implementation,
@@ -35,8 +46,15 @@ from moe_coder.finetune.modeling import (
     mixed_precision,
     trainable_parameters,
 )
-from moe_coder.finetune.packing import Plan, collate, epoch_rows, make_plan, shard_step, token_loss_sum
-from moe_coder.finetune.recipe import Recipe, TrainingConfig
+from moe_coder.finetune.packing import (
+    Plan,
+    collate,
+    epoch_rows,
+    make_plan,
+    token_loss_sum,
+)
+from moe_coder.finetune.recipe import Recipe
+from moe_coder.finetune.step import batch_layout, train_step
 
 logger = logging.getLogger(__name__)
 
@@ -95,67 +113,6 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = json.dumps(value)
     return out
-
-
-def batch_layout(training: TrainingConfig, attention: str, pad_id: int) -> dict[str, Any]:
-    """How :func:`~moe_coder.finetune.packing.collate` lays out a micro-batch for this attention kernel.
-
-    Flash attention reads packed rows as one flattened sequence whose restarting position ids mark
-    the examples (its varlen kernel); ``packed_sdpa`` takes the examples' lengths; flex attention is
-    compiled per shape, so packed rows are padded to the full sequence length to keep one shape.
-    """
-    packed = training.packing
-    return {"packed": packed, "pad_id": pad_id, "flatten": packed and attention == "flash_attention_2",
-            "segments": packed and attention == PACKED_SDPA,
-            "width": training.seq_len if packed and attention == "flex_attention" else None}
-
-
-@dataclass
-class StepResult:
-    """Totals of one optimizer step over every process."""
-
-    loss_sum: float
-    answer_tokens: int
-    tokens: int
-    positions: int
-    grad_norm: float | None
-    learning_rate: float
-    seconds: float
-
-
-def train_step(accelerator: Any, model: Any, optimizer: Any, scheduler: Any, examples: Sequence[Example],
-               rows: Sequence[Sequence[int]], training: TrainingConfig, layout: dict[str, Any]) -> StepResult:
-    """One optimizer step over ``rows`` (all processes' rows; this process takes its share).
-
-    Each process's gradient is averaged over processes and accumulation steps, so the summed token
-    loss is scaled to make the update the gradient of the step's mean answer-token loss, however the
-    rows are split.
-    """
-    acc, t = accelerator, training
-    began = time.perf_counter()
-    answer_tokens = sum(examples[i].answer_len for row in rows for i in row)
-    scale = acc.num_processes * t.gradient_accumulation_steps / answer_tokens
-    loss_sum = torch.zeros((), device=acc.device, dtype=torch.float32)
-    counts = torch.zeros(2, device=acc.device, dtype=torch.float64)
-    for micro in shard_step(rows, t.micro_batch_size, t.gradient_accumulation_steps, acc.num_processes,
-                            acc.process_index):
-        batch = collate(examples, micro or [rows[0]], filler=not micro, **layout)
-        with acc.accumulate(model):
-            logits = model(**batch.model_inputs(acc.device), use_cache=False).logits
-            loss = token_loss_sum(logits, batch.labels.to(acc.device))
-            acc.backward(loss * scale)
-        loss_sum += loss.detach()
-        counts += torch.tensor([batch.tokens, batch.positions], device=acc.device, dtype=torch.float64)
-    grad_norm = acc.clip_grad_norm_(model.parameters(), t.max_grad_norm) if t.max_grad_norm > 0 else None
-    learning_rate = optimizer.param_groups[0]["lr"]
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
-    total_loss = float(acc.reduce(loss_sum, reduction="sum"))
-    tokens, positions = (int(x) for x in acc.reduce(counts, reduction="sum").tolist())
-    return StepResult(loss_sum=total_loss, answer_tokens=answer_tokens, tokens=tokens, positions=positions,
-                      grad_norm=float(grad_norm) if grad_norm is not None else None, learning_rate=learning_rate,
-                      seconds=time.perf_counter() - began)
 
 
 class ExpertTrainer:
@@ -306,7 +263,7 @@ class ExpertTrainer:
         decay = [p for p in params if p.ndim >= 2]
         no_decay = [p for p in params if p.ndim < 2]
         groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        fused = {"fused": True} if torch.cuda.is_available() and not self.accelerator.device.type == "cpu" else {}
+        fused = {"fused": True} if self.accelerator.device.type == "cuda" else {}
         return torch.optim.AdamW([g for g in groups if g["params"]], lr=t.learning_rate,
                                  betas=tuple(t.adam_betas), eps=1e-8, **fused)
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -13,8 +12,6 @@ from sklearn.metrics import classification_report, confusion_matrix, f1_score
 from moe_coder.routing.calibration import expected_calibration_error, reliability_bins
 from moe_coder.routing.dataset import LabelledPrompts
 from moe_coder.routing.decision import RoutingDecision
-
-logger = logging.getLogger(__name__)
 
 RouteBatch = Callable[[Sequence[Any]], list[RoutingDecision]]
 
