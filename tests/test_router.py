@@ -106,7 +106,7 @@ def test_gzip_data_and_by_source_split(tmp_path):
 
 
 def test_train_router_cli_writes_artifacts_a_mixture_loads(tmp_path, tiny_mixture_config, capsys):
-    data = _write_jsonl(tmp_path / "train.jsonl", _rows() * 3)
+    data = _write_jsonl(tmp_path / "train.jsonl", [{**r, "source": f"src{i}"} for i, r in enumerate(_rows() * 3)])
     out = tmp_path / "mix" / "router"
     assert main(["train-router", "--data", str(data), "--out", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
