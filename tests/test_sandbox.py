@@ -71,9 +71,11 @@ def test_without_namespaces_the_report_says_so_and_programs_still_run():
 
 def test_the_fork_server_is_restarted_if_it_dies(sandbox):
     assert run_python(sandbox, "pass\n").ok
-    os.kill(sandbox._server.process.pid, signal.SIGKILL)
-    sandbox._server.process.wait()
+    server = sandbox._server
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait()
     assert run_python(sandbox, "print(1)\n").stdout == "1\n"
+    assert sandbox._server is not server
 
 
 def test_argv_or_python_file_not_both(sandbox, tmp_path):
