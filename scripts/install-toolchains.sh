@@ -11,9 +11,17 @@ declare -A need=(
   [rustc]=rustc
   [php]=php-cli
 )
+# Headers some HumanEval-X C++ programs include (boost, OpenSSL's md5).
+declare -A headers=(
+  [/usr/include/boost/any.hpp]=libboost-dev
+  [/usr/include/openssl/md5.h]=libssl-dev
+)
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+for header in "${!headers[@]}"; do
+  [ -f "$header" ] || missing+=("${headers[$header]}")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "toolchains: all present"
