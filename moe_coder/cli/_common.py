@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 def add_mixture_argument(parser: argparse.ArgumentParser) -> None:
@@ -19,27 +18,6 @@ def load_mixture(args: argparse.Namespace) -> Any:
     from moe_coder.mixture import MoECoder
 
     return MoECoder.from_pretrained(args.mixture)
-
-
-def read_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> Iterator[tuple[int, dict]]:
-    """Yield ``(line_number, record)``; a malformed line or missing key is an error naming file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"input file not found: {path}")
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: malformed JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}:{number}: expected a JSON object, found {type(record).__name__}")
-            missing = [k for k in required if k not in record]
-            if missing:
-                raise ValueError(f"{path}:{number}: missing key(s) {missing}")
-            yield number, record
 
 
 def print_json(obj: Any) -> None:

@@ -5,7 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from moe_coder.cli._common import add_mixture_argument, print_json, read_jsonl
+from moe_coder.cli._common import add_mixture_argument, print_json
+from moe_coder.jsonl import iter_jsonl
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         exclude=exclude, exclude_source=args.exclude, ks=_ks(args.k),
     )
     if args.samples:
-        rows = (record for _, record in read_jsonl(args.samples, required=("task_id",)))
+        rows = (record for _, record in iter_jsonl(args.samples, required=("task_id",)))
         results = evaluation.score_samples(rows, source=str(Path(args.samples)))
     else:
         from moe_coder.mixture import MoECoder

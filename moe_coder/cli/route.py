@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from moe_coder.cli._common import add_mixture_argument, load_mixture, print_json, read_jsonl
+from moe_coder.cli._common import add_mixture_argument, load_mixture, print_json
+from moe_coder.jsonl import iter_jsonl
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                 print("\t".join(fields + (["abstained"] if d.abstained else [])))
         batch.clear()
 
-    for _, record in read_jsonl(args.input, required=("prompt",)):
+    for _, record in iter_jsonl(args.input, required=("prompt",)):
         prompt = record["prompt"]
         batch.append(prompt if isinstance(prompt, (str, list)) else str(prompt))
         if len(batch) >= args.batch_size:

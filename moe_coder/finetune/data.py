@@ -6,8 +6,6 @@ it, so training and serving agree. The loss sees only the answer (and its end-of
 """
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import random
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ import numpy as np
 
 from moe_coder.config import ExpertSpec
 from moe_coder.experts.prompt_formats import Message, render_example
+from moe_coder.jsonl import iter_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -56,27 +55,9 @@ class DataStats:
         return dict(self.__dict__)
 
 
-def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz") else path.open(encoding="utf-8")
-
-
 def read_records(path: str | Path) -> Iterator[tuple[str, dict]]:
     """Yield ``(where, record)`` for each non-blank line of a JSONL(.gz) file; ``where`` is ``file:line``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"training data not found: {path}")
-    with _open_text(path) as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: malformed JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: expected a JSON object, found {type(record).__name__}")
-            yield where, record
+    return iter_jsonl(path, what="training data")
 
 
 def record_messages(record: dict, where: str = "record") -> list[Message]:

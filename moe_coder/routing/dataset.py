@@ -1,13 +1,13 @@
 """Labelled routing prompts: reading and validating JSONL, and the by-source validation split."""
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from moe_coder.jsonl import iter_jsonl
 from moe_coder.routing.labels import LANGUAGES, TASKS, UNKNOWN
 
 
@@ -26,49 +26,30 @@ class LabelledPrompts:
         return LabelledPrompts([self.prompts[i] for i in indices], [self.y[i] for i in indices], [self.sources[i] for i in indices])
 
 
-def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")
-
-
 def load_labelled(path: str | Path) -> LabelledPrompts:
     """Read ``{"prompt", "language", "task"[, "source_language"][, "source"]}`` lines (``.jsonl`` or ``.jsonl.gz``).
 
     A malformed line, a missing key or an unknown label is a ``ValueError`` naming file and line.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"labelled data not found: {path}")
     prompts, y, sources = [], [], []
-    with _open(path) as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: malformed JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{where}: expected a JSON object, found {type(row).__name__}")
-            missing = [k for k in ("prompt", "language", "task") if k not in row]
-            if missing:
-                raise ValueError(f"{where}: missing key(s) {missing}")
-            if not isinstance(row["prompt"], (str, list)):
-                raise ValueError(f"{where}: 'prompt' must be a string or a messages list")
-            if row["language"] not in LANGUAGES:
-                raise ValueError(f"{where}: unknown language {row['language']!r}; expected one of {list(LANGUAGES)}")
-            if row["task"] not in TASKS:
-                raise ValueError(f"{where}: unknown task {row['task']!r}; expected one of {list(TASKS)}")
-            source_language = row.get("source_language")
-            if row["task"] == "translate":
-                source_language = source_language or UNKNOWN
-                if source_language not in LANGUAGES:
-                    raise ValueError(f"{where}: unknown source_language {source_language!r}")
-            else:
-                source_language = None
-            prompts.append(row["prompt"])
-            y.append([row["language"], row["task"], source_language])
-            sources.append(str(row.get("source", "")))
+    for where, row in iter_jsonl(path, required=("prompt", "language", "task"), what="labelled data"):
+        if not isinstance(row["prompt"], (str, list)):
+            raise ValueError(f"{where}: 'prompt' must be a string or a messages list")
+        if row["language"] not in LANGUAGES:
+            raise ValueError(f"{where}: unknown language {row['language']!r}; expected one of {list(LANGUAGES)}")
+        if row["task"] not in TASKS:
+            raise ValueError(f"{where}: unknown task {row['task']!r}; expected one of {list(TASKS)}")
+        source_language = row.get("source_language")
+        if row["task"] == "translate":
+            source_language = source_language or UNKNOWN
+            if source_language not in LANGUAGES:
+                raise ValueError(f"{where}: unknown source_language {source_language!r}")
+        else:
+            source_language = None
+        prompts.append(row["prompt"])
+        y.append([row["language"], row["task"], source_language])
+        sources.append(str(row.get("source", "")))
     if not prompts:
         raise ValueError(f"{path}: no labelled prompts")
     return LabelledPrompts(prompts, y, sources)

@@ -1,0 +1,38 @@
+"""Reading JSONL (plain or gzipped) with errors that name the file and line."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import IO, Iterator
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open a ``.jsonl`` or ``.jsonl.gz`` file for reading text."""
+    return gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz") else path.open(encoding="utf-8")
+
+
+def iter_jsonl(path: str | Path, required: tuple[str, ...] = (), what: str = "input file") -> Iterator[tuple[str, dict]]:
+    """Yield ``("file:line", record)`` for each non-blank line.
+
+    A missing file, a malformed line, a line that is not a JSON object, or a record lacking
+    one of ``required`` is an error naming the file (and line).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    with open_text(path) as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{where}: malformed JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{where}: expected a JSON object, found {type(record).__name__}")
+            missing = [k for k in required if k not in record]
+            if missing:
+                raise ValueError(f"{where}: missing key(s) {missing}")
+            yield where, record
