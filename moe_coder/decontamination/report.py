@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from moe_coder.decontamination.evalsets import benchmark_key
-from moe_coder.decontamination.jsonl import atomic_output, file_sha256
+from moe_coder.atomic import atomic_output
+from moe_coder.decontamination.jsonl import file_sha256
 
 #: Bumped when a field changes meaning; readers should refuse versions they do not know.
 FORMAT_VERSION = 1

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moe_coder.config import write_text_atomic
+from moe_coder.atomic import write_text_atomic
 
 STATE_NAME = "trainer_state.json"
 ADAPTER_STATE = "adapter_state.safetensors"

@@ -21,7 +21,8 @@ from typing import Any, Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from moe_coder.config import ExpertSpec, write_text_atomic
+from moe_coder.atomic import write_text_atomic
+from moe_coder.config import ExpertSpec
 from moe_coder.finetune import checkpoints as ckpt
 from moe_coder.finetune.contamination import (
     Provenance,
