@@ -7,6 +7,8 @@ baselines, single-prompt latency p50/p99 (encoding included) and batched through
 
     python benchmarks/router.py                 # full run (a few minutes on 2 cores)
     python benchmarks/router.py --limit 500     # quicker, on the first 500 test prompts
+    python benchmarks/router.py --router DIR    # a router trained with `moe-coder train-router --out DIR`
+    python benchmarks/router.py --latency-only  # only the latency and throughput figures
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from moe_coder import MoECoder  # noqa: E402
 from moe_coder.routing.cues import extract_cues  # noqa: E402
 from moe_coder.routing.dataset import LabelledPrompts, load_labelled  # noqa: E402
 from moe_coder.routing.encoder import encode  # noqa: E402
+from moe_coder.routing.router import PromptRouter  # noqa: E402
 
 DATA = ROOT / "router_training" / "data"
 HUMAN = ROOT / "router_training" / "human_test.jsonl"
@@ -112,6 +115,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="use only the first N test prompts")
     ap.add_argument("--utterances", type=int, default=4000, help="training prompts the nearest-neighbour router indexes")
     ap.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
+    ap.add_argument("--router", type=Path, default=None, help="router artifacts to measure instead of the built-in ones")
+    ap.add_argument("--latency-only", action="store_true", help="skip the accuracy comparison")
     args = ap.parse_args()
 
     test = load_labelled(DATA / "test.jsonl.gz")
@@ -123,13 +128,16 @@ def main() -> None:
     train = train.subset(sorted(rng.sample(range(len(train)), min(args.utterances, len(train)))))
 
     coder = MoECoder.from_pretrained("builtin")
+    if args.router:
+        coder.router = PromptRouter.from_pretrained(args.router)
     ours = lambda prompts: [(d.language, d.task) for d in coder.route_batch(prompts)]  # noqa: E731
     keyword = KeywordRouter()
-    print(f"indexing {len(train)} utterances for the nearest-neighbour router ...", flush=True)
-    knn = NearestNeighbourRouter().fit(train)
+    if not args.latency_only:
+        print(f"indexing {len(train)} utterances for the nearest-neighbour router ...", flush=True)
+        knn = NearestNeighbourRouter().fit(train)
 
     results: dict[str, dict] = {}
-    for set_name, data in (("test_split", test), ("human", human)):
+    for set_name, data in (() if args.latency_only else (("test_split", test), ("human", human))):
         row = {}
         for name, predict in (("keyword", keyword.predict), ("nearest_neighbour", knn.predict), ("router", ours)):
             pred, seconds = timed(predict, data.prompts)
@@ -140,17 +148,22 @@ def main() -> None:
     # latency of the shipped router through the mixture, single prompts then one batch
     sample = test.prompts[:300]
     coder.route(sample[0])
-    times = []
+    times, stages = [], []
     for p in sample:
         start = time.perf_counter()
-        coder.route(p)
+        decision = coder.route(p)
         times.append((time.perf_counter() - start) * 1000)
+        stages.append(decision.stage)
+    times_arr, encoded = np.array(times), np.array(stages) == "full"
     batch = test.prompts[:2000]
-    _, seconds = timed(coder.route_batch, batch)
+    decisions, seconds = timed(coder.route_batch, batch)
     big = "x = 1\n" * 20000  # a 120 KB prompt
     _, big_seconds = timed(coder.route, big)
     latency = {
-        "single_p50_ms": float(np.percentile(times, 50)), "single_p99_ms": float(np.percentile(times, 99)),
+        "single_p50_ms": float(np.percentile(times_arr, 50)), "single_p99_ms": float(np.percentile(times_arr, 99)),
+        "single_p50_ms_encoded": float(np.percentile(times_arr[encoded], 50)) if encoded.any() else None,
+        "single_p50_ms_fast": float(np.percentile(times_arr[~encoded], 50)) if (~encoded).any() else None,
+        "encoded_share": float(np.mean([d.stage == "full" for d in decisions])),
         "batched_prompts_per_s": len(batch) / seconds, "prompt_120kb_ms": big_seconds * 1000,
     }
 
@@ -167,8 +180,17 @@ def main() -> None:
             print(f"  {set_name:<11} vs {base:<18} language x{lr:.3f}  task x{tr:.3f}")
     print("\nlatency (2-core CPU, this run):")
     print(f"  single prompt p50 {latency['single_p50_ms']:.2f} ms, p99 {latency['single_p99_ms']:.2f} ms")
+    for stage in ("encoded", "fast"):
+        if latency[f"single_p50_ms_{stage}"] is not None:
+            print(f"    p50 of prompts answered by the {'full heads (MiniLM encoding included)' if stage == 'encoded' else 'fast heads'}:"
+                  f" {latency[f'single_p50_ms_{stage}']:.2f} ms")
+    print(f"  share of prompts encoded by MiniLM (cascade): {latency['encoded_share']:.1%}")
     print(f"  batched {latency['batched_prompts_per_s']:.0f} prompts/s (2000 prompts in one call)")
     print(f"  one 120 KB prompt {latency['prompt_120kb_ms']:.1f} ms")
+    if args.out:
+        args.out.write_text(json.dumps({"accuracy": results, "latency": latency}, indent=2) + "\n")
+    if args.latency_only:
+        return
     targets = {
         "test language >= 0.97": results["test_split"]["router"]["language"] >= 0.97,
         "test task >= 0.90": results["test_split"]["router"]["task"] >= 0.90,

@@ -1,7 +1,6 @@
 """Turn router probabilities into :class:`RoutingDecision` objects for a mixture's experts."""
 from __future__ import annotations
 
-from itertools import product
 from typing import Callable, Sequence
 
 import numpy as np
@@ -33,44 +32,49 @@ def decide(
     """
     if not prompts:
         return []
-    probas = router.predict_proba(prompts)
+    probas, cue_lists, used_full = router.predict_proba_with_cues(prompts)
     heads = dict(zip(router.heads_, zip(router.classes_, probas)))
     (lang_classes, lang_p), (task_classes, task_p) = heads["language"], heads["task"]
     langs, tasks = [str(c) for c in lang_classes], [str(c) for c in task_classes]
-    pairs_index = list(product(range(len(langs)), range(len(tasks))))
-    experts = [select_expert(langs[a], tasks[b]) for a, b in pairs_index]
+    n, n_tasks = len(prompts), len(tasks)
+    # every (language, task) pair, flattened as language * n_tasks + task
+    pair_experts = [select_expert(lang, task) for lang in langs for task in tasks]
+    names = sorted(set(pair_experts))
+    serves = np.zeros((len(pair_experts), len(names)))
+    serves[np.arange(len(pair_experts)), [names.index(e) for e in pair_experts]] = 1.0
+    joint = (lang_p[:, :, None] * task_p[:, None, :]).reshape(n, -1)
+    order = np.argsort(-joint, axis=1, kind="stable")[:, : alternatives + 1]
+    best = order[:, 0]
+    expert_index = np.array([names.index(pair_experts[b]) for b in best])
+    confidence = np.minimum((joint @ serves)[np.arange(n), expert_index], 1.0)
+    sources = None
+    if "source_language" in heads:
+        src_classes, src_p = heads["source_language"]
+        sources = [str(c) for c in src_classes[src_p.argmax(axis=1)]]
+    lang_rounded, task_rounded, joint_rounded = np.round(lang_p, 6), np.round(task_p, 6), np.round(joint, 6)
     decisions = []
-    for i, prompt in enumerate(prompts):
-        joint = np.array([lang_p[i, a] * task_p[i, b] for a, b in pairs_index])
-        order = np.argsort(-joint, kind="stable")
-        a, b = pairs_index[order[0]]
-        language, task = langs[a], tasks[b]
-        chosen = experts[order[0]]
-        confidence = float(joint[[j for j, e in enumerate(experts) if e == chosen]].sum())
-        abstained = confidence < threshold
-        source = None
-        if task == "translate" and "source_language" in heads:
-            src_classes, src_p = heads["source_language"]
-            source = str(src_classes[int(src_p[i].argmax())])
+    for i in range(n):
+        language, task = langs[best[i] // n_tasks], tasks[best[i] % n_tasks]
+        abstained = bool(confidence[i] < threshold)
         decisions.append(
             RoutingDecision(
                 language=language,
                 task=task,
-                confidence=round(min(confidence, 1.0), 6),
-                expert=generalist if abstained else chosen,
+                confidence=round(float(confidence[i]), 6),
+                expert=generalist if abstained else pair_experts[best[i]],
                 abstained=abstained,
-                source_language=source,
+                source_language=sources[i] if sources is not None and task == "translate" else None,
                 scores={
-                    "language": {c: round(float(p), 6) for c, p in zip(langs, lang_p[i])},
-                    "task": {c: round(float(p), 6) for c, p in zip(tasks, task_p[i])},
+                    "language": dict(zip(langs, lang_rounded[i].tolist())),
+                    "task": dict(zip(tasks, task_rounded[i].tolist())),
                 },
                 alternatives=[
-                    {"language": langs[pairs_index[j][0]], "task": tasks[pairs_index[j][1]],
-                     "score": round(float(joint[j]), 6), "expert": experts[j]}
-                    for j in order[1 : alternatives + 1]
+                    {"language": langs[j // n_tasks], "task": tasks[j % n_tasks],
+                     "score": float(joint_rounded[i, j]), "expert": pair_experts[j]}
+                    for j in order[i, 1:]
                 ],
-                cues=router.cues(prompt),
+                cues=cue_lists[i],
+                stage="full" if used_full[i] else "fast",
             )
         )
     return decisions
-

@@ -15,7 +15,8 @@ class RoutingDecision:
     the pairs it serves); ``abstained`` is true when it fell below the mixture's threshold and
     the generalist answers instead. ``scores`` holds per-head class probabilities,
     ``alternatives`` the next best (language, task) pairs, ``cues`` the deterministic cues
-    seen in the prompt.
+    seen in the prompt. ``stage`` says which heads answered: ``"fast"`` (n-grams and cues were
+    conclusive) or ``"full"`` (the prompt was also encoded by the sentence encoder).
     """
 
     language: str
@@ -27,6 +28,7 @@ class RoutingDecision:
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     cues: list[str] = field(default_factory=list)
+    stage: str = "full"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -5,6 +5,10 @@ for this model) because the router calls it once per prompt and sentence-transfo
 per-call overhead is larger than the model itself for a short prompt. Long prompts are cut to
 their first and last tokens, where people put what they want; batches are sorted by length so
 little time goes to padding.
+
+Precision: on CPUs with native bfloat16 matrix units (AVX512-BF16, AMX) the weights run in
+bfloat16, about twice as fast as float32 for the same routes; elsewhere float32. Each prompt's
+embedding depends only on that prompt, whatever else is in the batch.
 """
 from __future__ import annotations
 
@@ -35,17 +39,36 @@ def builtin_encoder_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def resolve_precision(precision: str = "auto") -> str:
+    """``"auto"`` becomes ``"bfloat16"`` where the CPU computes it natively, else ``"float32"``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"encoder precision must be one of {PRECISIONS}, not {precision!r}")
+    if precision != "auto":
+        return precision
+    import torch
+
+    try:
+        native = bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without oneDNN
+        native = False
+    return "bfloat16" if native else "float32"
+
+
 @lru_cache(maxsize=4)
-def load_encoder(name: str = BUILTIN_ENCODER) -> tuple[Any, Any]:
-    """Load (once per process) ``(tokenizer, model)`` by name, local path or hub id."""
+def load_encoder(name: str = BUILTIN_ENCODER, precision: str = "float32") -> tuple[Any, Any]:
+    """Load (once per process and precision) ``(tokenizer, model)`` by name, local path or hub id."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
     source = str(builtin_encoder_path()) if name == BUILTIN_ENCODER else name
-    logger.info("loading prompt encoder %s", source)
+    dtype = getattr(torch, resolve_precision(precision))
+    logger.info("loading prompt encoder %s (%s)", source, dtype)
     tokenizer = AutoTokenizer.from_pretrained(source)
     tokenizer.model_max_length = 1 << 30  # encode() does its own head-and-tail truncation
-    model = AutoModel.from_pretrained(source, dtype=torch.float32).eval()
+    model = AutoModel.from_pretrained(source, dtype=dtype).eval()
     return tokenizer, model
 
 
@@ -64,15 +87,20 @@ def _head_tail(ids: list[int], limit: int) -> list[int]:
 
 
 def encode(
-    texts: Sequence[str], name: str = BUILTIN_ENCODER, batch_size: int = 64, max_tokens: int = 128
+    texts: Sequence[str],
+    name: str = BUILTIN_ENCODER,
+    batch_size: int = 64,
+    max_tokens: int = 128,
+    precision: str = "auto",
 ) -> np.ndarray:
     """Unit-normalised mean-pooled embeddings, shape ``(len(texts), dim)``, float32.
 
-    ``max_tokens`` bounds what the model reads per prompt (head and tail of long prompts).
+    ``max_tokens`` bounds what the model reads per prompt (head and tail of long prompts);
+    ``precision`` is ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see the module docstring).
     """
     import torch
 
-    tokenizer, model = load_encoder(name)
+    tokenizer, model = load_encoder(name, resolve_precision(precision))
     dim = model.config.hidden_size
     if not texts:
         return np.zeros((0, dim), dtype=np.float32)
@@ -92,6 +120,7 @@ def encode(
                 input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
                 mask[row, : len(ids[i])] = 1
             hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            hidden = hidden.float()
             weights = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
             out[chunk] = torch.nn.functional.normalize(pooled, dim=1).numpy()

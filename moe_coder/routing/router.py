@@ -10,6 +10,15 @@ Features, concatenated into one sparse row per prompt:
 
 Each head is a multinomial logistic regression; :meth:`PromptRouter.calibrate` fits one
 temperature per head on held-out prompts and chooses the abstain threshold there.
+
+Cascade: encoding a prompt with MiniLM costs far more than everything else together, and most
+prompts that carry code are settled by their n-grams and cues alone. So the router also fits
+*fast heads* on features 2 and 3 only. A prompt whose fast-head confidence (on both language
+and task) reaches ``fast_threshold_`` is answered by them; every other prompt is encoded and
+answered by the full heads. :meth:`PromptRouter.calibrate` chooses ``fast_threshold_`` as the
+lowest value at which the cascade is no less accurate than the full heads on the held-out
+prompts (``cascade=False`` always uses the full heads). Either way a prompt's route depends
+only on that prompt, never on the rest of its batch.
 """
 from __future__ import annotations
 
@@ -45,6 +54,22 @@ def _clip(text: str) -> str:
     return text if len(text) <= _NGRAM_HEAD + _NGRAM_TAIL else text[:_NGRAM_HEAD] + "\n" + text[-_NGRAM_TAIL:]
 
 
+def _compact(estimator: LogisticRegression) -> LogisticRegression:
+    """A copy storing its weights in half precision (what the shipped artifact holds)."""
+    estimator = copy.copy(estimator)
+    estimator.coef_ = estimator.coef_.astype(np.float16)
+    return estimator
+
+
+def _temperature(logits: np.ndarray, classes: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> float:
+    """The temperature fitted on the chosen rows whose label the head knows (1.0 with under 10 such rows)."""
+    index = {str(c): j for j, c in enumerate(classes)}
+    keep = [i for i in np.flatnonzero(rows) if labels[i] is not None and str(labels[i]) in index]
+    if len(keep) < 10:
+        return 1.0
+    return fit_temperature(logits[keep], np.array([index[str(labels[i])] for i in keep]))
+
+
 class PromptRouter(ClassifierMixin, BaseEstimator):
     """Predict ``(language, task)`` (and ``source_language`` of translations) for coding prompts.
 
@@ -59,6 +84,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         self,
         encoder: str = BUILTIN_ENCODER,
         max_tokens: int = 64,
+        encoder_precision: str = "auto",
         char_features: int = 2**15,
         word_features: int = 2**14,
         embedding_weight: float = 1.0,
@@ -66,9 +92,14 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         C: float = 8.0,
         context_weight: float = 0.3,
         max_iter: int = 300,
+        cascade: bool = True,
+        translate_target: bool = True,
     ) -> None:
         self.encoder = encoder
         self.max_tokens = max_tokens
+        self.encoder_precision = encoder_precision
+        self.cascade = cascade
+        self.translate_target = translate_target
         self.char_features = char_features
         self.word_features = word_features
         self.embedding_weight = embedding_weight
@@ -89,28 +120,59 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         )
         return chars, words
 
-    def _text_features(self, texts: list[str], fit: bool = False) -> sparse.csr_matrix:
+    def _fast_text_features(self, texts: list[str], fit: bool = False) -> tuple[sparse.csr_matrix, list[list[str]]]:
+        """Features 2 and 3 (n-grams, cues) of plain texts, and the cues that fired on each."""
         chars, words = self._vectorizers()
         clipped = [_clip(t) for t in texts]
         lexical = sparse.hstack([chars.transform(clipped), words.transform(clipped)], format="csr")
         if fit:
             self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(lexical)
         lexical = self.tfidf_.transform(lexical)
-        emb = encode(texts, self.encoder, max_tokens=self.max_tokens) * self.embedding_weight
-        cues = cue_matrix((extract_cues(t) for t in texts), self.cue_names_) * self.cue_weight
-        return sparse.hstack([sparse.csr_matrix(emb), lexical, cues], format="csr", dtype=np.float32)
+        cue_lists = [extract_cues(t) for t in texts]
+        cues = cue_matrix(cue_lists, self.cue_names_) * self.cue_weight
+        return sparse.hstack([lexical, cues], format="csr", dtype=np.float32), cue_lists
 
-    def transform(self, prompts: Sequence[RoutingInput], fit: bool = False) -> sparse.csr_matrix:
-        """The feature matrix the heads read; a conversation mixes its last user turn and its context."""
-        lasts, contexts = zip(*(split_conversation(p) for p in prompts)) if prompts else ((), ())
-        X = self._text_features(list(lasts), fit=fit)
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Feature 1: the sentence embeddings of plain texts, scaled by ``embedding_weight``."""
+        precision = getattr(self, "encoder_precision", "auto")
+        return encode(texts, self.encoder, max_tokens=self.max_tokens, precision=precision) * self.embedding_weight
+
+    def _mix(self, X: Any, rows: list[int], ctx: Any) -> Any:
+        """Blend the context features into the rows of conversations that have one."""
+        if not rows:
+            return X
+        w = self.context_weight
+        if sparse.issparse(X):
+            X = X.tolil()
+            X[rows] = (1 - w) * X[rows] + w * ctx
+            return X.tocsr()
+        X = X.copy()
+        X[rows] = (1 - w) * X[rows] + w * ctx
+        return X
+
+    def _fast_transform(self, prompts: Sequence[RoutingInput], fit: bool = False) -> tuple[sparse.csr_matrix, list[str], list[str], list[list[str]]]:
+        """The fast heads' features, each prompt's (last turn, context), and the last turn's cues."""
+        lasts, contexts = (list(x) for x in zip(*(split_conversation(p) for p in prompts))) if prompts else ([], [])
+        F, cue_lists = self._fast_text_features(lasts, fit=fit)
         with_context = [i for i, c in enumerate(contexts) if c]
         if with_context:
-            ctx = self._text_features([contexts[i] for i in with_context])
-            X = X.tolil()
-            X[with_context] = (1 - self.context_weight) * X[with_context] + self.context_weight * ctx
-            X = X.tocsr()
-        return X
+            F = self._mix(F, with_context, self._fast_text_features([contexts[i] for i in with_context])[0])
+        return F, lasts, contexts, cue_lists
+
+    def _embedding_rows(self, lasts: list[str], contexts: list[str], rows: Sequence[int]) -> np.ndarray:
+        """The (context-blended) embeddings of the chosen rows."""
+        rows = list(rows)
+        E = self._embed([lasts[i] for i in rows])
+        with_context = [j for j, i in enumerate(rows) if contexts[i]]
+        if with_context:
+            E = self._mix(E, with_context, self._embed([contexts[rows[j]] for j in with_context]))
+        return E
+
+    def transform(self, prompts: Sequence[RoutingInput], fit: bool = False) -> sparse.csr_matrix:
+        """The full heads' feature matrix; a conversation mixes its last user turn and its context."""
+        F, lasts, contexts, _ = self._fast_transform(prompts, fit=fit)
+        E = self._embedding_rows(lasts, contexts, range(len(lasts)))
+        return sparse.hstack([sparse.csr_matrix(E), F], format="csr", dtype=np.float32)
 
     # ------------------------------------------------------------------ estimator surface
     def fit(self, prompts: Sequence[RoutingInput], y: Any) -> "PromptRouter":
@@ -123,16 +185,40 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         self.cue_names_ = list(CUE_NAMES)
         X = self.transform(prompts, fit=True)
         self.heads_ = ["language", "task"]
-        self.estimators_ = [self._head(X, y[:, 0]), self._head(X, y[:, 1])]
+        source_rows = np.zeros(len(y), dtype=bool)
         if y.shape[1] == 3:
-            rows = np.array([s is not None and s == s for s in y[:, 2]])
-            if rows.any() and len(set(y[rows, 2])) > 1:
+            source_rows = np.array([s is not None and s == s for s in y[:, 2]])
+            if source_rows.any() and len(set(y[source_rows, 2])) > 1:
                 self.heads_.append("source_language")
-                self.estimators_.append(self._head(X[rows], y[rows, 2]))
-        self.classes_ = [e.classes_ for e in self.estimators_]
-        self.temperatures_ = [1.0] * len(self.estimators_)
+        translate_rows = y[:, 1].astype(str) == "translate"
+        split = bool(
+            self.translate_target and 2 <= translate_rows.sum() < len(y) - 1
+            and len(set(y[translate_rows, 0])) > 1 and len(set(y[~translate_rows, 0])) > 1
+        )
+        stacks = [("", X)]
+        if self.cascade:
+            stacks.append(("fast_", X[:, self._embedding_dim(X) :]))
+        for prefix, M in stacks:
+            language_rows = ~translate_rows if split else np.ones(len(y), dtype=bool)
+            estimators = [self._head(M[language_rows], y[language_rows, 0]), self._head(M, y[:, 1])]
+            if "source_language" in self.heads_:
+                estimators.append(self._head(M[source_rows], y[source_rows, 2]))
+            setattr(self, prefix + "estimators_", estimators)
+            setattr(self, prefix + "temperatures_", [1.0] * len(estimators))
+            setattr(self, prefix + "target_estimator_", self._head(M[translate_rows], y[translate_rows, 0]) if split else None)
+            setattr(self, prefix + "target_temperature_", 1.0)
+        if not self.cascade:
+            self.fast_estimators_, self.fast_temperatures_, self.fast_target_estimator_ = [], [], None
+        languages = set(self.estimators_[0].classes_)
+        if self.target_estimator_ is not None:
+            languages |= set(self.target_estimator_.classes_)
+        self.classes_ = [np.array(sorted(languages))] + [e.classes_ for e in self.estimators_[1:]]
         self.abstain_threshold_ = 0.0
+        self.fast_threshold_ = float("inf")  # until calibrate() measures where the fast heads can be trusted
         return self
+
+    def _embedding_dim(self, X: sparse.csr_matrix) -> int:
+        return X.shape[1] - self.char_features - self.word_features - len(self.cue_names_)
 
     def _head(self, X: sparse.csr_matrix, y: np.ndarray) -> LogisticRegression:
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=1e-3).fit(X, y.astype(str))
@@ -144,33 +230,88 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
-        if "estimators_" in state:
-            compact = []
-            for estimator in state["estimators_"]:
-                estimator = copy.copy(estimator)
-                estimator.coef_ = estimator.coef_.astype(np.float16)
-                compact.append(estimator)
-            state["estimators_"] = compact
+        for key, value in state.items():
+            if isinstance(value, LogisticRegression):
+                state[key] = _compact(value)
+            elif isinstance(value, list) and value and isinstance(value[0], LogisticRegression):
+                state[key] = [_compact(e) for e in value]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        for estimator in getattr(self, "estimators_", []):
-            estimator.coef_ = estimator.coef_.astype(np.float32)
+        for value in state.values():
+            for estimator in value if isinstance(value, list) else [value]:
+                if isinstance(estimator, LogisticRegression):
+                    estimator.coef_ = estimator.coef_.astype(np.float32)
 
-    def _logits(self, X: sparse.csr_matrix) -> list[np.ndarray]:
+    @staticmethod
+    def _logits(estimators: list[LogisticRegression], X: sparse.csr_matrix) -> list[np.ndarray]:
         out = []
-        for e in self.estimators_:
+        for e in estimators:
             z = e.decision_function(X)
             out.append(np.stack([-z, z], axis=1) if z.ndim == 1 else z)
         return out
 
+    def _expand(self, p: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """Probabilities over ``classes`` laid out over the language head's :attr:`classes_`."""
+        if len(classes) == len(self.classes_[0]) and (classes == self.classes_[0]).all():
+            return p
+        out = np.zeros((p.shape[0], len(self.classes_[0])))
+        out[:, np.searchsorted(self.classes_[0], classes)] = p
+        return out
+
+    def _stack_proba(self, prefix: str, X: sparse.csr_matrix) -> list[np.ndarray]:
+        """Calibrated probabilities of the full (``""``) or fast (``"fast_"``) heads.
+
+        With a target head, a prompt's language is the mixture ``P(translate) * P(target) +
+        (1 - P(translate)) * P(language of the code)``: the code of a translation names its
+        source, and its prose names the language the answer must be in.
+        """
+        estimators = getattr(self, prefix + "estimators_")
+        probas = [scaled_proba(z, t) for z, t in zip(self._logits(estimators, X), getattr(self, prefix + "temperatures_"))]
+        probas[0] = self._expand(probas[0], estimators[0].classes_)
+        target = getattr(self, prefix + "target_estimator_", None)
+        if target is not None:
+            z = self._logits([target], X)[0]
+            p_target = self._expand(scaled_proba(z, getattr(self, prefix + "target_temperature_")), target.classes_)
+            p_translate = probas[1][:, list(self.classes_[1]).index("translate")][:, None]
+            probas[0] = (1 - p_translate) * probas[0] + p_translate * p_target
+        return probas
+
+    def _uses_cascade(self) -> bool:
+        return bool(getattr(self, "fast_estimators_", None)) and np.isfinite(getattr(self, "fast_threshold_", np.inf))
+
+    @staticmethod
+    def _fast_confidence(probas: list[np.ndarray]) -> np.ndarray:
+        """How sure the fast heads are of a prompt: the smaller of the language and task confidences."""
+        return np.minimum(probas[0].max(axis=1), probas[1].max(axis=1))
+
+    def predict_proba_with_cues(self, prompts: Sequence[RoutingInput]) -> tuple[list[np.ndarray], list[list[str]], np.ndarray]:
+        """:meth:`predict_proba`, plus each prompt's cues and whether the full heads answered it."""
+        F, lasts, contexts, cue_lists = self._fast_transform(prompts)
+        n = F.shape[0]
+        if self._uses_cascade():
+            probas = self._stack_proba("fast_", F)
+            slow = np.flatnonzero(self._fast_confidence(probas) < self.fast_threshold_)
+        else:
+            probas = [np.zeros((n, len(c))) for c in self.classes_]
+            slow = np.arange(n)
+        if len(slow):
+            E = self._embedding_rows(lasts, contexts, slow)
+            X = sparse.hstack([sparse.csr_matrix(E), F[slow]], format="csr", dtype=np.float32)
+            for p, full in zip(probas, self.predict_proba_features(X)):
+                p[slow] = full
+        used_full = np.zeros(n, dtype=bool)
+        used_full[slow] = True
+        return probas, cue_lists, used_full
+
     def predict_proba(self, prompts: Sequence[RoutingInput]) -> list[np.ndarray]:
         """Calibrated class probabilities, one ``(n, n_classes)`` array per head in :attr:`heads_` order."""
-        return self.predict_proba_features(self.transform(prompts))
+        return self.predict_proba_with_cues(prompts)[0]
 
     def predict_proba_features(self, X: sparse.csr_matrix) -> list[np.ndarray]:
-        return [scaled_proba(z, t) for z, t in zip(self._logits(X), self.temperatures_)]
+        """The full heads' calibrated probabilities for a :meth:`transform` matrix."""
+        return self._stack_proba("", X)
 
     def predict(self, prompts: Sequence[RoutingInput]) -> np.ndarray:
         probas = self.predict_proba(prompts)[:2]
@@ -182,27 +323,66 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         return float(np.mean(np.all(self.predict(prompts) == y.astype(str), axis=1)))
 
     def calibrate(self, prompts: Sequence[RoutingInput], y: Any) -> "PromptRouter":
-        """Fit each head's temperature on held-out prompts, then choose the abstain threshold there.
+        """On held-out prompts: fit each head's temperature, choose the cascade's ``fast_threshold_``,
+        then the abstain threshold.
 
-        The threshold applies to the language head's confidence (the experts are chosen by
-        language) and minimises ``wrong routes + ABSTAIN_COST * abstentions``.
+        The abstain threshold applies to the language head's confidence (the experts are chosen
+        by language) and minimises ``wrong routes + ABSTAIN_COST * abstentions``.
         """
         y = np.asarray(y, dtype=object)
         X = self.transform(prompts)
-        logits = self._logits(X)
-        for h, (z, classes) in enumerate(zip(logits, self.classes_)):
-            if h >= y.shape[1]:
-                continue
-            index = {c: j for j, c in enumerate(classes)}
-            rows = [i for i in range(len(y)) if y[i, h] in index]
-            if len(rows) >= 10:
-                self.temperatures_[h] = fit_temperature(z[rows], np.array([index[y[i, h]] for i in rows]))
-        lang = scaled_proba(logits[0], self.temperatures_[0])
+        full = self._calibrate_stack("", X, y)
+        lang = full[0]
+        if getattr(self, "fast_estimators_", None):
+            fast = self._calibrate_stack("fast_", X[:, self._embedding_dim(X) :], y)
+            self.fast_threshold_ = self._choose_fast_threshold(fast, full, y)
+            accept = self._fast_confidence(fast) >= self.fast_threshold_
+            lang = np.where(accept[:, None], fast[0], full[0])
+            logger.info("cascade: fast heads answer %.1f%% of held-out prompts (threshold %.4f)",
+                        100 * accept.mean(), self.fast_threshold_)
         confidence = lang.max(axis=1)
         correct = self.classes_[0][lang.argmax(axis=1)] == y[:, 0].astype(str)
         self.abstain_threshold_ = choose_threshold(confidence, correct)
         logger.info("temperatures %s, abstain threshold %.3f", self.temperatures_, self.abstain_threshold_)
         return self
+
+    def _calibrate_stack(self, prefix: str, X: sparse.csr_matrix, y: np.ndarray) -> list[np.ndarray]:
+        """Fit the temperatures of one set of heads on held-out rows; return its calibrated probabilities."""
+        estimators = getattr(self, prefix + "estimators_")
+        target = getattr(self, prefix + "target_estimator_", None)
+        translate = y[:, 1].astype(str) == "translate"
+        everything = np.ones(len(y), dtype=bool)
+        temperatures = []
+        for h, (z, e) in enumerate(zip(self._logits(estimators, X), estimators)):
+            rows = ~translate if h == 0 and target is not None else everything
+            temperatures.append(_temperature(z, e.classes_, y[:, h], rows) if h < y.shape[1] else 1.0)
+        setattr(self, prefix + "temperatures_", temperatures)
+        if target is not None:
+            z = self._logits([target], X)[0]
+            setattr(self, prefix + "target_temperature_", _temperature(z, target.classes_, y[:, 0], translate))
+        return self._stack_proba(prefix, X)
+
+    def _choose_fast_threshold(self, fast: list[np.ndarray], full: list[np.ndarray], y: np.ndarray) -> float:
+        """The lowest fast-head confidence above which the cascade loses no accuracy on held-out prompts.
+
+        Accepting the fast heads' answer for every prompt at or above a threshold, the cascade
+        must be right on language and on task at least as often as the full heads alone.
+        """
+        conf = self._fast_confidence(fast)
+        order = np.argsort(-conf, kind="stable")
+        gains = []
+        for h in (0, 1):
+            truth = y[:, h].astype(str)
+            fast_ok = self.classes_[h][fast[h].argmax(axis=1)] == truth
+            full_ok = self.classes_[h][full[h].argmax(axis=1)] == truth
+            # accepting the k most confident prompts changes the number right by this much
+            gains.append(np.concatenate([[0], np.cumsum((fast_ok.astype(int) - full_ok.astype(int))[order])]))
+        ok = (gains[0] >= 0) & (gains[1] >= 0)
+        # a threshold accepts every prompt of equal confidence, so only cuts between distinct values count
+        ranked = conf[order]
+        cut = np.concatenate([[True], ranked[1:] < ranked[:-1], [True]])
+        k = int(np.flatnonzero(ok & cut)[-1])  # the most prompts the fast heads may answer
+        return float(ranked[k - 1]) if k > 0 else float("inf")
 
     def cues(self, prompt: RoutingInput) -> list[str]:
         """The deterministic cues that fired on the text this router reads for ``prompt``."""
