@@ -118,7 +118,17 @@ def fill(template: str, rng: random.Random, **values: str) -> str:
     return out
 
 
-def truncate_for_completion(code: str, rng: random.Random) -> str:
+#: What people leave where the code should go, in each language's comment syntax (five each).
+PLACEHOLDERS = {
+    "python": ["    # TODO", "    ...", "    pass  # fill in", "    # your code here", "    raise NotImplementedError"],
+    "bash": ["    # TODO", "    # your code here", "    :  # fill in", "    # ...", "    # TODO: implement"],
+    "sql": ["-- TODO", "-- your query here", "-- ...", "-- fill in", "-- TODO: finish"],
+    "unknown": ["    # TODO", "    -- TODO", "    // TODO", "    ...", "    # your code here"],
+}
+_C_STYLE = ["    // TODO", "    // TODO: implement", "    ...", "  // your code here", "    /* fill in */"]
+
+
+def truncate_for_completion(code: str, language: str, rng: random.Random) -> str:
     lines = code.splitlines()
     cut = max(2, int(len(lines) * rng.uniform(0.35, 0.85)))
     head = lines[:cut]
@@ -127,7 +137,7 @@ def truncate_for_completion(code: str, rng: random.Random) -> str:
         head[-1] = last[: max(1, int(len(last) * rng.uniform(0.3, 0.9)))]
     text = "\n".join(head)
     if rng.random() < 0.25:
-        text += "\n" + rng.choice(["    # TODO", "    // TODO: implement", "    ...", "  // your code here", "    pass  # fill in"])
+        text += "\n" + rng.choice(PLACEHOLDERS.get(language, _C_STYLE))
     return text
 
 
@@ -247,7 +257,7 @@ class Builder:
         rng, banks = self.rng, self.banks
         lname = name_of(language, rng) if language != "unknown" else rng.choice(["Ruby", "Perl", "Lua"])
         if task == "complete":
-            partial = truncate_for_completion(code, rng)
+            partial = truncate_for_completion(code, language, rng)
             if rng.random() < 0.45:
                 return _row(partial if rng.random() < 0.7 else present_code(partial, language, rng), language, task, source=source)
             request = noisy(fill(banks.pick(phrasing.CODE_REQUESTS["complete"], split, rng), rng, L=lname), rng)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from moe_coder import MoECoder
+from moe_coder.routing.calibration import scaled_proba
 from moe_coder.cli import main
 from moe_coder.routing.dataset import load_labelled, split_by_source
 from moe_coder.routing.router import PromptRouter
@@ -145,3 +146,89 @@ def test_route_cli_reports_source_language_for_translations(tmp_path, capsys):
     d = json.loads(capsys.readouterr().out)
     assert (d["language"], d["task"], d["source_language"]) == ("go", "translate", "python")
     assert {"confidence", "expert", "abstained"} <= set(d)
+
+
+def _labels(rows):
+    return [[r["language"], r["task"], r.get("source_language")] for r in rows]
+
+
+def test_fast_threshold_is_the_lowest_that_loses_no_held_out_accuracy():
+    router = PromptRouter()
+    router.classes_ = [np.array(["go", "rust"]), np.array(["fix", "generate"])]
+    # fast heads: confident and right on rows 0-2, confident and wrong on row 3 (language), unsure on row 4
+    fast_lang = np.array([[0.99, 0.01], [0.97, 0.03], [0.02, 0.98], [0.95, 0.05], [0.55, 0.45]])
+    fast_task = np.array([[0.9, 0.1], [0.99, 0.01], [0.1, 0.9], [0.99, 0.01], [0.5, 0.5]])
+    full_lang = np.array([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9], [0.1, 0.9]])
+    full_task = np.array([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.9, 0.1], [0.9, 0.1]])
+    y = np.array([["go", "fix"], ["go", "fix"], ["rust", "generate"], ["rust", "fix"], ["rust", "fix"]], dtype=object)
+    # fast confidences (min of the two heads): 0.9, 0.97, 0.9, 0.95, 0.5. Row 1 alone costs nothing;
+    # any lower threshold also accepts row 3, which the fast heads get wrong and the full heads right
+    threshold = router._choose_fast_threshold([fast_lang, fast_task], [full_lang, full_task], y)
+    assert threshold == pytest.approx(0.97)
+    # once row 3 is cheap to accept (fast and full both wrong there), rows 0 and 2 come along, not row 4
+    full_lang_3_wrong = full_lang.copy()
+    full_lang_3_wrong[3] = [0.9, 0.1]
+    threshold = router._choose_fast_threshold([fast_lang, fast_task], [full_lang_3_wrong, full_task], y)
+    assert threshold == pytest.approx(0.9)
+    # full heads always better: the cascade is switched off
+    assert router._choose_fast_threshold([full_lang[:, ::-1], full_task[:, ::-1]], [full_lang, full_task], y) == float("inf")
+
+
+def test_cascade_routes_a_prompt_the_same_alone_and_in_any_batch():
+    rows = _rows()
+    router = PromptRouter().fit([r["prompt"] for r in rows], _labels(rows))
+    router.calibrate([r["prompt"] for r in rows], _labels(rows))
+    prompts = [r["prompt"] for r in rows] + ["Write a bash one-liner that lists big files.", "<?php\nclass A {}", ""]
+    probas, cues, used_full = router.predict_proba_with_cues(prompts)
+    fast_conf = router._fast_confidence(router._stack_proba("fast_", router._fast_transform(prompts)[0]))
+    router.fast_threshold_ = float(np.median(fast_conf))  # force both stages in one batch
+    probas, cues, used_full = router.predict_proba_with_cues(prompts)
+    assert used_full.any() and (~used_full).any()
+    assert used_full.tolist() == (fast_conf < router.fast_threshold_).tolist()
+    for i, prompt in enumerate(prompts):
+        alone, alone_cues, alone_full = router.predict_proba_with_cues([prompt])
+        assert alone_full[0] == used_full[i] and alone_cues[0] == cues[i]
+        for head, p in zip(alone, probas):
+            # the fast heads are exact; the encoder rounds slightly differently for other batch shapes
+            assert np.allclose(head[0], p[i], atol=0 if not used_full[i] else 2e-3)
+            assert head[0].argmax() == p[i].argmax()
+
+
+def test_cascade_off_answers_everything_with_the_full_heads():
+    rows = _rows()
+    router = PromptRouter(cascade=False).fit([r["prompt"] for r in rows], _labels(rows))
+    router.calibrate([r["prompt"] for r in rows], _labels(rows))
+    assert router.fast_estimators_ == [] and not router._uses_cascade()
+    _, _, used_full = router.predict_proba_with_cues(["Write a PHP function.", "#!/bin/bash\necho"])
+    assert used_full.all()
+
+
+def test_translation_language_mixes_target_and_code_heads(small_router):
+    assert small_router.target_estimator_ is not None
+    prompts = ["Rewrite in bash:\n\n<?php echo 'hi'; ?>", "Write a PHP function that sums an array."]
+    X = small_router.transform(prompts)
+
+    p_code = small_router._expand(
+        scaled_proba(small_router._logits([small_router.estimators_[0]], X)[0], small_router.temperatures_[0]),
+        small_router.estimators_[0].classes_,
+    )
+    p_target = small_router._expand(
+        scaled_proba(small_router._logits([small_router.target_estimator_], X)[0], small_router.target_temperature_),
+        small_router.target_estimator_.classes_,
+    )
+    probas = small_router.predict_proba_features(X)
+    p_tr = probas[1][:, list(small_router.classes_[1]).index("translate")][:, None]
+    assert np.allclose(probas[0], (1 - p_tr) * p_code + p_tr * p_target)
+    assert np.allclose(probas[0].sum(axis=1), 1.0)
+
+
+def test_encoder_precision_choices():
+    from moe_coder.routing.encoder import encode, resolve_precision
+
+    assert resolve_precision("auto") in ("float32", "bfloat16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("int4")
+    texts = ["Write a Go HTTP server.", "def f(x):\n    return x * 2"]
+    a, b = encode(texts, precision="float32"), encode(texts, precision="bfloat16")
+    assert a.shape == b.shape == (2, 384)
+    assert (np.sum(a * b, axis=1) > 0.98).all()  # unit vectors: the cosine

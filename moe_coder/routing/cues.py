@@ -104,10 +104,34 @@ _FILE = re.compile(r"(?<![\w/])[\w./-]*?[\w-]\.([A-Za-z]{1,6})\b(?![\w(])")
 _TARGET = re.compile(
     r"(?:\b(?:in|into|to|using|with|en|nach|auf|vers|a|con|mit|usando)\s+"
     r"(?:(?:an?|the|idiomatic|plain|modern|equivalent|pure|vanilla|simple|c[oó]digo|código)\s+){0,2}|用|成|改成|写成)"
-    r"([A-Za-z][\w+#.]*(?:\s?\+\+|#)?)",
+    r"([A-Za-z][\w+#.]*(?:-[A-Za-z]\b)?(?:\s?\+\+|#|\s[Ss]harp\b)?)",
     re.ASCII,
 )
-_POSSESSIVE = re.compile(r"([A-Za-z][\w+#]*)'s\b|\b(?:from|like in|coming from|instead of|not)\s+([A-Za-z][\w+#]*)", re.ASCII)
+_POSSESSIVE = re.compile(
+    r"([A-Za-z][\w+#]*)'s\b|\b(?:from|like in|coming from|instead of|not)\s+([A-Za-z][\w+#]*(?:-[A-Za-z]\b)?(?:\s[Ss]harp\b)?)",
+    re.ASCII,
+)
+#: Names a word right after "in" / "into" / "en" / "用" means, in any case and with or without a
+#: version ("in go", "en c sharp", "to C++17", "into php8"): the position says it names a language.
+_TARGET_WORDS: dict[str, str] = {
+    **{w: "python" for w in ("python", "py", "cpython", "pypy")},
+    **{w: "cpp" for w in ("c++", "cpp", "cxx")},
+    **{w: "c" for w in ("c", "ansi c")},
+    "java": "java",
+    **{w: "javascript" for w in ("javascript", "js", "node", "nodejs", "node.js", "ecmascript", "vanilla js")},
+    **{w: "typescript" for w in ("typescript", "ts")},
+    "php": "php",
+    **{w: "csharp" for w in ("c#", "csharp", "c sharp", ".net", "dotnet")},
+    **{w: "bash" for w in ("bash", "sh", "shell", "zsh", "posix sh")},
+    **{w: "go" for w in ("go", "golang")},
+    **{w: "rust" for w in ("rust",)},
+    **{w: "sql" for w in ("sql", "mysql", "postgresql", "postgres", "sqlite", "mariadb", "t-sql", "tsql", "plpgsql")},
+    **{w: _OTHER for w in (
+        "ruby", "perl", "lua", "kotlin", "swift", "scala", "haskell", "elixir", "dart", "julia", "matlab", "fortran",
+        "cobol", "zig", "ocaml", "clojure", "erlang", "f#", "groovy", "powershell", "objective-c", "assembly", "nim",
+        "crystal", "racket", "scheme", "lisp", "prolog", "vb", "vba", "vb.net", "solidity", "r",
+    )},
+}
 
 # ASCII word boundaries: a name glued to Chinese prose ("用Python写") still counts as a word.
 _NAME_RX = {lang: re.compile(rx, re.ASCII) for lang, rx in _NAMES.items()}
@@ -131,9 +155,21 @@ CUE_NAMES: tuple[str, ...] = tuple(
 CUE_INDEX: dict[str, int] = {name: i for i, name in enumerate(CUE_NAMES)}
 
 
-def _name_lang(word: str) -> str | None:
+def _name_lang(word: str, preposition: str = "") -> str | None:
+    """The language a word in target position names: a known name, in any case, with an optional version.
+
+    Lower-case "go" after "to" is the English verb, not the language.
+    """
     word = word.strip().rstrip(".,:;!?")
-    return next((lang for lang, rx in _NAME_RX.items() if rx.fullmatch(word)), None)
+    lang = next((lang for lang, rx in _NAME_RX.items() if rx.fullmatch(word)), None)
+    if lang:
+        return lang
+    low = word.lower()
+    if re.fullmatch(r"es(?:\d|20\d\d)", low):
+        return "javascript"
+    if word == "go" and preposition.lower() == "to":
+        return None
+    return _TARGET_WORDS.get(low) or _TARGET_WORDS.get(re.sub(r"(?<=[a-z+#])\s?v?\d+(?:\.\d+)*$", "", low))
 
 
 def _prose(text: str) -> str:
@@ -188,7 +224,7 @@ def _cues(text: str) -> tuple[str, ...]:
     if last_lang:
         found.add(f"last_mention:{last_lang}")
     for m in _TARGET.finditer(prose[:20000]):
-        lang = _name_lang(m.group(1))
+        lang = _name_lang(m.group(1), m.group(0).split(None, 1)[0] if m.group(0)[0].isalpha() else "")
         if lang:
             found.add(f"target:{lang}")
     for m in _POSSESSIVE.finditer(prose[:20000]):

@@ -7,8 +7,8 @@ their first and last tokens, where people put what they want; batches are sorted
 little time goes to padding.
 
 Precision: on CPUs with native bfloat16 matrix units (AVX512-BF16, AMX) the weights run in
-bfloat16, about twice as fast as float32 for the same routes; elsewhere float32. Each prompt's
-embedding depends only on that prompt, whatever else is in the batch.
+bfloat16, about twice as fast as float32; elsewhere float32. A prompt's embedding depends only
+on that prompt, up to rounding that differs with the batch's shape (well below 1e-2).
 """
 from __future__ import annotations
 
