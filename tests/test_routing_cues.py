@@ -68,3 +68,27 @@ def test_threshold_abstains_where_routing_is_likely_wrong():
     t = choose_threshold(confidence, correct)
     assert 0.3 < t < 0.9
     assert choose_threshold(np.array([0.9, 0.95]), np.array([True, True])) == 0.0
+
+
+def test_syntax_prefilters_never_hide_a_match():
+    """Every syntax cue's needed strings really are needed: on the router's own test prompts (code in
+    twelve languages and more) a pattern never matches a prompt its prefilter would skip."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    from moe_coder.routing.cues import _SYNTAX_NEEDS, _SYNTAX_RX
+
+    assert set(_SYNTAX_NEEDS) == set(_SYNTAX_RX)
+    data = Path(__file__).resolve().parents[1] / "router_training" / "data" / "test.jsonl.gz"
+    with gzip.open(data, "rt", encoding="utf-8") as fh:
+        texts = [json.loads(line)["prompt"] for line in fh]
+    texts = [t for t in texts if isinstance(t, str)]
+    assert len(texts) > 1000
+    hits = 0
+    for text in texts:
+        for name, rx in _SYNTAX_RX.items():
+            if rx.search(text):
+                hits += 1
+                assert any(n in text for n in _SYNTAX_NEEDS[name]), (name, text[:200])
+    assert hits > 1000

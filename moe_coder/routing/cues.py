@@ -88,6 +88,38 @@ _SYNTAX: dict[str, str] = {
     "sql_error": r"ERROR:\s+(?:syntax error at or near|column|relation|duplicate key)|ERROR \d{4} \(\w+\)|Msg \d+, Level",
 }
 
+#: For each syntax cue, strings at least one of which its pattern cannot match without: a
+#: substring test is far cheaper than a regex search, so most patterns are never run on a prompt.
+_SYNTAX_NEEDS: dict[str, tuple[str, ...]] = {
+    "php_open_tag": ("<?php", "$this->", "echo", "$_"),
+    "c_include": ("include",),
+    "cpp_include": ("include",),
+    "cpp_std": ("std::", "template", "cout", "nullptr", "auto"),
+    "c_stdio": ("printf", "malloc", "free", "main"),
+    "csharp_using": ("System", "Console.Write", "namespace", "Task", "get;"),
+    "java_main": ("main", "System.out.print", "java.", "package", "@Override"),
+    "python_def": ("def", "import", "self.", "elif", "__name__"),
+    "python_traceback": ("Traceback", 'File "'),
+    "js_syntax": ("console.log(", "require(", "module.exports", "document.", "function", "=>", "const"),
+    "ts_types": ("string", "number", "boolean", "any", "void", "unknown", "never", "interface", "type", "const", ">(",
+                 "readonly", "error TS"),
+    "node_trace": ("js:", "ts:", "node:internal"),
+    "go_syntax": ("package", "func", ":=", "fmt.", "goroutine", "chan", "defer"),
+    "rust_syntax": ("fn", "let", "impl", "pub", "!(", "&mut", "Option<", "Result<", "::new()", "error[E"),
+    "bash_syntax": ("#!", "fi", "done", "then", "esac", "echo", "$", "|"),
+    "shebang_python": ("#!",),
+    "sql_syntax": ("SELECT", "INSERT", "CREATE", "GROUP", "LEFT", "WHERE"),
+    "java_trace": ("Exception in thread", ".java:"),
+    "csharp_trace": ("Exception", "error CS", ".cs:line", ".cs("),
+    "gcc_error": (".c:", ".h:", "Segmentation fault", "core dumped", "double free"),
+    "gpp_error": (".cpp:", ".cc:", ".hpp:", "terminate called after", "undefined reference to"),
+    "php_error": ("PHP ", "error:", ".php"),
+    "go_error": ("goroutine", ".go:", "panic: runtime error", "declared and not used"),
+    "rust_error": ("error[E", "panicked at", ".rs:", "RUST_BACKTRACE"),
+    "bash_error": (".sh: line", "command not found", "unbound variable", "bad substitution", "unexpected token `"),
+    "sql_error": ("ERROR", "Msg "),
+}
+
 #: Words that say what the user wants done (English, Chinese, Spanish, German, French).
 _TASK_WORDS: dict[str, str] = {
     "fix": r"\b(?:fix|bug|debug|error|exception|crash|broken|wrong|fails?|failing|doesn'?t work|not working|issue)\w*|修复|报错|错误|为什么.*(?:报|错|失败)|\barregl|\berror\b|\bfalla\b|\bFehler|funktioniert nicht|\bcorrig|\bplante\b|\bbug",
@@ -99,6 +131,7 @@ _TASK_WORDS: dict[str, str] = {
     "generate": r"\b(?:write|create|implement|build|make|generate|give me|how (?:do|can) i|need a|program that|function that|script that)\b|写一个|写个|实现|帮我写|\bescribe|\bcrea\b|\bnecesito|\bschreib|\berstelle|\bécris|\bcrée",
 }
 
+_CODE_LINE = re.compile(r"[{};=()]\s*$|^\s{2,}\S|^\s*(?:#|//)")
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)")
 _FILE = re.compile(r"(?<![\w/])[\w./-]*?[\w-]\.([A-Za-z]{1,6})\b(?![\w(])")
 _TARGET = re.compile(
@@ -205,8 +238,9 @@ def _cues(text: str) -> tuple[str, ...]:
         if lang:
             found.add(f"file:{lang}")
     prose = _prose(text)
-    code_lines = [l for l in text.splitlines() if re.search(r"[{};=()]\s*$|^\s{2,}\S|^\s*(?:#|//)", l)]
-    lines = [l for l in text.splitlines() if l.strip()]
+    all_lines = text.splitlines()
+    code_lines = [l for l in all_lines if _CODE_LINE.search(l)]
+    lines = [l for l in all_lines if l.strip()]
     if lines and len(code_lines) / len(lines) > 0.6:
         found.add("shape:mostly_code")
     if not re.search(r"[A-Za-z\u00C0-\u024F]{3,}\s+[A-Za-z\u00C0-\u024F]{2,}\s+[A-Za-z\u00C0-\u024F]{2,}|[\u4e00-\u9fff]{4,}", prose):
@@ -233,7 +267,7 @@ def _cues(text: str) -> tuple[str, ...]:
             found.add(f"aside:{lang}")
     sample = text if len(text) <= 20000 else text[:15000] + "\n" + text[-5000:]
     for name, rx in _SYNTAX_RX.items():
-        if rx.search(sample):
+        if any(needle in sample for needle in _SYNTAX_NEEDS[name]) and rx.search(sample):
             found.add(f"syntax:{name}")
     for task, rx in _TASK_RX.items():
         if rx.search(prose[:5000]):
