@@ -456,7 +456,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument("--fetch", action="store_true", help="download the packages first (apt-get, npm, pip)")
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data")
-    ap.add_argument("--per-language", type=int, default=900, help="code snippets per language")
+    ap.add_argument("--per-language", type=int, default=1500, help="code snippets per language")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -153,7 +153,7 @@ def _labels(rows):
 
 
 def test_fast_threshold_is_the_lowest_that_loses_no_held_out_accuracy():
-    router = PromptRouter()
+    router = PromptRouter(cascade_tolerance=0.0)
     router.classes_ = [np.array(["go", "rust"]), np.array(["fix", "generate"])]
     # fast heads: confident and right on rows 0-2, confident and wrong on row 3 (language), unsure on row 4
     fast_lang = np.array([[0.99, 0.01], [0.97, 0.03], [0.02, 0.98], [0.95, 0.05], [0.55, 0.45]])
@@ -172,6 +172,10 @@ def test_fast_threshold_is_the_lowest_that_loses_no_held_out_accuracy():
     assert threshold == pytest.approx(0.9)
     # full heads always better: the cascade is switched off
     assert router._choose_fast_threshold([full_lang[:, ::-1], full_task[:, ::-1]], [full_lang, full_task], y) == float("inf")
+    # a tolerance of one prompt in five lets row 3's error through
+    router.cascade_tolerance = 0.2
+    threshold = router._choose_fast_threshold([fast_lang, fast_task], [full_lang, full_task], y)
+    assert threshold == pytest.approx(0.9)
 
 
 def test_cascade_routes_a_prompt_the_same_alone_and_in_any_batch():

@@ -80,4 +80,30 @@ def test_shipped_threshold_is_the_mixture_default_and_artifacts_are_small():
     meta = json.loads((builtin_dir() / "router" / "router.json").read_text())
     config = json.loads((builtin_dir() / "mixture.json").read_text())
     assert config["confidence_threshold"] == pytest.approx(round(meta["abstain_threshold"], 3))
-    assert sum(p.stat().st_size for p in (builtin_dir() / "router").iterdir()) < 5_000_000
+    # two sets of heads (full and fast), half-precision weights, xz-compressed
+    assert sum(p.stat().st_size for p in (builtin_dir() / "router").iterdir()) < 10_000_000
+    assert meta["fast_threshold"] is not None and 0.0 < meta["fast_threshold"] <= 1.0
+
+
+def test_code_with_clear_signals_skips_the_encoder_and_prose_uses_it(coder):
+    fenced = coder.route("```go\nfunc main() {\n\tfmt.Println(\"hi\")\n}\n```\nwhy doesn't this compile?")
+    assert fenced.stage == "fast" and fenced.language == "go"
+    stages = {coder.route(p).stage for p in [
+        "How would I debounce a search box?", "Was macht ein Mutex genau?", "¿Cómo puedo leer un CSV grande sin cargarlo entero?",
+    ]}
+    assert "full" in stages
+
+
+def test_target_named_in_lower_case_or_with_a_version(coder):
+    code = "```\nfor (int i = 0; i < n; i++) {\n    sum += a[i];\n}\n```\n\n"
+    assert coder.route(code + "what would this be in c sharp").language == "csharp"
+    assert coder.route(code + "Can you do the same thing in PHP8?").language == "php"
+
+
+def test_chat_falls_back_on_earlier_turns_only_where_the_last_is_unsure(coder):
+    d = coder.route([
+        {"role": "user", "content": "```python\ndef mean(xs):\n    return sum(xs) / len(xs)\n```"},
+        {"role": "assistant", "content": "This returns the mean of a list."},
+        {"role": "user", "content": "why does it crash on an empty list?"},
+    ])
+    assert (d.language, d.task) == ("python", "fix"), d.to_dict()

@@ -14,6 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, metavar="DIR_OR_JSONL", help="directory with train/validation files, or one JSONL file")
     p.add_argument("--out", required=True, metavar="DIR", help="where to write the router artifacts (a mixture's router folder)")
     p.add_argument("--C", type=float, default=None, help="inverse regularisation strength of the heads")
+    p.add_argument("--no-cascade", action="store_true", help="always encode prompts (no fast n-gram/cue heads)")
+    p.add_argument("--cascade-tolerance", type=float, default=None, metavar="FRACTION",
+                   help="held-out accuracy the cascade may cost, as a fraction of prompts (default 0.002)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=run)
 
@@ -34,19 +37,28 @@ def run(args: argparse.Namespace) -> int:
             train, validation = split_by_source(train)
     else:
         train, validation = split_by_source(load_labelled(data))
-    router = PromptRouter(**({"C": args.C} if args.C is not None else {}))
+    params: dict = {"cascade": not args.no_cascade}
+    if args.C is not None:
+        params["C"] = args.C
+    if args.cascade_tolerance is not None:
+        params["cascade_tolerance"] = args.cascade_tolerance
+    router = PromptRouter(**params)
     print(f"training on {len(train)} prompts, calibrating on {len(validation)}", flush=True)
     router.fit(train.prompts, train.y)
     router.calibrate(validation.prompts, validation.y)
     router.save_pretrained(args.out)
+    _, _, encoded = router.predict_proba_with_cues(validation.prompts)
     summary = {
         "out": str(args.out), "train": len(train), "validation": len(validation),
         "validation_score": router.score(validation.prompts, validation.y),
         "temperatures": router.temperatures_, "abstain_threshold": router.abstain_threshold_,
+        "fast_threshold": router.fast_threshold_ if router._uses_cascade() else None,
+        "validation_encoded_share": float(encoded.mean()) if len(encoded) else 0.0,
     }
     if args.json:
         print_json(summary)
     else:
         print(f"wrote {args.out}: validation language+task accuracy {summary['validation_score']:.3f}, "
-              f"abstain threshold {router.abstain_threshold_:.3f}")
+              f"abstain threshold {router.abstain_threshold_:.3f}, "
+              f"{summary['validation_encoded_share']:.1%} of validation prompts needed the sentence encoder")
     return 0

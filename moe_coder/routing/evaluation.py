@@ -85,6 +85,7 @@ def evaluate(route_batch: RouteBatch, data: LabelledPrompts, measure_latency: bo
         "language_accuracy_non_abstained": float(lang_ok[routed].mean()) if routed.any() else None,
         "task_accuracy_non_abstained": float(task_ok[routed].mean()) if routed.any() else None,
         "confidence_ece": expected_calibration_error(np.array([d.confidence for d in decisions]), lang_ok),
+        "encoded_share": float(np.mean([d.stage == "full" for d in decisions])),
     }
     if measure_latency:
         report["latency"] = latency(route_batch, data.prompts)

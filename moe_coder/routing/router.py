@@ -17,7 +17,7 @@ prompts that carry code are settled by their n-grams and cues alone. So the rout
 and task) reaches ``fast_threshold_`` is answered by them; every other prompt is encoded and
 answered by the full heads. :meth:`PromptRouter.calibrate` chooses ``fast_threshold_`` as the
 lowest value at which the cascade is no less accurate than the full heads on the held-out
-prompts (``cascade=False`` always uses the full heads). Either way a prompt's route depends
+prompts, up to ``cascade_tolerance`` (``cascade=False`` always uses the full heads). Either way a prompt's route depends
 only on that prompt, never on the rest of its batch.
 """
 from __future__ import annotations
@@ -35,6 +35,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
+from moe_coder.atomic import atomic_output, write_text_atomic
 from moe_coder.routing.calibration import choose_threshold, fit_temperature, scaled_proba
 from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
 from moe_coder.routing.encoder import BUILTIN_ENCODER, encode
@@ -52,6 +53,10 @@ _NGRAM_HEAD, _NGRAM_TAIL = 4000, 1000
 
 def _clip(text: str) -> str:
     return text if len(text) <= _NGRAM_HEAD + _NGRAM_TAIL else text[:_NGRAM_HEAD] + "\n" + text[-_NGRAM_TAIL:]
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
 
 
 def _compact(estimator: LogisticRegression) -> LogisticRegression:
@@ -75,8 +80,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
 
     ``fit(prompts, y)`` takes ``y`` of shape ``(n, 2)`` — language, task — or ``(n, 3)`` with the
     source language of translation prompts in the third column (``None`` elsewhere). Prompts are
-    strings or chat ``messages`` lists (routed on the last user turn, with the earlier turns
-    weighted by ``context_weight``). ``predict`` returns ``(n, 2)`` labels, ``predict_proba``
+    strings or chat ``messages`` lists (routed on the last user turn, falling back on the earlier
+    turns as far as it is unsure: see :meth:`predict_proba_with_cues`). ``predict`` returns ``(n, 2)`` labels, ``predict_proba``
     one probability array per fitted head, ``classes_`` one label array per fitted head.
     """
 
@@ -90,22 +95,22 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         embedding_weight: float = 1.0,
         cue_weight: float = 0.5,
         C: float = 8.0,
-        context_weight: float = 0.3,
         max_iter: int = 300,
         cascade: bool = True,
+        cascade_tolerance: float = 0.002,
         translate_target: bool = True,
     ) -> None:
         self.encoder = encoder
         self.max_tokens = max_tokens
         self.encoder_precision = encoder_precision
         self.cascade = cascade
+        self.cascade_tolerance = cascade_tolerance
         self.translate_target = translate_target
         self.char_features = char_features
         self.word_features = word_features
         self.embedding_weight = embedding_weight
         self.cue_weight = cue_weight
         self.C = C
-        self.context_weight = context_weight
         self.max_iter = max_iter
 
     # ------------------------------------------------------------------ features
@@ -137,41 +142,15 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         precision = getattr(self, "encoder_precision", "auto")
         return encode(texts, self.encoder, max_tokens=self.max_tokens, precision=precision) * self.embedding_weight
 
-    def _mix(self, X: Any, rows: list[int], ctx: Any) -> Any:
-        """Blend the context features into the rows of conversations that have one."""
-        if not rows:
-            return X
-        w = self.context_weight
-        if sparse.issparse(X):
-            X = X.tolil()
-            X[rows] = (1 - w) * X[rows] + w * ctx
-            return X.tocsr()
-        X = X.copy()
-        X[rows] = (1 - w) * X[rows] + w * ctx
-        return X
-
-    def _fast_transform(self, prompts: Sequence[RoutingInput], fit: bool = False) -> tuple[sparse.csr_matrix, list[str], list[str], list[list[str]]]:
-        """The fast heads' features, each prompt's (last turn, context), and the last turn's cues."""
-        lasts, contexts = (list(x) for x in zip(*(split_conversation(p) for p in prompts))) if prompts else ([], [])
-        F, cue_lists = self._fast_text_features(lasts, fit=fit)
-        with_context = [i for i, c in enumerate(contexts) if c]
-        if with_context:
-            F = self._mix(F, with_context, self._fast_text_features([contexts[i] for i in with_context])[0])
-        return F, lasts, contexts, cue_lists
-
-    def _embedding_rows(self, lasts: list[str], contexts: list[str], rows: Sequence[int]) -> np.ndarray:
-        """The (context-blended) embeddings of the chosen rows."""
-        rows = list(rows)
-        E = self._embed([lasts[i] for i in rows])
-        with_context = [j for j, i in enumerate(rows) if contexts[i]]
-        if with_context:
-            E = self._mix(E, with_context, self._embed([contexts[rows[j]] for j in with_context]))
-        return E
+    def _fast_transform(self, texts: list[str], fit: bool = False) -> tuple[sparse.csr_matrix, list[list[str]]]:
+        """The fast heads' features of plain texts, and the cues that fired on each."""
+        return self._fast_text_features(texts, fit=fit)
 
     def transform(self, prompts: Sequence[RoutingInput], fit: bool = False) -> sparse.csr_matrix:
-        """The full heads' feature matrix; a conversation mixes its last user turn and its context."""
-        F, lasts, contexts, _ = self._fast_transform(prompts, fit=fit)
-        E = self._embedding_rows(lasts, contexts, range(len(lasts)))
+        """The full heads' feature matrix of each prompt's text (a conversation's last user turn)."""
+        texts = [split_conversation(p)[0] for p in prompts]
+        F, _ = self._fast_transform(texts, fit=fit)
+        E = self._embed(texts)
         return sparse.hstack([sparse.csr_matrix(E), F], format="csr", dtype=np.float32)
 
     # ------------------------------------------------------------------ estimator surface
@@ -286,9 +265,9 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         """How sure the fast heads are of a prompt: the smaller of the language and task confidences."""
         return np.minimum(probas[0].max(axis=1), probas[1].max(axis=1))
 
-    def predict_proba_with_cues(self, prompts: Sequence[RoutingInput]) -> tuple[list[np.ndarray], list[list[str]], np.ndarray]:
-        """:meth:`predict_proba`, plus each prompt's cues and whether the full heads answered it."""
-        F, lasts, contexts, cue_lists = self._fast_transform(prompts)
+    def _route_texts(self, texts: list[str]) -> tuple[list[np.ndarray], list[list[str]], np.ndarray]:
+        """Probabilities of plain texts through the cascade, their cues, and which ones were encoded."""
+        F, cue_lists = self._fast_transform(texts)
         n = F.shape[0]
         if self._uses_cascade():
             probas = self._stack_proba("fast_", F)
@@ -297,12 +276,31 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             probas = [np.zeros((n, len(c))) for c in self.classes_]
             slow = np.arange(n)
         if len(slow):
-            E = self._embedding_rows(lasts, contexts, slow)
+            E = self._embed([texts[i] for i in slow])
             X = sparse.hstack([sparse.csr_matrix(E), F[slow]], format="csr", dtype=np.float32)
             for p, full in zip(probas, self.predict_proba_features(X)):
                 p[slow] = full
         used_full = np.zeros(n, dtype=bool)
         used_full[slow] = True
+        return probas, cue_lists, used_full
+
+    def predict_proba_with_cues(self, prompts: Sequence[RoutingInput]) -> tuple[list[np.ndarray], list[list[str]], np.ndarray]:
+        """:meth:`predict_proba`, plus each prompt's cues and whether the full heads answered it.
+
+        A conversation's last user turn is routed on its own; each head then mixes in the earlier
+        turns' probabilities with weight ``1 - (the last turn's confidence on that head)``. A last
+        turn that names its language decides alone; "why does it crash?" takes its language from
+        the code pasted before, and keeps its own task.
+        """
+        pairs = [split_conversation(p) for p in prompts]
+        probas, cue_lists, used_full = self._route_texts([last for last, _ in pairs])
+        rows = [i for i, (_, context) in enumerate(pairs) if context]
+        if rows:
+            earlier, _, earlier_full = self._route_texts([pairs[i][1] for i in rows])
+            for p, q in zip(probas, earlier):
+                w = 1.0 - p[rows].max(axis=1, keepdims=True)
+                p[rows] = (1.0 - w) * p[rows] + w * q
+            used_full[rows] |= earlier_full
         return probas, cue_lists, used_full
 
     def predict_proba(self, prompts: Sequence[RoutingInput]) -> list[np.ndarray]:
@@ -363,10 +361,11 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         return self._stack_proba(prefix, X)
 
     def _choose_fast_threshold(self, fast: list[np.ndarray], full: list[np.ndarray], y: np.ndarray) -> float:
-        """The lowest fast-head confidence above which the cascade loses no accuracy on held-out prompts.
+        """The lowest fast-head confidence above which the cascade loses (almost) no held-out accuracy.
 
         Accepting the fast heads' answer for every prompt at or above a threshold, the cascade
-        must be right on language and on task at least as often as the full heads alone.
+        must be right on language and on task at least as often as the full heads alone, less
+        ``cascade_tolerance`` (a fraction of the held-out prompts: 0.001 is 0.1 points of accuracy).
         """
         conf = self._fast_confidence(fast)
         order = np.argsort(-conf, kind="stable")
@@ -377,7 +376,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             full_ok = self.classes_[h][full[h].argmax(axis=1)] == truth
             # accepting the k most confident prompts changes the number right by this much
             gains.append(np.concatenate([[0], np.cumsum((fast_ok.astype(int) - full_ok.astype(int))[order])]))
-        ok = (gains[0] >= 0) & (gains[1] >= 0)
+        allowed = -getattr(self, "cascade_tolerance", 0.0) * len(conf)
+        ok = (gains[0] >= allowed) & (gains[1] >= allowed)
         # a threshold accepts every prompt of equal confidence, so only cuts between distinct values count
         ranked = conf[order]
         cut = np.concatenate([[True], ranked[1:] < ranked[:-1], [True]])
@@ -392,15 +392,17 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
     def save_pretrained(self, directory: str | Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, directory / _WEIGHTS, compress=("xz", 6))
+        with atomic_output(directory / _WEIGHTS) as fh:
+            joblib.dump(self, fh, compress=("xz", 6))
         meta = {
             "class": type(self).__name__, "heads": list(getattr(self, "heads_", HEADS[:2])), "params": self.get_params(),
             "classes": {h: [str(c) for c in cs] for h, cs in zip(getattr(self, "heads_", []), getattr(self, "classes_", []))},
             "temperatures": getattr(self, "temperatures_", None),
             "abstain_threshold": getattr(self, "abstain_threshold_", None),
+            "fast_threshold": _finite_or_none(getattr(self, "fast_threshold_", None)),
             "unknown_label": UNKNOWN,
         }
-        (directory / _META).write_text(json.dumps(meta, indent=2) + "\n")
+        write_text_atomic(directory / _META, json.dumps(meta, indent=2) + "\n")
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "PromptRouter":
