@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -104,6 +105,28 @@ def accuracy(pred: list[tuple[str, str]], data: LabelledPrompts) -> tuple[float,
     return (float(np.mean([p[0] == t for p, t in zip(pred, y[:, 0])])), float(np.mean([p[1] == t for p, t in zip(pred, y[:, 1])])))
 
 
+def strata(data: LabelledPrompts, pred: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
+    """Language accuracy by kind of test prompt: where the errors are, not just how many."""
+    sys.path.insert(0, str(ROOT / "router_training"))
+    import phrasing
+
+    held_out_tools = {t for tools in phrasing.ECOSYSTEM.values() for i, t in enumerate(tools) if i % 6 == 5}
+    groups: dict[str, list[bool]] = {}
+    for prompt, source, y, p in zip(data.prompts, data.sources, data.y, pred):
+        text = prompt if isinstance(prompt, str) else json.dumps(prompt)
+        if source.startswith("prose"):
+            kind = "prose naming only a held-out tool" if any(t in text for t in held_out_tools) else "prose, other"
+        elif source.startswith(("junk", "no-language", "other-language")):
+            kind = "no label language (unknown)"
+        elif source.startswith(("humaneval", "stubs")):
+            kind = "HumanEval-X prompts and stubs"
+        else:
+            code_lines = [line for line in text.splitlines() if line.strip() and re.search(r"[;{}()=:$<>\[\]]", line)]
+            kind = "code, at most 3 code-like lines" if len(code_lines) <= 3 else "code, longer"
+        groups.setdefault(kind, []).append(p[0] == y[0])
+    return {k: {"n": len(v), "language": float(np.mean(v))} for k, v in sorted(groups.items(), key=lambda kv: -len(kv[1]))}
+
+
 def timed(fn, *args):
     start = time.perf_counter()
     out = fn(*args)
@@ -137,12 +160,15 @@ def main() -> None:
         knn = NearestNeighbourRouter().fit(train)
 
     results: dict[str, dict] = {}
+    by_kind: dict[str, dict] = {}
     for set_name, data in (() if args.latency_only else (("test_split", test), ("human", human))):
         row = {}
         for name, predict in (("keyword", keyword.predict), ("nearest_neighbour", knn.predict), ("router", ours)):
             pred, seconds = timed(predict, data.prompts)
             lang, task = accuracy(pred, data)
             row[name] = {"language": lang, "task": task, "prompts_per_s": len(data) / seconds}
+            if set_name == "test_split" and name == "router":
+                by_kind = strata(data, pred)
         results[set_name] = row
 
     # latency of the shipped router through the mixture, single prompts then one batch
@@ -178,6 +204,10 @@ def main() -> None:
             lr = row["router"]["language"] / max(row[base]["language"], 1e-9)
             tr = row["router"]["task"] / max(row[base]["task"], 1e-9)
             print(f"  {set_name:<11} vs {base:<18} language x{lr:.3f}  task x{tr:.3f}")
+    if by_kind:
+        print("\nrouter language accuracy on the test split, by kind of prompt:")
+        for kind, r in by_kind.items():
+            print(f"  {kind:<36} n={r['n']:>5}  {r['language']:.3f}")
     print("\nlatency (2-core CPU, this run):")
     print(f"  single prompt p50 {latency['single_p50_ms']:.2f} ms, p99 {latency['single_p99_ms']:.2f} ms")
     for stage in ("encoded", "fast"):
@@ -188,7 +218,7 @@ def main() -> None:
     print(f"  batched {latency['batched_prompts_per_s']:.0f} prompts/s (2000 prompts in one call)")
     print(f"  one 120 KB prompt {latency['prompt_120kb_ms']:.1f} ms")
     if args.out:
-        args.out.write_text(json.dumps({"accuracy": results, "latency": latency}, indent=2) + "\n")
+        args.out.write_text(json.dumps({"accuracy": results, "by_kind": by_kind, "latency": latency}, indent=2) + "\n")
     if args.latency_only:
         return
     targets = {
@@ -205,7 +235,7 @@ def main() -> None:
     for name, ok in targets.items():
         print(f"  [{'x' if ok else ' '}] {name}")
     if args.out:
-        args.out.write_text(json.dumps({"accuracy": results, "latency": latency, "targets": targets}, indent=2) + "\n")
+        args.out.write_text(json.dumps({"accuracy": results, "by_kind": by_kind, "latency": latency, "targets": targets}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
