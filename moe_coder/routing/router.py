@@ -81,8 +81,9 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
     ``fit(prompts, y)`` takes ``y`` of shape ``(n, 2)`` — language, task — or ``(n, 3)`` with the
     source language of translation prompts in the third column (``None`` elsewhere). Prompts are
     strings or chat ``messages`` lists (routed on the last user turn, falling back on the earlier
-    turns as far as it is unsure: see :meth:`predict_proba_with_cues`). ``predict`` returns ``(n, 2)`` labels, ``predict_proba``
-    one probability array per fitted head, ``classes_`` one label array per fitted head.
+    turns as far as it is unsure: see :meth:`predict_proba_with_cues`). ``predict`` returns
+    ``(n, 2)`` labels, ``predict_proba`` one probability array per fitted head, ``classes_`` one
+    label array per fitted head.
     """
 
     def __init__(
@@ -125,8 +126,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         )
         return chars, words
 
-    def _fast_text_features(self, texts: list[str], fit: bool = False) -> tuple[sparse.csr_matrix, list[list[str]]]:
-        """Features 2 and 3 (n-grams, cues) of plain texts, and the cues that fired on each."""
+    def _fast_transform(self, texts: list[str], fit: bool = False) -> tuple[sparse.csr_matrix, list[list[str]]]:
+        """The fast heads' features of plain texts (2 and 3: n-grams, cues), and the cues that fired on each."""
         chars, words = self._vectorizers()
         clipped = [_clip(t) for t in texts]
         lexical = sparse.hstack([chars.transform(clipped), words.transform(clipped)], format="csr")
@@ -141,10 +142,6 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         """Feature 1: the sentence embeddings of plain texts, scaled by ``embedding_weight``."""
         precision = getattr(self, "encoder_precision", "auto")
         return encode(texts, self.encoder, max_tokens=self.max_tokens, precision=precision) * self.embedding_weight
-
-    def _fast_transform(self, texts: list[str], fit: bool = False) -> tuple[sparse.csr_matrix, list[list[str]]]:
-        """The fast heads' features of plain texts, and the cues that fired on each."""
-        return self._fast_text_features(texts, fit=fit)
 
     def transform(self, prompts: Sequence[RoutingInput], fit: bool = False) -> sparse.csr_matrix:
         """The full heads' feature matrix of each prompt's text (a conversation's last user turn)."""
