@@ -236,3 +236,27 @@ def test_encoder_precision_choices():
     a, b = encode(texts, precision="float32"), encode(texts, precision="bfloat16")
     assert a.shape == b.shape == (2, 384)
     assert (np.sum(a * b, axis=1) > 0.98).all()  # unit vectors: the cosine
+
+
+def test_artifacts_are_json_and_plain_arrays(small_router, tmp_path):
+    small_router.save_pretrained(tmp_path / "r")
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["router.json", "router.npz"]
+    with np.load(tmp_path / "r" / "router.npz", allow_pickle=False) as z:
+        assert all(z[k].dtype != object for k in z.files)
+    meta = json.loads((tmp_path / "r" / "router.json").read_text())
+    assert meta["format"] == 2 and "head0" in meta["estimator_classes"] and meta["cue_names"]
+
+
+def test_bad_artifacts_are_refused_with_the_file_named(small_router, tmp_path):
+    small_router.save_pretrained(tmp_path / "r")
+    (tmp_path / "r" / "router.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="router.npz"):
+        PromptRouter.from_pretrained(tmp_path / "r")
+    small_router.save_pretrained(tmp_path / "r")
+    # an object array would need pickle to load: refused, not executed
+    np.savez(tmp_path / "r" / "router.npz", **{"head0.coef": np.array([object()], dtype=object)})
+    with pytest.raises(ValueError, match="router.npz"):
+        PromptRouter.from_pretrained(tmp_path / "r")
+    (tmp_path / "r" / "router.json").write_text("{not json")
+    with pytest.raises(ValueError, match="router.json"):
+        PromptRouter.from_pretrained(tmp_path / "r")

@@ -22,13 +22,11 @@ only on that prompt, never on the rest of its batch.
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from pathlib import Path
 from typing import Any, Sequence
 
-import joblib
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -46,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 HEADS: tuple[str, ...] = ("language", "task", "source_language")
 _META = "router.json"
-_WEIGHTS = "router.joblib"
+_WEIGHTS = "router.npz"
 #: Characters of a prompt's head and tail the n-gram features read.
 _NGRAM_HEAD, _NGRAM_TAIL = 4000, 1000
 
@@ -57,13 +55,6 @@ def _clip(text: str) -> str:
 
 def _finite_or_none(value: float | None) -> float | None:
     return float(value) if value is not None and np.isfinite(value) else None
-
-
-def _compact(estimator: LogisticRegression) -> LogisticRegression:
-    """A copy storing its weights in half precision (what the shipped artifact holds)."""
-    estimator = copy.copy(estimator)
-    estimator.coef_ = estimator.coef_.astype(np.float16)
-    return estimator
 
 
 def _temperature(logits: np.ndarray, classes: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> float:
@@ -203,22 +194,6 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         model.coef_ = model.coef_.astype(np.float16).astype(np.float32)
         model.intercept_ = model.intercept_.astype(np.float32)
         return model
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        for key, value in state.items():
-            if isinstance(value, LogisticRegression):
-                state[key] = _compact(value)
-            elif isinstance(value, list) and value and isinstance(value[0], LogisticRegression):
-                state[key] = [_compact(e) for e in value]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for value in state.values():
-            for estimator in value if isinstance(value, list) else [value]:
-                if isinstance(estimator, LogisticRegression):
-                    estimator.coef_ = estimator.coef_.astype(np.float32)
 
     @staticmethod
     def _logits(estimators: list[LogisticRegression], X: sparse.csr_matrix) -> list[np.ndarray]:
@@ -386,15 +361,44 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         return extract_cues(split_conversation(prompt)[0])
 
     # ------------------------------------------------------------------ persistence
+    def _fitted_estimators(self) -> dict[str, LogisticRegression]:
+        """Every fitted head by its artifact name: ``head0`` ... (:attr:`heads_` order), ``target``, and ``fast_`` ones."""
+        out: dict[str, LogisticRegression] = {}
+        for prefix in ("", "fast_"):
+            for j, estimator in enumerate(getattr(self, prefix + "estimators_", None) or []):
+                out[f"{prefix}head{j}"] = estimator
+            target = getattr(self, prefix + "target_estimator_", None)
+            if target is not None:
+                out[f"{prefix}target"] = target
+        return out
+
     def save_pretrained(self, directory: str | Path) -> None:
+        """Write ``router.json`` (settings, labels, calibration) and ``router.npz`` (weights; no pickle).
+
+        Both files are written atomically; weights are stored in half precision, which is also
+        what the fitted router predicts with.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        estimators = self._fitted_estimators()
+        arrays: dict[str, np.ndarray] = {}
+        for name, estimator in estimators.items():
+            arrays[f"{name}.coef"] = estimator.coef_.astype(np.float16)
+            arrays[f"{name}.intercept"] = estimator.intercept_.astype(np.float32)
+        if hasattr(self, "tfidf_"):
+            arrays["tfidf.idf"] = self.tfidf_.idf_.astype(np.float32)
         with atomic_output(directory / _WEIGHTS) as fh:
-            joblib.dump(self, fh, compress=("xz", 6))
+            np.savez_compressed(fh, **arrays)
         meta = {
-            "class": type(self).__name__, "heads": list(getattr(self, "heads_", HEADS[:2])), "params": self.get_params(),
+            "class": type(self).__name__, "format": 2, "heads": list(getattr(self, "heads_", HEADS[:2])),
+            "params": self.get_params(),
             "classes": {h: [str(c) for c in cs] for h, cs in zip(getattr(self, "heads_", []), getattr(self, "classes_", []))},
+            "estimator_classes": {name: [str(c) for c in e.classes_] for name, e in estimators.items()},
+            "cue_names": list(getattr(self, "cue_names_", [])),
             "temperatures": getattr(self, "temperatures_", None),
+            "target_temperature": getattr(self, "target_temperature_", None),
+            "fast_temperatures": getattr(self, "fast_temperatures_", None),
+            "fast_target_temperature": getattr(self, "fast_target_temperature_", None),
             "abstain_threshold": getattr(self, "abstain_threshold_", None),
             "fast_threshold": _finite_or_none(getattr(self, "fast_threshold_", None)),
             "unknown_label": UNKNOWN,
@@ -403,11 +407,53 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "PromptRouter":
-        """Load router artifacts. They are pickled scikit-learn objects: load only trusted mixtures."""
-        path = Path(directory) / _WEIGHTS
-        if not path.is_file():
-            raise FileNotFoundError(f"router artifacts not found: {path}")
-        router = joblib.load(path)
-        if not isinstance(router, PromptRouter):
-            raise ValueError(f"{path}: expected a PromptRouter, found {type(router).__name__}")
+        """Load the artifacts :meth:`save_pretrained` wrote. Nothing in them is executed: the
+        weights are plain arrays (``numpy.load(allow_pickle=False)``) and the rest is JSON."""
+        directory = Path(directory)
+        meta_path, weights_path = directory / _META, directory / _WEIGHTS
+        for path in (meta_path, weights_path):
+            if not path.is_file():
+                raise FileNotFoundError(f"router artifacts not found: {path}")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{meta_path}: not a router description: {exc}") from exc
+        if meta.get("class") != cls.__name__ or meta.get("format") != 2:
+            raise ValueError(f"{meta_path}: expected a {cls.__name__} saved in format 2, found {meta.get('class')!r} "
+                             f"format {meta.get('format')!r} (retrain it with `moe-coder train-router`)")
+        router = cls(**meta["params"])
+        try:
+            with np.load(weights_path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{weights_path}: unreadable router weights: {exc}") from exc
+        try:
+            fitted = {name: _restore_head(arrays[f"{name}.coef"], arrays[f"{name}.intercept"], classes, router.C)
+                      for name, classes in meta["estimator_classes"].items()}
+        except KeyError as exc:
+            raise ValueError(f"{weights_path}: missing array {exc} for a head named in {meta_path.name}") from exc
+        router.cue_names_ = list(meta["cue_names"])
+        router.heads_ = list(meta["heads"])
+        router.tfidf_ = TfidfTransformer(sublinear_tf=True)
+        router.tfidf_.idf_ = arrays["tfidf.idf"].astype(np.float64)
+        for prefix in ("", "fast_"):
+            n = sum(1 for name in fitted if name.startswith(prefix + "head") and name[len(prefix) + 4 :].isdigit())
+            setattr(router, prefix + "estimators_", [fitted[f"{prefix}head{j}"] for j in range(n)])
+            setattr(router, prefix + "target_estimator_", fitted.get(f"{prefix}target"))
+            setattr(router, prefix + "temperatures_", meta.get(prefix + "temperatures") or [1.0] * n)
+            setattr(router, prefix + "target_temperature_", meta.get(prefix + "target_temperature") or 1.0)
+        router.classes_ = [np.array(meta["classes"][h]) for h in router.heads_]
+        router.abstain_threshold_ = float(meta.get("abstain_threshold") or 0.0)
+        threshold = meta.get("fast_threshold")
+        router.fast_threshold_ = float(threshold) if threshold is not None else float("inf")
         return router
+
+
+def _restore_head(coef: np.ndarray, intercept: np.ndarray, classes: list[str], C: float) -> LogisticRegression:
+    """A fitted logistic regression from its saved weights."""
+    head = LogisticRegression(C=C)
+    head.coef_ = coef.astype(np.float32)
+    head.intercept_ = intercept.astype(np.float32)
+    head.classes_ = np.array(classes)
+    head.n_features_in_ = coef.shape[1]
+    return head
