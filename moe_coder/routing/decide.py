@@ -51,6 +51,7 @@ def decide(
     if "source_language" in heads:
         src_classes, src_p = heads["source_language"]
         sources = [str(c) for c in src_classes[src_p.argmax(axis=1)]]
+    lang_p, task_p, joint = (np.asarray(a, dtype=np.float64) for a in (lang_p, task_p, joint))
     lang_rounded, task_rounded, joint_rounded = np.round(lang_p, 6), np.round(task_p, 6), np.round(joint, 6)
     decisions = []
     for i in range(n):
