@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from moe_coder.atomic import write_text_atomic
+from moe_coder.jsonl import read_json
 
 CONFIG_NAME = "mixture.json"
 PROMPT_FORMATS = ("chat_template", "phind", "codellama_instruct", "completion")
@@ -127,12 +128,7 @@ class MixtureConfig:
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> "MixtureConfig":
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"mixture config not found: {path}")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        data = read_json(path, "mixture config")
         try:
             return cls.from_dict(data)
         except (TypeError, ValueError) as exc:

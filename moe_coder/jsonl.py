@@ -1,10 +1,10 @@
-"""Reading JSONL (plain or gzipped) with errors that name the file and line."""
+"""Reading JSON files and JSONL (plain or gzipped) with errors that name the file and line."""
 from __future__ import annotations
 
 import gzip
 import json
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 
 def open_text(path: Path) -> IO[str]:
@@ -36,3 +36,15 @@ def iter_jsonl(path: str | Path, required: tuple[str, ...] = (), what: str = "in
             if missing:
                 raise ValueError(f"{where}: missing key(s) {missing}")
             yield where, record
+
+
+def read_json(path: str | Path, what: str = "file") -> Any:
+    """The parsed content of a JSON file; a missing file or malformed JSON is an error naming it
+    (``"<what> not found: PATH"``, ``"PATH: malformed JSON at line L column C: ..."``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None

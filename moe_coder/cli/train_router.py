@@ -47,10 +47,10 @@ def run(args: argparse.Namespace) -> int:
     router.fit(train.prompts, train.y)
     router.calibrate(validation.prompts, validation.y)
     router.save_pretrained(args.out)
-    _, _, encoded = router.predict_proba_with_cues(validation.prompts)
+    probas, _, encoded = router.predict_proba_with_cues(validation.prompts)
     summary = {
         "out": str(args.out), "train": len(train), "validation": len(validation),
-        "validation_score": router.score(validation.prompts, validation.y),
+        "validation_score": router.joint_accuracy(router.labels(probas), validation.y),
         "temperatures": router.temperatures_, "abstain_threshold": router.abstain_threshold_,
         "fast_threshold": router.fast_threshold_ if router._uses_cascade() else None,
         "validation_encoded_share": float(encoded.mean()) if len(encoded) else 0.0,

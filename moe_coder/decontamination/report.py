@@ -9,6 +9,7 @@ from typing import Any, Sequence
 from moe_coder.decontamination.evalsets import benchmark_key
 from moe_coder.atomic import atomic_output
 from moe_coder.decontamination.jsonl import file_sha256
+from moe_coder.jsonl import read_json
 
 #: Bumped when a field changes meaning; readers should refuse versions they do not know.
 FORMAT_VERSION = 1
@@ -92,8 +93,8 @@ class DecontaminationReport:
 
     @classmethod
     def load(cls, path: str | Path) -> DecontaminationReport:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        version = data.get("format_version")
+        data = read_json(path, "decontamination report")
+        version = data.get("format_version") if isinstance(data, dict) else None
         if version != FORMAT_VERSION:
             raise ValueError(f"{path}: report format {version!r} is not {FORMAT_VERSION}")
         data.pop("format_version")

@@ -36,6 +36,7 @@ from moe_coder.evaluation.groundtruth import attach_ground_truth, is_plus
 from moe_coder.evaluation.passk import DEFAULT_KS
 from moe_coder.evaluation.prompts import build_request, instruction_prompt
 from moe_coder.evaluation.scoring import summarise
+from moe_coder.jsonl import read_json
 
 logger = logging.getLogger(__name__)
 
@@ -143,12 +144,7 @@ def read_exclusions(path: str | os.PathLike, benchmark: str) -> set[str]:
     """Task ids from a contamination file: ``moe-coder decontaminate``'s ``{"ids", "benchmark_ids"}``,
     a JSON list of ids, or an object keyed by id."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"exclusion file not found: {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: malformed JSON ({exc.msg})") from None
+    data = read_json(path, "exclusion file")
     if isinstance(data, dict) and isinstance(data.get("benchmark_ids"), dict) and benchmark in data["benchmark_ids"]:
         ids = data["benchmark_ids"][benchmark]
     elif isinstance(data, dict) and "ids" in data:

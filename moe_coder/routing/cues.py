@@ -217,7 +217,7 @@ def extract_cues(text: str) -> list[str]:
 
 @lru_cache(maxsize=256)
 def _cues(text: str) -> tuple[str, ...]:
-    """Cached: the router reads a prompt's cues once as features and once to explain its decision."""
+    """Cached: a prompt routed again (or explained with ``PromptRouter.cues``) is not scanned again."""
     found: set[str] = set()
     stripped = text.strip()
     if not stripped:

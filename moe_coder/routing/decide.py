@@ -40,13 +40,13 @@ def decide(
     # every (language, task) pair, flattened as language * n_tasks + task
     pair_experts = [select_expert(lang, task) for lang in langs for task in tasks]
     names = sorted(set(pair_experts))
+    expert_of_pair = np.array([names.index(e) for e in pair_experts])
     serves = np.zeros((len(pair_experts), len(names)))
-    serves[np.arange(len(pair_experts)), [names.index(e) for e in pair_experts]] = 1.0
+    serves[np.arange(len(pair_experts)), expert_of_pair] = 1.0
     joint = (lang_p[:, :, None] * task_p[:, None, :]).reshape(n, -1)
     order = np.argsort(-joint, axis=1, kind="stable")[:, : alternatives + 1]
     best = order[:, 0]
-    expert_index = np.array([names.index(pair_experts[b]) for b in best])
-    confidence = np.minimum((joint @ serves)[np.arange(n), expert_index], 1.0)
+    confidence = np.minimum((joint @ serves)[np.arange(n), expert_of_pair[best]], 1.0)
     sources = None
     if "source_language" in heads:
         src_classes, src_p = heads["source_language"]

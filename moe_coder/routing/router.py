@@ -34,6 +34,7 @@ from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
 from moe_coder.atomic import atomic_output, write_text_atomic
+from moe_coder.jsonl import read_json
 from moe_coder.routing.calibration import choose_threshold, fit_temperature, scaled_proba
 from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
 from moe_coder.routing.encoder import BUILTIN_ENCODER, encode
@@ -164,7 +165,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         )
         stacks = [("", X)]
         if self.cascade:
-            stacks.append(("fast_", X[:, self._embedding_dim(X) :]))
+            stacks.append(("fast_", self._fast_columns(X)))
         for prefix, M in stacks:
             language_rows = ~translate_rows if split else np.ones(len(y), dtype=bool)
             estimators = [self._head(M[language_rows], y[language_rows, 0]), self._head(M, y[:, 1])]
@@ -184,8 +185,9 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         self.fast_threshold_ = float("inf")  # until calibrate() measures where the fast heads can be trusted
         return self
 
-    def _embedding_dim(self, X: sparse.csr_matrix) -> int:
-        return X.shape[1] - self.char_features - self.word_features - len(self.cue_names_)
+    def _fast_columns(self, X: sparse.csr_matrix) -> sparse.csr_matrix:
+        """The fast heads' part of a :meth:`transform` matrix: everything after the embedding."""
+        return X[:, X.shape[1] - self.char_features - self.word_features - len(self.cue_names_) :]
 
     def _head(self, X: sparse.csr_matrix, y: np.ndarray) -> LogisticRegression:
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=1e-3).fit(X, y.astype(str))
@@ -284,13 +286,21 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         return self._stack_proba("", X)
 
     def predict(self, prompts: Sequence[RoutingInput]) -> np.ndarray:
-        probas = self.predict_proba(prompts)[:2]
-        return np.stack([c[p.argmax(axis=1)] for c, p in zip(self.classes_, probas)], axis=1)
+        return self.labels(self.predict_proba(prompts))
+
+    def labels(self, probas: list[np.ndarray]) -> np.ndarray:
+        """``(n, 2)`` (language, task) labels from :meth:`predict_proba`'s output."""
+        return np.stack([c[p.argmax(axis=1)] for c, p in zip(self.classes_, probas[:2])], axis=1)
+
+    @staticmethod
+    def joint_accuracy(predicted: np.ndarray, y: Any) -> float:
+        """Fraction of rows whose language *and* task are both right."""
+        y = np.asarray(y, dtype=object)[:, :2]
+        return float(np.mean(np.all(predicted == y.astype(str), axis=1)))
 
     def score(self, prompts: Sequence[RoutingInput], y: Any, sample_weight: Any = None) -> float:
         """Fraction of prompts whose language *and* task are both right."""
-        y = np.asarray(y, dtype=object)[:, :2]
-        return float(np.mean(np.all(self.predict(prompts) == y.astype(str), axis=1)))
+        return self.joint_accuracy(self.predict(prompts), y)
 
     def calibrate(self, prompts: Sequence[RoutingInput], y: Any) -> "PromptRouter":
         """On held-out prompts: fit each head's temperature, choose the cascade's ``fast_threshold_``,
@@ -304,7 +314,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         full = self._calibrate_stack("", X, y)
         lang = full[0]
         if getattr(self, "fast_estimators_", None):
-            fast = self._calibrate_stack("fast_", X[:, self._embedding_dim(X) :], y)
+            fast = self._calibrate_stack("fast_", self._fast_columns(X), y)
             self.fast_threshold_ = self._choose_fast_threshold(fast, full, y)
             accept = self._fast_confidence(fast) >= self.fast_threshold_
             lang = np.where(accept[:, None], fast[0], full[0])
@@ -411,16 +421,13 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         weights are plain arrays (``numpy.load(allow_pickle=False)``) and the rest is JSON."""
         directory = Path(directory)
         meta_path, weights_path = directory / _META, directory / _WEIGHTS
-        for path in (meta_path, weights_path):
-            if not path.is_file():
-                raise FileNotFoundError(f"router artifacts not found: {path}")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{meta_path}: not a router description: {exc}") from exc
-        if meta.get("class") != cls.__name__ or meta.get("format") != 2:
-            raise ValueError(f"{meta_path}: expected a {cls.__name__} saved in format 2, found {meta.get('class')!r} "
-                             f"format {meta.get('format')!r} (retrain it with `moe-coder train-router`)")
+        meta = read_json(meta_path, "router artifacts")
+        if not weights_path.is_file():
+            raise FileNotFoundError(f"router artifacts not found: {weights_path}")
+        if not isinstance(meta, dict) or meta.get("class") != cls.__name__ or meta.get("format") != 2:
+            found = f"{meta.get('class')!r} format {meta.get('format')!r}" if isinstance(meta, dict) else type(meta).__name__
+            raise ValueError(f"{meta_path}: expected a {cls.__name__} saved in format 2, found {found} "
+                             "(retrain it with `moe-coder train-router`)")
         router = cls(**meta["params"])
         try:
             with np.load(weights_path, allow_pickle=False) as z:
