@@ -22,6 +22,7 @@ from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
         ("like Python's enumerate, but in Go", "target:go"),
         ("用Python写一个函数", "target:python"),
         ("Écris des tests unitaires", "ask:test"),
+        ("Necesito código c++ que ordene un vector", "mention:cpp"),
     ],
 )
 def test_cue_fires(prompt, cue):
@@ -32,6 +33,18 @@ def test_incidental_mention_marks_the_last_language_named():
     cues = extract_cues("I know Java well, but how do I read a file in C#?")
     assert {"mention:java", "mention:csharp", "last_mention:csharp", "target:csharp"} <= set(cues)
     assert "target:java" not in cues
+
+
+def test_a_target_the_code_is_not_written_in_is_told_apart_from_one_it_is():
+    python_code = "def area(r):\n    return 3.14 * r * r\n"
+    assert "target:differs_from_code" in extract_cues(f"what would this be in Java?\n\n{python_code}")
+    assert "target:matches_code" in extract_cues(f"make this faster, in Python\n\n{python_code}")
+    # C and C++ both write #include, so naming either over it is no mismatch
+    cues = extract_cues("port this to C++:\n#include <stdio.h>\nint main(void) { return 0; }")
+    assert "target:matches_code" in cues and "target:differs_from_code" not in cues
+    # no code, or no named target: neither fires
+    for prompt in ("write a Java class for a bank account", python_code):
+        assert not {"target:matches_code", "target:differs_from_code"} & set(extract_cues(prompt))
 
 
 def test_empty_binary_and_huge_prompts_are_cues_not_crashes():

@@ -41,7 +41,7 @@ EXTENSIONS: dict[str, str] = {
 #: How prose names each language (case-sensitive where the word is also English).
 _NAMES: dict[str, str] = {
     "python": r"\b[Pp]ython\s?3?\b|\bpy\b|\bdjango\b|\bpandas\b|\bnumpy\b|\bflask\b|\bpytest\b",
-    "cpp": r"C\+\+|\b[Cc]pp\b|\bCPP\b|\bstd::|\bSTL\b|\bQt\b",
+    "cpp": r"[Cc]\+\+|\b[Cc]pp\b|\bCPP\b|\bstd::|\bSTL\b|\bQt\b",
     "c": r"(?<![\w#+])C(?![\w#+])(?!\s*(?:#|\+\+|[Ss]harp))|\bANSI C\b|\bC99\b|\bC11\b|\bgcc\b",
     "java": r"\b[Jj]ava\b(?!\s*[Ss]cript)|\bJAVA\b|\bSpring Boot\b|\bJVM\b|\bMaven\b|\bJUnit\b",
     "javascript": r"\b[Jj]ava[Ss]cript\b|\bJS\b|\bjs\b|\b[Nn]ode(?:\.?js)?\b|\bReact\b|\bjQuery\b|\bES6\b|\bnpm\b|\bExpress\b",
@@ -120,6 +120,22 @@ _SYNTAX_NEEDS: dict[str, tuple[str, ...]] = {
     "sql_error": ("ERROR", "Msg "),
 }
 
+#: The languages whose code each evidence cue (fence, file name, shebang, syntax) points to;
+#: syntax both members of a family write (``#include``, ``const x =``) points to both.
+_EVIDENCE: dict[str, frozenset[str]] = {
+    **{f"fence:{lang}": frozenset({lang}) for lang in (*_LANGS, _OTHER)},
+    **{f"file:{lang}": frozenset({lang}) for lang in (*_LANGS, _OTHER)},
+    "shebang:bash": frozenset({"bash"}), "shebang:python": frozenset({"python"}), "shebang:other": frozenset({_OTHER}),
+    **{f"syntax:{name}": frozenset(langs.split()) for name, langs in {
+        "php_open_tag": "php", "c_include": "c cpp", "cpp_include": "cpp", "cpp_std": "cpp", "c_stdio": "c cpp",
+        "csharp_using": "csharp", "java_main": "java", "python_def": "python", "python_traceback": "python",
+        "js_syntax": "javascript typescript", "ts_types": "typescript", "node_trace": "javascript typescript",
+        "go_syntax": "go", "rust_syntax": "rust", "bash_syntax": "bash", "shebang_python": "python", "sql_syntax": "sql",
+        "java_trace": "java", "csharp_trace": "csharp", "gcc_error": "c cpp", "gpp_error": "cpp", "php_error": "php",
+        "go_error": "go", "rust_error": "rust", "bash_error": "bash", "sql_error": "sql",
+    }.items()},
+}
+
 #: Words that say what the user wants done (English, Chinese, Spanish, German, French).
 _TASK_WORDS: dict[str, str] = {
     "fix": r"\b(?:fix|bug|debug|error|exception|crash|broken|wrong|fails?|failing|doesn'?t work|not working|issue)\w*|修复|报错|错误|为什么.*(?:报|错|失败)|\barregl|\berror\b|\bfalla\b|\bFehler|funktioniert nicht|\bcorrig|\bplante\b|\bbug",
@@ -182,6 +198,7 @@ CUE_NAMES: tuple[str, ...] = tuple(
     + [f"last_mention:{lang}" for lang in (*_LANGS, _OTHER)]
     + [f"syntax:{name}" for name in _SYNTAX]
     + [f"ask:{task}" for task in _TASK_WORDS]
+    + ["target:matches_code", "target:differs_from_code"]
     + ["shape:mostly_code", "shape:no_prose", "shape:empty", "shape:binary", "shape:non_ascii_prose", "shape:long",
        "shape:ends_open"]
 )
@@ -269,6 +286,11 @@ def _cues(text: str) -> tuple[str, ...]:
     for name, rx in _SYNTAX_RX.items():
         if any(needle in sample for needle in _SYNTAX_NEEDS[name]) and rx.search(sample):
             found.add(f"syntax:{name}")
+    targets = {name[7:] for name in found if name.startswith("target:")}
+    evidence = frozenset().union(*(_EVIDENCE[name] for name in found if name in _EVIDENCE))
+    if targets and evidence:
+        # a named language the code is not written in is asked for by a translation, whatever its phrasing
+        found.add("target:matches_code" if targets & evidence else "target:differs_from_code")
     for task, rx in _TASK_RX.items():
         if rx.search(prose[:5000]):
             found.add(f"ask:{task}")
