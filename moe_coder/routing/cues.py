@@ -47,7 +47,7 @@ _NAMES: dict[str, str] = {
     "javascript": r"\b[Jj]ava[Ss]cript\b|\bJS\b|\bjs\b|\b[Nn]ode(?:\.?js)?\b|\bReact\b|\bjQuery\b|\bES6\b|\bnpm\b|\bExpress\b",
     "typescript": r"\b[Tt]ype[Ss]cript\b|\bTS\b|\bts\b|\bAngular\b|\bDeno\b",
     "php": r"\b[Pp][Hh][Pp]\s?\d?\b|\bLaravel\b|\bWordPress\b|\bSymfony\b",
-    "csharp": r"C#|\b[Cc]#|\b[Cc][Ss]harp\b|\bC Sharp\b|\.NET\b|\b[Dd]otnet\b|\bASP\.NET\b|\bUnity\b|\bLINQ\b",
+    "csharp": r"C#|\b[Cc]#|\b[Cc][Ss]harp\b|\b[Cc] [Ss]harp\b|\.NET\b|\b[Dd]otnet\b|\bASP\.NET\b|\bUnity\b|\bLINQ\b",
     "bash": r"\b[Bb]ash\b|\b[Ss]hell\b|\bzsh\b|\bsh\b|\bcron\b|\bLinux command|\bterminal\b|\bawk\b|\bsed\b",
     "go": r"\b[Gg]olang\b|\bGo\b(?!\s+(?:to|back|ahead|through|over|with|on|for)\b)|\bgoroutines?\b",
     "rust": r"\b[Rr]ust\b|\bcargo\b|\bCargo\b|\bcrate\b|\brustc\b|\btokio\b",
