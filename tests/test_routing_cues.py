@@ -47,6 +47,14 @@ def test_a_target_the_code_is_not_written_in_is_told_apart_from_one_it_is():
         assert not {"target:matches_code", "target:differs_from_code"} & set(extract_cues(prompt))
 
 
+def test_an_accented_word_is_not_a_one_letter_language_name():
+    # "Cómo" and "Código" begin with a C that ASCII word boundaries would take for the language
+    for prompt in ("¿Cómo puedo leer un archivo?", "Código de ejemplo, por favor", "Escribe un programa con Código limpio"):
+        assert not [c for c in extract_cues(prompt) if c.endswith(":c")], prompt
+    assert {"mention:c", "target:c"} <= set(extract_cues("Escribe en C una función"))
+    assert "target:c" in extract_cues("用C写一个函数")
+
+
 def test_empty_binary_and_huge_prompts_are_cues_not_crashes():
     assert extract_cues("   \n") == ["shape:empty"]
     assert "shape:binary" in extract_cues(bytes(range(256)).decode("latin-1"))

@@ -42,14 +42,14 @@ EXTENSIONS: dict[str, str] = {
 _NAMES: dict[str, str] = {
     "python": r"\b[Pp]ython\s?3?\b|\bpy\b|\bdjango\b|\bpandas\b|\bnumpy\b|\bflask\b|\bpytest\b",
     "cpp": r"[Cc]\+\+|\b[Cc]pp\b|\bCPP\b|\bstd::|\bSTL\b|\bQt\b",
-    "c": r"(?<![\w#+])C(?![\w#+])(?!\s*(?:#|\+\+|[Ss]harp))|\bANSI C\b|\bC99\b|\bC11\b|\bgcc\b",
+    "c": r"(?<![\w#+\u00C0-\u024F])C(?![\w#+\u00C0-\u024F])(?!\s*(?:#|\+\+|[Ss]harp))|\bANSI C\b|\bC99\b|\bC11\b|\bgcc\b",
     "java": r"\b[Jj]ava\b(?!\s*[Ss]cript)|\bJAVA\b|\bSpring Boot\b|\bJVM\b|\bMaven\b|\bJUnit\b",
     "javascript": r"\b[Jj]ava[Ss]cript\b|\bJS\b|\bjs\b|\b[Nn]ode(?:\.?js)?\b|\bReact\b|\bjQuery\b|\bES6\b|\bnpm\b|\bExpress\b",
     "typescript": r"\b[Tt]ype[Ss]cript\b|\bTS\b|\bts\b|\bAngular\b|\bDeno\b",
     "php": r"\b[Pp][Hh][Pp]\s?\d?\b|\bLaravel\b|\bWordPress\b|\bSymfony\b",
     "csharp": r"C#|\b[Cc]#|\b[Cc][Ss]harp\b|\b[Cc] [Ss]harp\b|\.NET\b|\b[Dd]otnet\b|\bASP\.NET\b|\bUnity\b|\bLINQ\b",
     "bash": r"\b[Bb]ash\b|\b[Ss]hell\b|\bzsh\b|\bsh\b|\bcron\b|\bLinux command|\bterminal\b|\bawk\b|\bsed\b",
-    "go": r"\b[Gg]olang\b|\bGo\b(?!\s+(?:to|back|ahead|through|over|with|on|for)\b)|\bgoroutines?\b",
+    "go": r"\b[Gg]olang\b|\bGo\b(?![\u00C0-\u024F])(?!\s+(?:to|back|ahead|through|over|with|on|for)\b)|\bgoroutines?\b",
     "rust": r"\b[Rr]ust\b|\bcargo\b|\bCargo\b|\bcrate\b|\brustc\b|\btokio\b",
     "sql": r"\bSQL\b|\bsql\b|\b[Mm]y[Ss][Qq][Ll]\b|\bPostgre(?:SQL|s)\b|\bpostgres\b|\bSQLite\b|\bsqlite\b|\bT-SQL\b|\bMariaDB\b|\bOracle\b",
     _OTHER: r"\b(?:Ruby|Perl|Lua|Kotlin|Swift|Scala|Haskell|Elixir|Dart|Julia|MATLAB|Fortran|COBOL|Zig|OCaml|Clojure|Erlang|F#|Groovy|PowerShell|Visual Basic|Prolog|Lisp|Solidity|Verilog|VHDL)\b",
@@ -153,11 +153,11 @@ _FILE = re.compile(r"(?<![\w/])[\w./-]*?[\w-]\.([A-Za-z]{1,6})\b(?![\w(])")
 _TARGET = re.compile(
     r"(?:\b(?:in|into|to|using|with|en|nach|auf|vers|a|con|mit|usando)\s+"
     r"(?:(?:an?|the|idiomatic|plain|modern|equivalent|pure|vanilla|simple|c[oó]digo|código)\s+){0,2}|用|成|改成|写成)"
-    r"([A-Za-z][\w+#.]*(?:-[A-Za-z]\b)?(?:\s?\+\+|#|\s[Ss]harp\b)?)",
+    r"([A-Za-z][\w+#.]*(?:-[A-Za-z]\b)?(?:\s?\+\+|#|\s[Ss]harp\b)?)(?![\u00C0-\u024F])",
     re.ASCII,
 )
 _POSSESSIVE = re.compile(
-    r"([A-Za-z][\w+#]*)'s\b|\b(?:from|like in|coming from|instead of|not)\s+([A-Za-z][\w+#]*(?:-[A-Za-z]\b)?(?:\s[Ss]harp\b)?)",
+    r"([A-Za-z][\w+#]*)'s\b|\b(?:from|like in|coming from|instead of|not)\s+([A-Za-z][\w+#]*(?:-[A-Za-z]\b)?(?:\s[Ss]harp\b)?)(?![\u00C0-\u024F])",
     re.ASCII,
 )
 #: Names a word right after "in" / "into" / "en" / "用" means, in any case and with or without a
@@ -182,7 +182,8 @@ _TARGET_WORDS: dict[str, str] = {
     )},
 }
 
-# ASCII word boundaries: a name glued to Chinese prose ("用Python写") still counts as a word.
+# ASCII word boundaries: a name glued to Chinese prose ("用Python写") still counts as a word; the
+# one-letter and two-letter names also refuse an accented Latin letter next to them ("Cómo", "Código").
 _NAME_RX = {lang: re.compile(rx, re.ASCII) for lang, rx in _NAMES.items()}
 _SYNTAX_RX = {name: re.compile(rx, re.M) for name, rx in _SYNTAX.items()}
 _TASK_RX = {task: re.compile(rx, re.I) for task, rx in _TASK_WORDS.items()}
