@@ -55,6 +55,16 @@ def test_an_accented_word_is_not_a_one_letter_language_name():
     assert "target:c" in extract_cues("用C写一个函数")
 
 
+def test_identifiers_in_pasted_code_and_drive_letters_are_not_language_names():
+    c_code = "static void* start(void *v)\n{\n\tThreadStart ts;\n\tts = *(ThreadStart*)v;\n\tjs = sh(py);\n}\n"
+    names = [c for c in extract_cues("Améliore ce code :\n\n" + c_code) if c.split(":")[0] in ("mention", "target")]
+    assert names == []
+    assert not [c for c in extract_cues("Notice: Undefined variable in C:\\xampp\\htdocs\\index.php") if c.endswith(":c")]
+    # a sentence keeps its names even when it ends like code
+    assert "target:python" in extract_cues("Write a function in Python (with tests)")
+    assert "mention:rust" in extract_cues(c_code + "\nRust please")
+
+
 def test_empty_binary_and_huge_prompts_are_cues_not_crashes():
     assert extract_cues("   \n") == ["shape:empty"]
     assert "shape:binary" in extract_cues(bytes(range(256)).decode("latin-1"))

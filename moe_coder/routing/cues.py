@@ -42,7 +42,7 @@ EXTENSIONS: dict[str, str] = {
 _NAMES: dict[str, str] = {
     "python": r"\b[Pp]ython\s?3?\b|\bpy\b|\bdjango\b|\bpandas\b|\bnumpy\b|\bflask\b|\bpytest\b",
     "cpp": r"[Cc]\+\+|\b[Cc]pp\b|\bCPP\b|\bstd::|\bSTL\b|\bQt\b",
-    "c": r"(?<![\w#+\u00C0-\u024F])C(?![\w#+\u00C0-\u024F])(?!\s*(?:#|\+\+|[Ss]harp))|\bANSI C\b|\bC99\b|\bC11\b|\bgcc\b",
+    "c": r"(?<![\w#+\u00C0-\u024F])C(?![\w#+\u00C0-\u024F])(?!\s*(?:#|\+\+|[Ss]harp))(?!:[\\/])|\bANSI C\b|\bC99\b|\bC11\b|\bgcc\b",
     "java": r"\b[Jj]ava\b(?!\s*[Ss]cript)|\bJAVA\b|\bSpring Boot\b|\bJVM\b|\bMaven\b|\bJUnit\b",
     "javascript": r"\b[Jj]ava[Ss]cript\b|\bJS\b|\bjs\b|\b[Nn]ode(?:\.?js)?\b|\bReact\b|\bjQuery\b|\bES6\b|\bnpm\b|\bExpress\b",
     "typescript": r"\b[Tt]ype[Ss]cript\b|\bTS\b|\bts\b|\bAngular\b|\bDeno\b",
@@ -153,7 +153,7 @@ _FILE = re.compile(r"(?<![\w/])[\w./-]*?[\w-]\.([A-Za-z]{1,6})\b(?![\w(])")
 _TARGET = re.compile(
     r"(?:\b(?:in|into|to|using|with|en|nach|auf|vers|a|con|mit|usando)\s+"
     r"(?:(?:an?|the|idiomatic|plain|modern|equivalent|pure|vanilla|simple|c[oó]digo|código)\s+){0,2}|用|成|改成|写成)"
-    r"([A-Za-z][\w+#.]*(?:-[A-Za-z]\b)?(?:\s?\+\+|#|\s[Ss]harp\b)?)(?![\u00C0-\u024F])",
+    r"([A-Za-z][\w+#.]*(?:-[A-Za-z]\b)?(?:\s?\+\+|#|\s[Ss]harp\b)?)(?![\u00C0-\u024F]|:[\\/])",
     re.ASCII,
 )
 _POSSESSIVE = re.compile(
@@ -228,6 +228,16 @@ def _prose(text: str) -> str:
     return re.sub(r"```.*?(?:```|\Z)", " ", text, flags=re.S)
 
 
+_SENTENCE = re.compile(r"[A-Za-z\u00C0-\u024F']{2,}[,.]?\s+[A-Za-z\u00C0-\u024F']{2,}[,.]?\s+[A-Za-z\u00C0-\u024F']{2,}|[\u4e00-\u9fff]{2,}")
+
+
+def _words_outside_code(prose: str) -> str:
+    """The lines of ``prose`` that are not unfenced code: a line that looks like code (ends in
+    ``;`` / ``{`` / ``)``, is indented, is a comment) and has no run of three words is left out,
+    so an identifier ``ts``, ``js`` or ``sh`` in pasted code is not read as a language's name."""
+    return "\n".join(line for line in prose.splitlines() if not _CODE_LINE.search(line) or _SENTENCE.search(line))
+
+
 def extract_cues(text: str) -> list[str]:
     """Names of the cues that fire on ``text``, in :data:`CUE_NAMES` order."""
     return list(_cues(text))
@@ -256,6 +266,7 @@ def _cues(text: str) -> tuple[str, ...]:
         if lang:
             found.add(f"file:{lang}")
     prose = _prose(text)
+    words = _words_outside_code(prose[:20000])
     all_lines = text.splitlines()
     code_lines = [l for l in all_lines if _CODE_LINE.search(l)]
     lines = [l for l in all_lines if l.strip()]
@@ -269,17 +280,17 @@ def _cues(text: str) -> tuple[str, ...]:
         found.add("shape:ends_open")
     last_pos, last_lang = -1, None
     for lang, rx in _NAME_RX.items():
-        for m in rx.finditer(prose[:20000]):
+        for m in rx.finditer(words[:20000]):
             found.add(f"mention:{lang}")
             if m.start() > last_pos:
                 last_pos, last_lang = m.start(), lang
     if last_lang:
         found.add(f"last_mention:{last_lang}")
-    for m in _TARGET.finditer(prose[:20000]):
+    for m in _TARGET.finditer(words[:20000]):
         lang = _name_lang(m.group(1), m.group(0).split(None, 1)[0] if m.group(0)[0].isalpha() else "")
         if lang:
             found.add(f"target:{lang}")
-    for m in _POSSESSIVE.finditer(prose[:20000]):
+    for m in _POSSESSIVE.finditer(words[:20000]):
         lang = _name_lang(m.group(1) or m.group(2))
         if lang:
             found.add(f"aside:{lang}")
