@@ -109,8 +109,9 @@ def strata(data: LabelledPrompts, pred: list[tuple[str, str]]) -> dict[str, dict
     """Language accuracy by kind of test prompt: where the errors are, not just how many."""
     sys.path.insert(0, str(ROOT / "router_training"))
     import phrasing
+    from build_data import _phrase_split
 
-    held_out_tools = {t for tools in phrasing.ECOSYSTEM.values() for i, t in enumerate(tools) if i % 6 == 5}
+    held_out_tools = {t for tools in phrasing.ECOSYSTEM.values() for i, t in enumerate(tools) if _phrase_split(i) == "test"}
     groups: dict[str, list[bool]] = {}
     for prompt, source, y, p in zip(data.prompts, data.sources, data.y, pred):
         text = prompt if isinstance(prompt, str) else json.dumps(prompt)
@@ -217,10 +218,15 @@ def main() -> None:
     print(f"  share of prompts encoded by MiniLM (cascade): {latency['encoded_share']:.1%}")
     print(f"  batched {latency['batched_prompts_per_s']:.0f} prompts/s (2000 prompts in one call)")
     print(f"  one 120 KB prompt {latency['prompt_120kb_ms']:.1f} ms")
+    report = {"accuracy": results, "by_kind": by_kind, "latency": latency}
+    if not args.latency_only:
+        report["targets"] = print_targets(results, latency)
     if args.out:
-        args.out.write_text(json.dumps({"accuracy": results, "by_kind": by_kind, "latency": latency}, indent=2) + "\n")
-    if args.latency_only:
-        return
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def print_targets(results: dict, latency: dict) -> dict[str, bool]:
+    """The issue's targets, met or not, printed and returned."""
     targets = {
         "test language >= 0.97": results["test_split"]["router"]["language"] >= 0.97,
         "test task >= 0.90": results["test_split"]["router"]["task"] >= 0.90,
@@ -234,8 +240,7 @@ def main() -> None:
     print("\ntargets:")
     for name, ok in targets.items():
         print(f"  [{'x' if ok else ' '}] {name}")
-    if args.out:
-        args.out.write_text(json.dumps({"accuracy": results, "by_kind": by_kind, "latency": latency, "targets": targets}, indent=2) + "\n")
+    return targets
 
 
 if __name__ == "__main__":

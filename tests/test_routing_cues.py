@@ -35,6 +35,13 @@ def test_incidental_mention_marks_the_last_language_named():
     assert "target:java" not in cues
 
 
+def test_every_evidence_cue_names_the_languages_it_points_to():
+    from moe_coder.routing.cues import _EVIDENCE
+
+    evidence = {name for name in CUE_NAMES if name.split(":")[0] in ("fence", "file", "shebang", "syntax")}
+    assert evidence - {"fence:untagged"} == set(_EVIDENCE)
+
+
 def test_a_target_the_code_is_not_written_in_is_told_apart_from_one_it_is():
     python_code = "def area(r):\n    return 3.14 * r * r\n"
     assert "target:differs_from_code" in extract_cues(f"what would this be in Java?\n\n{python_code}")

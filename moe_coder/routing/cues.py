@@ -280,17 +280,17 @@ def _cues(text: str) -> tuple[str, ...]:
         found.add("shape:ends_open")
     last_pos, last_lang = -1, None
     for lang, rx in _NAME_RX.items():
-        for m in rx.finditer(words[:20000]):
+        for m in rx.finditer(words):
             found.add(f"mention:{lang}")
             if m.start() > last_pos:
                 last_pos, last_lang = m.start(), lang
     if last_lang:
         found.add(f"last_mention:{last_lang}")
-    for m in _TARGET.finditer(words[:20000]):
+    for m in _TARGET.finditer(words):
         lang = _name_lang(m.group(1), m.group(0).split(None, 1)[0] if m.group(0)[0].isalpha() else "")
         if lang:
             found.add(f"target:{lang}")
-    for m in _POSSESSIVE.finditer(words[:20000]):
+    for m in _POSSESSIVE.finditer(words):
         lang = _name_lang(m.group(1) or m.group(2))
         if lang:
             found.add(f"aside:{lang}")

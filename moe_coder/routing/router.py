@@ -135,8 +135,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Feature 1: the sentence embeddings of plain texts, scaled by ``embedding_weight``."""
-        precision = getattr(self, "encoder_precision", "auto")
-        return encode(texts, self.encoder, max_tokens=self.max_tokens, precision=precision) * self.embedding_weight
+        return encode(texts, self.encoder, max_tokens=self.max_tokens, precision=self.encoder_precision) * self.embedding_weight
 
     def transform(self, prompts: Sequence[RoutingInput], fit: bool = False) -> sparse.csr_matrix:
         """The full heads' feature matrix of each prompt's text (a conversation's last user turn)."""
@@ -361,7 +360,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             full_ok = self.classes_[h][full[h].argmax(axis=1)] == truth
             # accepting the k most confident prompts changes the number right by this much
             gains.append(np.concatenate([[0], np.cumsum((fast_ok.astype(int) - full_ok.astype(int))[order])]))
-        allowed = -getattr(self, "cascade_tolerance", 0.0) * len(conf)
+        allowed = -self.cascade_tolerance * len(conf)
         ok = (gains[0] >= allowed) & (gains[1] >= allowed)
         # a threshold accepts every prompt of equal confidence, so only cuts between distinct values count
         ranked = conf[order]
