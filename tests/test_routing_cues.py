@@ -29,6 +29,27 @@ def test_cue_fires(prompt, cue):
     assert cue in extract_cues(prompt)
 
 
+@pytest.mark.parametrize(
+    "prompt, lang",
+    [
+        ("how do I paginate a queryset in django", "python"),
+        ("Q: necesito código mariadb que haga un join", "sql"),
+        ("ayuda con postgresql por favor", "sql"),
+        ("WRITE IT IN TYPESCRIPT", "typescript"),
+        ("is laravel still worth learning", "php"),
+        ("port this to GOLANG", "go"),
+        ("what is f# good at", "other"),
+    ],
+)
+def test_a_name_that_is_no_english_word_is_read_in_any_case(prompt, lang):
+    assert f"mention:{lang}" in extract_cues(prompt)
+
+
+@pytest.mark.parametrize("prompt", ["go to the store and unity of purpose", "a react component should react", "trust the oracle"])
+def test_a_name_that_is_also_an_english_word_counts_only_as_written(prompt):
+    assert not [c for c in extract_cues(prompt) if c.startswith("mention:")]
+
+
 def test_incidental_mention_marks_the_last_language_named():
     cues = extract_cues("I know Java well, but how do I read a file in C#?")
     assert {"mention:java", "mention:csharp", "last_mention:csharp", "target:csharp"} <= set(cues)

@@ -38,21 +38,26 @@ EXTENSIONS: dict[str, str] = {
     "lua": _OTHER, "kt": _OTHER, "swift": _OTHER, "scala": _OTHER, "hs": _OTHER, "dart": _OTHER, "ex": _OTHER,
 }
 
-#: How prose names each language (case-sensitive where the word is also English).
+#: How prose names each language. Names that are not also English words match in any case
+#: (``(?i:...)``: people type "django", "mariadb", "TYPESCRIPT"); "Go", "React", "Unity",
+#: "Angular", "Oracle", "cargo", "shell" only as written here.
 _NAMES: dict[str, str] = {
-    "python": r"\b[Pp]ython\s?3?\b|\bpy\b|\bdjango\b|\bpandas\b|\bnumpy\b|\bflask\b|\bpytest\b",
-    "cpp": r"[Cc]\+\+|\b[Cc]pp\b|\bCPP\b|\bstd::|\bSTL\b|\bQt\b",
+    "python": r"\b[Pp]ython\s?3?\b|\bPYTHON\b|\bpy\b|\b(?i:django|pandas|numpy|flask|pytest)\b",
+    "cpp": r"[Cc]\+\+|\b(?i:cpp)\b|\bstd::|\bSTL\b|\bQt\b",
     "c": r"(?<![\w#+\u00C0-\u024F])C(?![\w#+\u00C0-\u024F])(?!\s*(?:#|\+\+|[Ss]harp))(?!:[\\/])|\bANSI C\b|\bC99\b|\bC11\b|\bgcc\b",
-    "java": r"\b[Jj]ava\b(?!\s*[Ss]cript)|\bJAVA\b|\bSpring Boot\b|\bJVM\b|\bMaven\b|\bJUnit\b",
-    "javascript": r"\b[Jj]ava[Ss]cript\b|\bJS\b|\bjs\b|\b[Nn]ode(?:\.?js)?\b|\bReact\b|\bjQuery\b|\bES6\b|\bnpm\b|\bExpress\b",
-    "typescript": r"\b[Tt]ype[Ss]cript\b|\bTS\b|\bts\b|\bAngular\b|\bDeno\b",
-    "php": r"\b[Pp][Hh][Pp]\s?\d?\b|\bLaravel\b|\bWordPress\b|\bSymfony\b",
-    "csharp": r"C#|\b[Cc]#|\b[Cc][Ss]harp\b|\b[Cc] [Ss]harp\b|\.NET\b|\b[Dd]otnet\b|\bASP\.NET\b|\bUnity\b|\bLINQ\b",
-    "bash": r"\b[Bb]ash\b|\b[Ss]hell\b|\bzsh\b|\bsh\b|\bcron\b|\bLinux command|\bterminal\b|\bawk\b|\bsed\b",
-    "go": r"\b[Gg]olang\b|\bGo\b(?![\u00C0-\u024F])(?!\s+(?:to|back|ahead|through|over|with|on|for)\b)|\bgoroutines?\b",
-    "rust": r"\b[Rr]ust\b|\bcargo\b|\bCargo\b|\bcrate\b|\brustc\b|\btokio\b",
-    "sql": r"\bSQL\b|\bsql\b|\b[Mm]y[Ss][Qq][Ll]\b|\bPostgre(?:SQL|s)\b|\bpostgres\b|\bSQLite\b|\bsqlite\b|\bT-SQL\b|\bMariaDB\b|\bOracle\b",
-    _OTHER: r"\b(?:Ruby|Perl|Lua|Kotlin|Swift|Scala|Haskell|Elixir|Dart|Julia|MATLAB|Fortran|COBOL|Zig|OCaml|Clojure|Erlang|F#|Groovy|PowerShell|Visual Basic|Prolog|Lisp|Solidity|Verilog|VHDL)\b",
+    "java": r"\b[Jj]ava\b(?!\s*[Ss]cript)|\bJAVA\b|\b(?i:spring boot|jvm|maven|junit)\b",
+    "javascript": r"\b(?i:javascript|js|node\.?js|jquery|es6|npm)\b|\b[Nn]ode\b|\bReact\b|\bExpress\b",
+    "typescript": r"\b(?i:typescript|ts|deno)\b|\bAngular\b",
+    "php": r"\b[Pp][Hh][Pp]\s?\d?\b|\b(?i:laravel|wordpress|symfony)\b",
+    "csharp": r"C#|\b[Cc]#|\b[Cc][Ss]harp\b|\b[Cc] [Ss]harp\b|\.NET\b|\b[Dd]otnet\b|\bASP\.NET\b|\bUnity\b|\b(?i:linq)\b",
+    "bash": r"\b(?i:bash|zsh)\b|\b[Ss]hell\b|\bsh\b|\bcron\b|\bLinux command|\bterminal\b|\bawk\b|\bsed\b",
+    "go": r"\b(?i:golang|goroutines?)\b|\bGo\b(?![\u00C0-\u024F])(?!\s+(?:to|back|ahead|through|over|with|on|for)\b)",
+    "rust": r"\b[Rr]ust\b|\bRUST\b|\bcargo\b|\bCargo\b|\bcrate\b|\b(?i:rustc|tokio)\b",
+    "sql": r"\b(?i:sql|mysql|postgre(?:sql|s)|sqlite|t-sql|mariadb|pl/?pgsql)\b|\bOracle\b",
+    _OTHER: (
+        r"\b(?i:ruby|perl|lua|kotlin|scala|haskell|elixir|matlab|fortran|cobol|ocaml|clojure|erlang|groovy|powershell|"
+        r"visual basic|prolog|lisp|solidity|verilog|vhdl)\b|\b(?:Swift|Dart|Julia|Zig)\b|\b[Ff]#(?!\w)"
+    ),
 }
 
 #: Syntax that (almost) only one language writes.
