@@ -7,10 +7,15 @@ package (or module of a big package), every dataset, and every phrasing belongs 
 of train / validation / test, so the test figure measures prompts from unseen code *and*
 unseen wording. HumanEval and HumanEval-X are test-only; MBPP is train-only.
 
+It also writes ``lexicon.tsv.gz`` (see ``moe_coder/routing/lexicon.py``): the identifiers
+that belong to one language's code, counted over the training-split packages only.
+
     # needs apt-get, npm and pip with access to their registries (a few minutes, ~250 MB in --cache)
     python router_training/build_data.py --fetch --cache /tmp/router-sources
     # rebuild from an existing cache; deterministic for a given --seed
     python router_training/build_data.py --cache /tmp/router-sources --shared ../shared/data
+    # only the lexicon
+    python router_training/build_data.py --cache /tmp/router-sources --lexicon-only
 """
 from __future__ import annotations
 
@@ -29,8 +34,9 @@ from typing import Iterable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import phrasing  # noqa: E402
+from moe_coder.routing.lexicon import TOKEN, Lexicon  # noqa: E402
 from errors import error_message  # noqa: E402
-from sources import collect, fetch  # noqa: E402
+from sources import collect, fetch, source_files  # noqa: E402
 
 logger = logging.getLogger("build_data")
 
@@ -450,6 +456,30 @@ def write(rows: dict[str, list[dict]], out: Path) -> None:
         logger.info("%s: %d prompts; languages %s; tasks %s", split, len(items), dict(langs), dict(tasks))
 
 
+def lexicon_counts(cache: Path) -> tuple[dict[str, Counter], Counter]:
+    """``({identifier: {language: files}}, {language: files})`` over the *training-split* sources
+    only, so that the lexicon knows nothing the validation and test prompts are cut from."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    files: Counter = Counter()
+    for (language, source), paths in sorted(source_files(cache).items()):
+        if language == "unknown" or split_of(source) != "train":
+            continue
+        for path in paths:
+            files[language] += 1
+            for token in set(TOKEN.findall(path.read_text(errors="replace")[:200_000])):
+                counts[token][language] += 1
+    return counts, files
+
+
+def write_lexicon(cache: Path, out: Path, min_files: int, min_share: float) -> Lexicon:
+    counts, files = lexicon_counts(cache)
+    lexicon = Lexicon.from_counts(counts, files, min_files=min_files, min_share=min_share)
+    out.mkdir(parents=True, exist_ok=True)
+    lexicon.save(out / "lexicon.tsv.gz")
+    logger.info("lexicon: %d identifiers from %d training-split files %s", len(lexicon), sum(files.values()), dict(files))
+    return lexicon
+
+
 def main(argv: Iterable[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=Path("/tmp/router-sources"), help="where packages are unpacked")
@@ -458,11 +488,16 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data")
     ap.add_argument("--per-language", type=int, default=1500, help="code snippets per language")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lexicon-min-files", type=int, default=5, help="files an identifier must occur in")
+    ap.add_argument("--lexicon-min-share", type=float, default=0.85, help="share one language must hold")
+    ap.add_argument("--lexicon-only", action="store_true", help="write lexicon.tsv.gz only, not the prompts")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.fetch:
         fetch(args.cache)
-    write(build(args.cache, args.shared, args.seed, args.per_language), args.out)
+    if not args.lexicon_only:
+        write(build(args.cache, args.shared, args.seed, args.per_language), args.out)
+    write_lexicon(args.cache, args.out, args.lexicon_min_files, args.lexicon_min_share)
 
 
 if __name__ == "__main__":

@@ -271,11 +271,9 @@ def cut_snippets(language: str, text: str, rng: random.Random, count: int) -> li
     return out
 
 
-def collect(cache: Path, per_source: int, seed: int) -> dict[str, list[tuple[str, str]]]:
-    """``{language: [(source, snippet), ...]}`` from every rule; at most ``per_source`` snippets a source
-    (four times as many for C#, whose real sources are few)."""
+def source_files(cache: Path) -> dict[tuple[str, str], list[Path]]:
+    """``{(language, source): [file, ...]}``: every file each rule selects, by the source it belongs to."""
     _unpack_jdk(cache)
-    rng = random.Random(seed)
     files: dict[tuple[str, str], list[Path]] = {}
     for rule in RULES:
         base = cache / rule.package / rule.root
@@ -295,8 +293,15 @@ def collect(cache: Path, per_source: int, seed: int) -> dict[str, list[tuple[str
                 parts[-1] = parts[-1].split(".")[0]
             source = "/".join([rule.package, *parts])
             files.setdefault((rule.language, source), []).append(path)
+    return files
+
+
+def collect(cache: Path, per_source: int, seed: int) -> dict[str, list[tuple[str, str]]]:
+    """``{language: [(source, snippet), ...]}`` from every rule; at most ``per_source`` snippets a source
+    (four times as many for C#, whose real sources are few)."""
+    rng = random.Random(seed)
     out: dict[str, list[tuple[str, str]]] = {}
-    for (language, source), paths in sorted(files.items()):
+    for (language, source), paths in sorted(source_files(cache).items()):
         rng.shuffle(paths)
         cap = per_source * (4 if language == "csharp" else 1)
         got: list[str] = []

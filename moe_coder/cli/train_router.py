@@ -17,6 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cascade", action="store_true", help="always encode prompts (no fast n-gram/cue heads)")
     p.add_argument("--cascade-tolerance", type=float, default=None, metavar="FRACTION",
                    help="held-out accuracy the cascade may cost, as a fraction of prompts (default 0.002)")
+    p.add_argument("--lexicon", metavar="TSV_GZ", default=None,
+                   help="library lexicon to learn from (default: lexicon.tsv.gz inside --data when it is a directory)")
+    p.add_argument("--no-lexicon", action="store_true", help="train without a library lexicon")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=run)
 
@@ -24,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from moe_coder.cli._common import print_json
     from moe_coder.routing.dataset import find_split, load_labelled, split_by_source
+    from moe_coder.routing.lexicon import Lexicon
     from moe_coder.routing.router import PromptRouter
 
     data = Path(args.data)
@@ -42,9 +46,15 @@ def run(args: argparse.Namespace) -> int:
         params["C"] = args.C
     if args.cascade_tolerance is not None:
         params["cascade_tolerance"] = args.cascade_tolerance
+    lexicon_path = None if args.no_lexicon else Path(args.lexicon) if args.lexicon else (
+        data / "lexicon.tsv.gz" if data.is_dir() and (data / "lexicon.tsv.gz").is_file() else None)
+    if lexicon_path is not None and not lexicon_path.is_file():
+        raise FileNotFoundError(f"lexicon not found: {lexicon_path}")
+    lexicon = Lexicon.load(lexicon_path) if lexicon_path is not None else None
     router = PromptRouter(**params)
-    print(f"training on {len(train)} prompts, calibrating on {len(validation)}", flush=True)
-    router.fit(train.prompts, train.y)
+    print(f"training on {len(train)} prompts, calibrating on {len(validation)}"
+          + (f"; lexicon {lexicon_path} ({len(lexicon)} identifiers)" if lexicon is not None else "; no lexicon"), flush=True)
+    router.fit(train.prompts, train.y, lexicon=lexicon)
     router.calibrate(validation.prompts, validation.y)
     router.save_pretrained(args.out)
     probas, _, encoded = router.predict_proba_with_cues(validation.prompts)
@@ -54,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         "temperatures": router.temperatures_, "abstain_threshold": router.abstain_threshold_,
         "fast_threshold": router.fast_threshold_ if router._uses_cascade() else None,
         "validation_encoded_share": float(encoded.mean()) if len(encoded) else 0.0,
+        "lexicon": str(lexicon_path) if lexicon is not None else None,
     }
     if args.json:
         print_json(summary)

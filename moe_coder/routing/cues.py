@@ -243,6 +243,13 @@ def _words_outside_code(prose: str) -> str:
     return "\n".join(line for line in prose.splitlines() if not _CODE_LINE.search(line) or _SENTENCE.search(line))
 
 
+@lru_cache(maxsize=256)
+def prose_outside_code(text: str) -> str:
+    """The prose lines of ``text``: outside fenced blocks, and not lines of unfenced code
+    (cached: the cues and the router's lexicon both read them)."""
+    return _words_outside_code(_prose(text)[:20000])
+
+
 def extract_cues(text: str) -> list[str]:
     """Names of the cues that fire on ``text``, in :data:`CUE_NAMES` order."""
     return list(_cues(text))
@@ -271,7 +278,7 @@ def _cues(text: str) -> tuple[str, ...]:
         if lang:
             found.add(f"file:{lang}")
     prose = _prose(text)
-    words = _words_outside_code(prose[:20000])
+    words = prose_outside_code(text)
     all_lines = text.splitlines()
     code_lines = [l for l in all_lines if _CODE_LINE.search(l)]
     lines = [l for l in all_lines if l.strip()]

@@ -6,7 +6,10 @@ Features, concatenated into one sparse row per prompt:
 2. hashed character 2-4-grams and word 1-2-grams (what the code looks like: ``:=``, ``$this->``,
    ``fn main``, ``std::``);
 3. the deterministic cues of :mod:`moe_coder.routing.cues` (fence tags, shebangs, file names,
-   stack-trace formats, "in Rust" mentions) as 0/1 columns the model weighs like any other.
+   stack-trace formats, "in Rust" mentions) as 0/1 columns the model weighs like any other;
+4. when it is fitted with one, the :class:`~moe_coder.routing.lexicon.Lexicon` columns: per
+   language, how strongly the identifiers named in the prompt's prose ("PDO", "vitest")
+   belong to that language's code.
 
 Each head is a multinomial logistic regression, fitted to convergence (``tol=1e-5``: stopping
 at 1e-3 cost about a point of accuracy on both heads); :meth:`PromptRouter.calibrate` fits one
@@ -14,7 +17,7 @@ temperature per head on held-out prompts and chooses the abstain threshold there
 
 Cascade: encoding a prompt with MiniLM costs far more than everything else together, and most
 prompts that carry code are settled by their n-grams and cues alone. So the router also fits
-*fast heads* on features 2 and 3 only. A prompt whose fast-head confidence (on both language
+*fast heads* on features 2 to 4 only. A prompt whose fast-head confidence (on both language
 and task) reaches ``fast_threshold_`` is answered by them; every other prompt is encoded and
 answered by the full heads. :meth:`PromptRouter.calibrate` chooses ``fast_threshold_`` as the
 lowest value at which the cascade is no less accurate than the full heads on the held-out
@@ -40,6 +43,7 @@ from moe_coder.routing.calibration import choose_threshold, fit_temperature, sca
 from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
 from moe_coder.routing.encoder import BUILTIN_ENCODER, encode
 from moe_coder.routing.labels import UNKNOWN
+from moe_coder.routing.lexicon import Lexicon
 from moe_coder.routing.text import RoutingInput, split_conversation
 
 logger = logging.getLogger(__name__)
@@ -88,6 +92,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         word_features: int = 2**14,
         embedding_weight: float = 1.0,
         cue_weight: float = 0.5,
+        lexicon_weight: float = 0.5,
         C: float = 8.0,
         max_iter: int = 2000,
         tol: float = 1e-5,
@@ -105,6 +110,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         self.word_features = word_features
         self.embedding_weight = embedding_weight
         self.cue_weight = cue_weight
+        self.lexicon_weight = lexicon_weight
         self.C = C
         self.max_iter = max_iter
         self.tol = tol
@@ -122,7 +128,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         return chars, words
 
     def _fast_transform(self, texts: list[str], fit: bool = False) -> tuple[sparse.csr_matrix, list[list[str]]]:
-        """The fast heads' features of plain texts (2 and 3: n-grams, cues), and the cues that fired on each."""
+        """The fast heads' features of plain texts (2 to 4: n-grams, cues, lexicon), and the cues that
+        fired on each (with the lexicon's ``library:NAME>LANGUAGE`` hits)."""
         chars, words = self._vectorizers()
         clipped = [_clip(t) for t in texts]
         lexical = sparse.hstack([chars.transform(clipped), words.transform(clipped)], format="csr")
@@ -131,7 +138,12 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         lexical = self.tfidf_.transform(lexical)
         cue_lists = [extract_cues(t) for t in texts]
         cues = cue_matrix(cue_lists, self.cue_names_) * self.cue_weight
-        return sparse.hstack([lexical, cues], format="csr", dtype=np.float32), cue_lists
+        blocks = [lexical, cues]
+        if self.lexicon_ is not None:
+            L, names = self.lexicon_.lookup(texts)
+            blocks.append(sparse.csr_matrix(L * self.lexicon_weight))
+            cue_lists = [cues_i + names_i for cues_i, names_i in zip(cue_lists, names)]
+        return sparse.hstack(blocks, format="csr", dtype=np.float32), cue_lists
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Feature 1: the sentence embeddings of plain texts, scaled by ``embedding_weight``."""
@@ -145,7 +157,12 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         return sparse.hstack([sparse.csr_matrix(E), F], format="csr", dtype=np.float32)
 
     # ------------------------------------------------------------------ estimator surface
-    def fit(self, prompts: Sequence[RoutingInput], y: Any) -> "PromptRouter":
+    def fit(self, prompts: Sequence[RoutingInput], y: Any, lexicon: Lexicon | None = None) -> "PromptRouter":
+        """Fit every head on ``prompts`` and their ``(language, task[, source_language])`` rows.
+
+        ``lexicon``, when given, adds its per-language columns (feature 4) and is kept in
+        :attr:`lexicon_` and in the saved artifacts.
+        """
         y = np.asarray(y, dtype=object)
         if y.ndim != 2 or y.shape[1] not in (2, 3) or y.shape[0] != len(prompts):
             raise ValueError(
@@ -153,6 +170,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
                 f"source_language; found {y.shape}"
             )
         self.cue_names_ = list(CUE_NAMES)
+        self.lexicon_ = lexicon if lexicon is not None and len(lexicon) else None
         X = self.transform(prompts, fit=True)
         self.heads_ = ["language", "task"]
         source_rows = np.zeros(len(y), dtype=bool)
@@ -189,7 +207,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
 
     def _fast_columns(self, X: sparse.csr_matrix) -> sparse.csr_matrix:
         """The fast heads' part of a :meth:`transform` matrix: everything after the embedding."""
-        return X[:, X.shape[1] - self.char_features - self.word_features - len(self.cue_names_) :]
+        lexicon = len(self.lexicon_.languages) if self.lexicon_ is not None else 0
+        return X[:, X.shape[1] - self.char_features - self.word_features - len(self.cue_names_) - lexicon :]
 
     def _head(self, X: sparse.csr_matrix, y: np.ndarray) -> LogisticRegression:
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=self.tol).fit(X, y.astype(str))
@@ -369,8 +388,11 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         return float(ranked[k - 1]) if k > 0 else float("inf")
 
     def cues(self, prompt: RoutingInput) -> list[str]:
-        """The deterministic cues that fired on the text this router reads for ``prompt``."""
-        return extract_cues(split_conversation(prompt)[0])
+        """The deterministic cues that fired on the text this router reads for ``prompt``, and the
+        library names its lexicon found there."""
+        text = split_conversation(prompt)[0]
+        names = self.lexicon_.lookup([text])[1][0] if self.lexicon_ is not None else []
+        return extract_cues(text) + names
 
     # ------------------------------------------------------------------ persistence
     def _fitted_estimators(self) -> dict[str, LogisticRegression]:
@@ -399,6 +421,9 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             arrays[f"{name}.intercept"] = estimator.intercept_.astype(np.float32)
         if hasattr(self, "tfidf_"):
             arrays["tfidf.idf"] = self.tfidf_.idf_.astype(np.float32)
+        lexicon = getattr(self, "lexicon_", None)
+        if lexicon is not None:
+            arrays.update(lexicon.to_arrays())
         with atomic_output(directory / _WEIGHTS) as fh:
             np.savez_compressed(fh, **arrays)
         meta = {
@@ -407,6 +432,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             "classes": {h: [str(c) for c in cs] for h, cs in zip(getattr(self, "heads_", []), getattr(self, "classes_", []))},
             "estimator_classes": {name: [str(c) for c in e.classes_] for name, e in estimators.items()},
             "cue_names": list(getattr(self, "cue_names_", [])),
+            "lexicon_languages": lexicon.languages if lexicon is not None else None,
             "temperatures": getattr(self, "temperatures_", None),
             "target_temperature": getattr(self, "target_temperature_", None),
             "fast_temperatures": getattr(self, "fast_temperatures_", None),
@@ -442,6 +468,10 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         except KeyError as exc:
             raise ValueError(f"{weights_path}: missing array {exc} for a head named in {meta_path.name}") from exc
         router.cue_names_ = list(meta["cue_names"])
+        languages = meta.get("lexicon_languages")
+        if languages and "lexicon.tokens" not in arrays:
+            raise ValueError(f"{weights_path}: {meta_path.name} names a lexicon but the weights hold none")
+        router.lexicon_ = Lexicon.from_arrays(languages, arrays) if languages else None
         router.heads_ = list(meta["heads"])
         router.tfidf_ = TfidfTransformer(sublinear_tf=True)
         router.tfidf_.idf_ = arrays["tfidf.idf"].astype(np.float64)

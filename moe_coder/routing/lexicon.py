@@ -1,0 +1,135 @@
+"""A library lexicon: which language's code an identifier in prose belongs to.
+
+People name libraries, functions and types without naming the language: "how do I bind
+params with PDO", "my vitest mocks leak", "fighting the borrow checker". A word like ``PDO``
+or ``vitest`` is no English word and appears in one language's code almost only, so the
+router learns what it says from a lexicon counted over real source files:
+
+* :meth:`Lexicon.from_counts` keeps an identifier that occurs in at least ``min_files`` files
+  and whose per-language share (its file count over the language's file count, normalised
+  over languages) reaches ``min_share`` for one language. Words every language's comments
+  use ("value", "the", "find") are spread out and dropped.
+* :meth:`Lexicon.features` reads only the prose of a prompt (outside fenced and unfenced code,
+  as :func:`moe_coder.routing.cues.prose_outside_code` does) and gives, per language, the
+  largest share among the identifiers it names: a few dense columns the router weighs like
+  any other feature. Code is left to the n-grams; the lexicon is for names in sentences.
+
+``router_training/build_data.py`` counts the lexicon over the *training-split* packages only
+and writes it next to the data (``lexicon.tsv.gz``); ``moe-coder train-router`` reads it from
+there and stores it in the router's artifacts, so a saved router carries the lexicon it was
+trained with.
+"""
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from moe_coder.routing.cues import prose_outside_code
+
+#: Identifiers the lexicon counts and looks up.
+TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{1,40}")
+_HEADER = "token"
+_FILES = "#files"
+
+
+class Lexicon:
+    """Identifiers and, for each, its share of occurrences per language (rows sum to 1)."""
+
+    def __init__(self, languages: Sequence[str], tokens: Sequence[str], shares: np.ndarray) -> None:
+        shares = np.asarray(shares, dtype=np.float32).reshape(len(tokens), len(languages))
+        self.languages = [str(lang) for lang in languages]
+        self.tokens = [str(t) for t in tokens]
+        self.shares = shares
+        self._index = {t: i for i, t in enumerate(self.tokens)}
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self._index
+
+    def share(self, token: str) -> dict[str, float]:
+        """``{language: share}`` of one identifier (empty when it is not in the lexicon)."""
+        i = self._index.get(token)
+        return {} if i is None else {lang: float(s) for lang, s in zip(self.languages, self.shares[i]) if s > 0}
+
+    @classmethod
+    def from_counts(
+        cls, counts: Mapping[str, Mapping[str, int]], files: Mapping[str, int], min_files: int = 5, min_share: float = 0.85,
+    ) -> "Lexicon":
+        """From ``{token: {language: files containing it}}`` and ``{language: files counted}``."""
+        languages = sorted(lang for lang, n in files.items() if n > 0)
+        totals = np.array([files[lang] for lang in languages], dtype=np.float64)
+        tokens, rows = [], []
+        for token in sorted(counts):
+            c = np.array([counts[token].get(lang, 0) for lang in languages], dtype=np.float64)
+            if c.sum() < min_files:
+                continue
+            rate = c / totals
+            share = rate / rate.sum()
+            if share.max() >= min_share:
+                tokens.append(token)
+                rows.append(share)
+        shares = np.array(rows, dtype=np.float32).reshape(len(rows), len(languages))
+        return cls(languages, tokens, shares)
+
+    # ------------------------------------------------------------------ features
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), len(languages))``: per language, the largest share among the lexicon's
+        identifiers that a text's prose names (zeros when it names none)."""
+        return self.lookup(texts)[0]
+
+    def lookup(self, texts: Sequence[str]) -> tuple[np.ndarray, list[list[str]]]:
+        """:meth:`features`, and the identifiers each text's prose names, in order of appearance,
+        each as ``"library:NAME>LANGUAGE"`` with the language it mostly belongs to (for explanations)."""
+        out = np.zeros((len(texts), len(self.languages)), dtype=np.float32)
+        names: list[list[str]] = []
+        for i, text in enumerate(texts):
+            hits = dict.fromkeys(self._index[t] for t in TOKEN.findall(prose_outside_code(text)) if t in self._index)
+            if hits:
+                out[i] = self.shares[sorted(hits)].max(axis=0)
+            names.append([f"library:{self.tokens[j]}>{self.languages[int(self.shares[j].argmax())]}" for j in hits])
+        return out, names
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | Path) -> None:
+        """A gzipped TSV: a header of languages, then one identifier and its shares a line."""
+        from moe_coder.atomic import atomic_output
+
+        with atomic_output(Path(path), compress=True) as fh:
+            fh.write(("\t".join([_HEADER, *self.languages]) + "\n").encode())
+            for token, row in zip(self.tokens, self.shares):
+                fh.write(("\t".join([token, *(f"{s:.3g}" for s in row)]) + "\n").encode())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Lexicon":
+        """Read :meth:`save`'s file; a malformed line is a ``ValueError`` naming file and line."""
+        path = Path(path)
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            header = fh.readline().rstrip("\n").split("\t")
+            if header[0] != _HEADER or len(header) < 2:
+                raise ValueError(f"{path}:1: expected a header 'token<TAB>language...', found {header[:3]!r}")
+            languages = header[1:]
+            tokens, rows = [], []
+            for n, line in enumerate(fh, start=2):
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) != len(header) or not TOKEN.fullmatch(parts[0]):
+                    raise ValueError(f"{path}:{n}: expected an identifier and {len(languages)} shares")
+                try:
+                    rows.append([float(x) for x in parts[1:]])
+                except ValueError:
+                    raise ValueError(f"{path}:{n}: shares must be numbers") from None
+                tokens.append(parts[0])
+        return cls(languages, tokens, np.array(rows, dtype=np.float32).reshape(len(rows), len(languages)))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for a router's ``.npz`` (no pickle needed to read them back)."""
+        return {"lexicon.tokens": np.array(self.tokens, dtype=str), "lexicon.shares": self.shares.astype(np.float16)}
+
+    @classmethod
+    def from_arrays(cls, languages: Sequence[str], arrays: Mapping[str, np.ndarray]) -> "Lexicon":
+        return cls(languages, [str(t) for t in arrays["lexicon.tokens"]], arrays["lexicon.shares"].astype(np.float32))

@@ -1,0 +1,128 @@
+"""The library lexicon: counted from source files, read from a prompt's prose, saved with the router."""
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moe_coder.cli import main
+from moe_coder.routing.lexicon import Lexicon
+from moe_coder.routing.router import PromptRouter
+
+from conftest import ROUTER_PROMPTS
+
+COUNTS = {
+    "PDO": {"php": 25},
+    "vitest": {"typescript": 40},
+    "borrow": {"rust": 50, "go": 3, "cpp": 1},
+    "value": {"php": 300, "typescript": 200, "rust": 150, "go": 400},  # every language's word
+    "rare": {"go": 2},  # too few files
+}
+FILES = {"php": 100, "typescript": 100, "rust": 100, "go": 400}
+
+
+@pytest.fixture(scope="module")
+def lexicon():
+    return Lexicon.from_counts(COUNTS, FILES, min_files=5, min_share=0.85)
+
+
+def test_keeps_identifiers_one_language_owns(lexicon):
+    assert set(lexicon.tokens) == {"PDO", "vitest", "borrow"}
+    assert lexicon.share("PDO") == {"php": 1.0}
+    borrow = lexicon.share("borrow")
+    assert max(borrow, key=borrow.get) == "rust" and abs(sum(borrow.values()) - 1) < 1e-6
+    assert lexicon.share("value") == {}
+
+
+def test_features_read_prose_only(lexicon):
+    F, names = lexicon.lookup([
+        "How do I bind params with PDO?",
+        "```php\n$db = new PDO($dsn);\n```",  # fenced code: the n-grams' business
+        "    $db = new PDO($dsn);\n",  # unfenced code line
+        "Write vitest tests; the borrow checker is not involved",
+        "",
+    ])
+    php, ts, rust = (lexicon.languages.index(x) for x in ("php", "typescript", "rust"))
+    assert F.shape == (5, len(lexicon.languages))
+    assert F[0, php] == 1.0 and F[0].sum() == 1.0 and names[0] == ["library:PDO>php"]
+    assert not F[1].any() and not F[2].any() and names[1] == names[2] == []
+    assert F[3, ts] == 1.0 and F[3, rust] > 0.85 and names[3] == ["library:vitest>typescript", "library:borrow>rust"]
+    assert not F[4].any()
+
+
+def test_save_and_load_round_trip(lexicon, tmp_path):
+    lexicon.save(tmp_path / "lexicon.tsv.gz")
+    again = Lexicon.load(tmp_path / "lexicon.tsv.gz")
+    assert again.languages == lexicon.languages and again.tokens == lexicon.tokens
+    assert np.allclose(again.shares, lexicon.shares, atol=1e-3)
+
+
+def test_malformed_lexicon_names_file_and_line(tmp_path):
+    path = tmp_path / "lexicon.tsv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write("token\tphp\trust\nPDO\t1\t0\nserde\t0\tmany\n")
+    with pytest.raises(ValueError, match=rf"{path}:3: shares must be numbers"):
+        Lexicon.load(path)
+    with gzip.open(path, "wt") as fh:
+        fh.write("token\tphp\trust\nPDO\t1\n")
+    with pytest.raises(ValueError, match=rf"{path}:2: expected an identifier and 2 shares"):
+        Lexicon.load(path)
+
+
+def test_router_learns_the_lexicon_and_saves_it(lexicon, tmp_path):
+    prompts = [p for p, _, _ in ROUTER_PROMPTS]
+    y = [[lang, task] for _, lang, task in ROUTER_PROMPTS]
+    router = PromptRouter(cascade=False).fit(prompts, y, lexicon=lexicon)
+    plain = PromptRouter(cascade=False).fit(prompts, y)
+    assert router.lexicon_ is lexicon and plain.lexicon_ is None
+    # the lexicon adds one column per language to the fast part of the features
+    assert router.transform(prompts[:2]).shape[1] == plain.transform(prompts[:2]).shape[1] + len(lexicon.languages)
+    router.save_pretrained(tmp_path / "r")
+    meta = json.loads((tmp_path / "r" / "router.json").read_text())
+    assert meta["lexicon_languages"] == lexicon.languages
+    again = PromptRouter.from_pretrained(tmp_path / "r")
+    assert again.lexicon_.tokens == lexicon.tokens
+    probe = ["How do I bind params with PDO?", "my vitest mocks leak between tests", *prompts[:3]]
+    for a, b in zip(again.predict_proba(probe), router.predict_proba(probe)):
+        assert np.allclose(a, b, atol=1e-5)
+    assert "library:PDO>php" in again.cues("How do I bind params with PDO?")
+
+
+def test_train_router_cli_reads_the_lexicon_beside_the_data(lexicon, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    with open(data / "train.jsonl", "w") as fh:
+        for i, (p, lang, task) in enumerate(ROUTER_PROMPTS * 3):
+            fh.write(json.dumps({"prompt": p, "language": lang, "task": task, "source": f"s{i}"}) + "\n")
+    lexicon.save(data / "lexicon.tsv.gz")
+    assert main(["train-router", "--data", str(data), "--out", str(tmp_path / "r"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["lexicon"] == str(data / "lexicon.tsv.gz")
+    assert PromptRouter.from_pretrained(tmp_path / "r").lexicon_.tokens == lexicon.tokens
+    assert main(["train-router", "--data", str(data), "--out", str(tmp_path / "r2"), "--no-lexicon", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["lexicon"] is None
+    assert PromptRouter.from_pretrained(tmp_path / "r2").lexicon_ is None
+    assert main(["train-router", "--data", str(data), "--out", str(tmp_path / "r3"), "--lexicon", str(tmp_path / "nope.tsv.gz")]) == 2
+    assert "lexicon not found" in capsys.readouterr().err
+
+
+def test_build_script_counts_training_split_sources_only(tmp_path, monkeypatch):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "router_training"))
+    import build_data
+
+    names = [f"pkg{i}" for i in range(200)]
+    train = next(n for n in names if build_data.split_of(n) == "train")
+    test = next(n for n in names if build_data.split_of(n) == "test")
+    files = {}
+    for source, text in ((train, "$db = new PDO($dsn);"), (test, "$q = new Heldout();")):
+        path = tmp_path / f"{source}.php"
+        path.write_text(text)
+        files[("php", source)] = [path]
+    ruby = tmp_path / "x.rb"
+    ruby.write_text("Heldout = 1")
+    files[("unknown", train)] = [ruby]
+    monkeypatch.setattr(build_data, "source_files", lambda cache: files)
+    counts, totals = build_data.lexicon_counts(tmp_path)
+    assert counts["PDO"] == {"php": 1} and "Heldout" not in counts
+    assert dict(totals) == {"php": 1}
