@@ -383,10 +383,10 @@ def balanced(items: list[tuple[str, str]], budget: int, rng: random.Random) -> l
     return out
 
 
-def build(cache: Path, shared: Path, seed: int, per_language: int) -> dict[str, list[dict]]:
+def build(cache: Path, shared: Path, seed: int, per_language: int, per_source: int = 60) -> dict[str, list[dict]]:
     rng = random.Random(seed)
     b = Builder(seed)
-    snippets = collect(cache, per_source=60, seed=seed)
+    snippets = collect(cache, per_source=per_source, seed=seed)
     mbpp = mbpp_descriptions(shared)
     own = phrasing.DESCRIPTIONS
     descs = {
@@ -487,6 +487,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data")
     ap.add_argument("--per-language", type=int, default=1500, help="code snippets per language")
+    ap.add_argument("--per-source", type=int, default=60, help="code snippets cut from one source at most")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lexicon-min-files", type=int, default=5, help="files an identifier must occur in")
     ap.add_argument("--lexicon-min-share", type=float, default=0.85, help="share one language must hold")
@@ -496,7 +497,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     if args.fetch:
         fetch(args.cache)
     if not args.lexicon_only:
-        write(build(args.cache, args.shared, args.seed, args.per_language), args.out)
+        write(build(args.cache, args.shared, args.seed, args.per_language, args.per_source), args.out)
     write_lexicon(args.cache, args.out, args.lexicon_min_files, args.lexicon_min_share)
 
 
