@@ -69,6 +69,9 @@ def test_malformed_lexicon_names_file_and_line(tmp_path):
         fh.write("token\tphp\trust\nPDO\t1\n")
     with pytest.raises(ValueError, match=rf"{path}:2: expected an identifier and 2 shares"):
         Lexicon.load(path)
+    path.write_bytes(gzip.compress(b"token\tphp\nPDO\t1\n")[:-12])  # cut short
+    with pytest.raises(ValueError, match=rf"{path}: unreadable lexicon"):
+        Lexicon.load(path)
 
 
 def test_router_learns_the_lexicon_and_saves_it(lexicon, tmp_path):

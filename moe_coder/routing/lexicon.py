@@ -109,6 +109,13 @@ class Lexicon:
     def load(cls, path: str | Path) -> "Lexicon":
         """Read :meth:`save`'s file; a malformed line is a ``ValueError`` naming file and line."""
         path = Path(path)
+        try:
+            return cls._read(path)
+        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: unreadable lexicon ({exc})") from exc
+
+    @classmethod
+    def _read(cls, path: Path) -> "Lexicon":
         with gzip.open(path, "rt", encoding="utf-8") as fh:
             header = fh.readline().rstrip("\n").split("\t")
             if header[0] != _HEADER or len(header) < 2:
