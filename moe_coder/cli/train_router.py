@@ -46,10 +46,13 @@ def run(args: argparse.Namespace) -> int:
         params["C"] = args.C
     if args.cascade_tolerance is not None:
         params["cascade_tolerance"] = args.cascade_tolerance
-    lexicon_path = None if args.no_lexicon else Path(args.lexicon) if args.lexicon else (
-        data / "lexicon.tsv.gz" if data.is_dir() and (data / "lexicon.tsv.gz").is_file() else None)
-    if lexicon_path is not None and not lexicon_path.is_file():
-        raise FileNotFoundError(f"lexicon not found: {lexicon_path}")
+    lexicon_path = None
+    if args.lexicon and not args.no_lexicon:
+        lexicon_path = Path(args.lexicon)
+        if not lexicon_path.is_file():
+            raise FileNotFoundError(f"lexicon not found: {lexicon_path}")
+    elif not args.no_lexicon and data.is_dir() and (data / "lexicon.tsv.gz").is_file():
+        lexicon_path = data / "lexicon.tsv.gz"
     lexicon = Lexicon.load(lexicon_path) if lexicon_path is not None else None
     router = PromptRouter(**params)
     print(f"training on {len(train)} prompts, calibrating on {len(validation)}"

@@ -244,10 +244,16 @@ def _words_outside_code(prose: str) -> str:
 
 
 @lru_cache(maxsize=256)
+def _split_prose(text: str) -> tuple[str, str]:
+    """``(text outside fenced blocks, its lines that are not unfenced code)``; cached, since the
+    cues and the router's lexicon both read them."""
+    prose = _prose(text)
+    return prose, _words_outside_code(prose[:20000])
+
+
 def prose_outside_code(text: str) -> str:
-    """The prose lines of ``text``: outside fenced blocks, and not lines of unfenced code
-    (cached: the cues and the router's lexicon both read them)."""
-    return _words_outside_code(_prose(text)[:20000])
+    """The prose lines of ``text``: outside fenced blocks, and not lines of unfenced code."""
+    return _split_prose(text)[1]
 
 
 def extract_cues(text: str) -> list[str]:
@@ -277,8 +283,7 @@ def _cues(text: str) -> tuple[str, ...]:
         lang = EXTENSIONS.get(ext.lower())
         if lang:
             found.add(f"file:{lang}")
-    prose = _prose(text)
-    words = prose_outside_code(text)
+    prose, words = _split_prose(text)
     all_lines = text.splitlines()
     code_lines = [l for l in all_lines if _CODE_LINE.search(l)]
     lines = [l for l in all_lines if l.strip()]

@@ -9,7 +9,7 @@ router learns what it says from a lexicon counted over real source files:
   and whose per-language share (its file count over the language's file count, normalised
   over languages) reaches ``min_share`` for one language. Words every language's comments
   use ("value", "the", "find") are spread out and dropped.
-* :meth:`Lexicon.features` reads only the prose of a prompt (outside fenced and unfenced code,
+* :meth:`Lexicon.lookup` reads only the prose of a prompt (outside fenced and unfenced code,
   as :func:`moe_coder.routing.cues.prose_outside_code` does) and gives, per language, the
   largest share among the identifiers it names: a few dense columns the router weighs like
   any other feature. Code is left to the n-grams; the lexicon is for names in sentences.
@@ -28,12 +28,12 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from moe_coder.atomic import atomic_output
 from moe_coder.routing.cues import prose_outside_code
 
 #: Identifiers the lexicon counts and looks up.
 TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{1,40}")
 _HEADER = "token"
-_FILES = "#files"
 
 
 class Lexicon:
@@ -78,28 +78,23 @@ class Lexicon:
         return cls(languages, tokens, shares)
 
     # ------------------------------------------------------------------ features
-    def features(self, texts: Sequence[str]) -> np.ndarray:
-        """``(len(texts), len(languages))``: per language, the largest share among the lexicon's
-        identifiers that a text's prose names (zeros when it names none)."""
-        return self.lookup(texts)[0]
-
     def lookup(self, texts: Sequence[str]) -> tuple[np.ndarray, list[list[str]]]:
-        """:meth:`features`, and the identifiers each text's prose names, in order of appearance,
-        each as ``"library:NAME>LANGUAGE"`` with the language it mostly belongs to (for explanations)."""
+        """``(features, names)``. ``features`` is ``(len(texts), len(languages))``: per language, the
+        largest share among the lexicon's identifiers that a text's prose names (zeros when it
+        names none). ``names`` lists those identifiers for each text, in order of appearance, as
+        ``"library:NAME>LANGUAGE"`` with the language each mostly belongs to (for explanations)."""
         out = np.zeros((len(texts), len(self.languages)), dtype=np.float32)
         names: list[list[str]] = []
         for i, text in enumerate(texts):
             hits = dict.fromkeys(self._index[t] for t in TOKEN.findall(prose_outside_code(text)) if t in self._index)
             if hits:
-                out[i] = self.shares[sorted(hits)].max(axis=0)
+                out[i] = self.shares[list(hits)].max(axis=0)
             names.append([f"library:{self.tokens[j]}>{self.languages[int(self.shares[j].argmax())]}" for j in hits])
         return out, names
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> None:
         """A gzipped TSV: a header of languages, then one identifier and its shares a line."""
-        from moe_coder.atomic import atomic_output
-
         with atomic_output(Path(path), compress=True) as fh:
             fh.write(("\t".join([_HEADER, *self.languages]) + "\n").encode())
             for token, row in zip(self.tokens, self.shares):
