@@ -7,14 +7,18 @@ package (or module of a big package), every dataset, and every phrasing belongs 
 of train / validation / test, so the test figure measures prompts from unseen code *and*
 unseen wording. HumanEval and HumanEval-X are test-only; MBPP is train-only.
 
-It also writes ``lexicon.tsv.gz`` (see ``moe_coder/routing/lexicon.py``): the identifiers
-that belong to one language's code, counted over the training-split packages only.
+It also writes, from the training-split packages only:
+
+* ``lexicon.tsv.gz`` (see ``moe_coder/routing/lexicon.py``): the identifiers that belong to
+  one language's code;
+* ``code.jsonl.gz`` (see ``moe_coder/routing/code_language.py``): windows of code with their
+  language and source, which the router's code-language identifier learns from.
 
     # needs apt-get, npm and pip with access to their registries (a few minutes, ~250 MB in --cache)
     python router_training/build_data.py --fetch --cache /tmp/router-sources
     # rebuild from an existing cache; deterministic for a given --seed
     python router_training/build_data.py --cache /tmp/router-sources --shared ../shared/data
-    # only the lexicon
+    # only the lexicon and the code corpus
     python router_training/build_data.py --cache /tmp/router-sources --lexicon-only
 """
 from __future__ import annotations
@@ -34,9 +38,10 @@ from typing import Iterable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import phrasing  # noqa: E402
+from moe_coder.atomic import atomic_output  # noqa: E402
 from moe_coder.routing.lexicon import TOKEN, Lexicon  # noqa: E402
 from errors import error_message  # noqa: E402
-from sources import collect, fetch, source_files  # noqa: E402
+from sources import collect, cut_snippets, fetch, source_files  # noqa: E402
 
 logger = logging.getLogger("build_data")
 
@@ -480,6 +485,36 @@ def write_lexicon(cache: Path, out: Path, min_files: int, min_share: float) -> L
     return lexicon
 
 
+def code_corpus(cache: Path, per_language: int, seed: int, files_per_source: int = 400, per_file: int = 12) -> list[dict]:
+    """``[{"code", "language", "source"}]``: up to ``per_language`` windows of code a language (``unknown``:
+    Ruby, Perl, Lua), cut like the prompts' snippets from the *training-split* packages only."""
+    rng = random.Random(seed)
+    by_language: dict[str, list[dict]] = defaultdict(list)
+    for (language, source), paths in sorted(source_files(cache).items()):
+        if split_of(source) != "train":
+            continue
+        paths = list(paths)
+        rng.shuffle(paths)
+        for path in paths[:files_per_source]:
+            for code in cut_snippets(language, path.read_text(errors="replace"), rng, per_file):
+                by_language[language].append({"code": code, "language": language, "source": source})
+    rows = []
+    for language in sorted(by_language):
+        items = by_language[language]
+        rng.shuffle(items)
+        rows += items[:per_language]
+    return rows
+
+
+def write_code_corpus(cache: Path, out: Path, per_language: int, seed: int) -> None:
+    rows = code_corpus(cache, per_language, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_output(out / "code.jsonl.gz", compress=True) as fh:
+        for row in rows:
+            fh.write((json.dumps(row, ensure_ascii=False) + "\n").encode())
+    logger.info("code corpus: %d windows %s", len(rows), dict(Counter(r["language"] for r in rows)))
+
+
 def main(argv: Iterable[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=Path("/tmp/router-sources"), help="where packages are unpacked")
@@ -491,7 +526,9 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lexicon-min-files", type=int, default=5, help="files an identifier must occur in")
     ap.add_argument("--lexicon-min-share", type=float, default=0.85, help="share one language must hold")
-    ap.add_argument("--lexicon-only", action="store_true", help="write lexicon.tsv.gz only, not the prompts")
+    ap.add_argument("--code-per-language", type=int, default=8000, help="windows of code a language in code.jsonl.gz")
+    ap.add_argument("--lexicon-only", action="store_true",
+                    help="write lexicon.tsv.gz and code.jsonl.gz only, not the prompts")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.fetch:
@@ -499,6 +536,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     if not args.lexicon_only:
         write(build(args.cache, args.shared, args.seed, args.per_language, args.per_source), args.out)
     write_lexicon(args.cache, args.out, args.lexicon_min_files, args.lexicon_min_share)
+    write_code_corpus(args.cache, args.out, args.code_per_language, args.seed)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lexicon", metavar="TSV_GZ", default=None,
                    help="library lexicon to learn from (default: lexicon.tsv.gz inside --data when it is a directory)")
     p.add_argument("--no-lexicon", action="store_true", help="train without a library lexicon")
+    p.add_argument("--code-corpus", metavar="JSONL_GZ", default=None,
+                   help="windows of code the code-language identifier learns from "
+                   "(default: code.jsonl.gz inside --data when it is a directory)")
+    p.add_argument("--no-code-corpus", action="store_true", help="train without a code-language identifier")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from moe_coder.cli._common import print_json
+    from moe_coder.routing.code_language import CodeCorpus
     from moe_coder.routing.dataset import find_split, load_labelled, split_by_source
     from moe_coder.routing.lexicon import Lexicon
     from moe_coder.routing.router import PromptRouter
@@ -46,18 +51,15 @@ def run(args: argparse.Namespace) -> int:
         params["C"] = args.C
     if args.cascade_tolerance is not None:
         params["cascade_tolerance"] = args.cascade_tolerance
-    lexicon_path = None
-    if args.lexicon and not args.no_lexicon:
-        lexicon_path = Path(args.lexicon)
-        if not lexicon_path.is_file():
-            raise FileNotFoundError(f"lexicon not found: {lexicon_path}")
-    elif not args.no_lexicon and data.is_dir() and (data / "lexicon.tsv.gz").is_file():
-        lexicon_path = data / "lexicon.tsv.gz"
+    lexicon_path = _companion(data, args.lexicon, args.no_lexicon, "lexicon.tsv.gz", "lexicon")
     lexicon = Lexicon.load(lexicon_path) if lexicon_path is not None else None
+    corpus_path = _companion(data, args.code_corpus, args.no_code_corpus, "code.jsonl.gz", "code corpus")
+    corpus = CodeCorpus.load(corpus_path) if corpus_path is not None else None
     router = PromptRouter(**params)
     print(f"training on {len(train)} prompts, calibrating on {len(validation)}"
-          + (f"; lexicon {lexicon_path} ({len(lexicon)} identifiers)" if lexicon is not None else "; no lexicon"), flush=True)
-    router.fit(train.prompts, train.y, lexicon=lexicon)
+          + (f"; lexicon {lexicon_path} ({len(lexicon)} identifiers)" if lexicon is not None else "; no lexicon")
+          + (f"; code corpus {corpus_path} ({len(corpus)} windows)" if corpus is not None else "; no code corpus"), flush=True)
+    router.fit(train.prompts, train.y, lexicon=lexicon, code_corpus=corpus, groups=train.sources)
     router.calibrate(validation.prompts, validation.y)
     router.save_pretrained(args.out)
     probas, _, encoded = router.predict_proba_with_cues(validation.prompts)
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         "fast_threshold": router.fast_threshold_ if router._uses_cascade() else None,
         "validation_encoded_share": float(encoded.mean()) if len(encoded) else 0.0,
         "lexicon": str(lexicon_path) if lexicon is not None else None,
+        "code_corpus": str(corpus_path) if corpus is not None else None,
     }
     if args.json:
         print_json(summary)
@@ -76,3 +79,18 @@ def run(args: argparse.Namespace) -> int:
               f"abstain threshold {router.abstain_threshold_:.3f}, "
               f"{summary['validation_encoded_share']:.1%} of validation prompts needed the sentence encoder")
     return 0
+
+
+def _companion(data: Path, given: str | None, disabled: bool, default_name: str, what: str) -> Path | None:
+    """The file named by ``--lexicon`` / ``--code-corpus`` (an error when it is missing), else the one
+    inside the ``--data`` directory if there is one; ``None`` when disabled or absent."""
+    if disabled:
+        return None
+    if given:
+        path = Path(given)
+        if not path.is_file():
+            raise FileNotFoundError(f"{what} not found: {path}")
+        return path
+    if data.is_dir() and (data / default_name).is_file():
+        return data / default_name
+    return None

@@ -256,6 +256,18 @@ def prose_outside_code(text: str) -> str:
     return _split_prose(text)[1]
 
 
+_FENCED = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.S)
+
+
+def code_outside_prose(text: str) -> str:
+    """The code of ``text``, what :func:`prose_outside_code` leaves out: the contents of its fenced
+    blocks, then its unfenced lines that look like code (blank lines kept)."""
+    outside, words = _split_prose(text)
+    prose_lines = set(words.splitlines())
+    loose = [line for line in outside[:20000].splitlines() if not line.strip() or line not in prose_lines]
+    return "\n".join(_FENCED.findall(text) + loose).strip("\n")
+
+
 def extract_cues(text: str) -> list[str]:
     """Names of the cues that fire on ``text``, in :data:`CUE_NAMES` order."""
     return list(_cues(text))

@@ -9,7 +9,10 @@ Features, concatenated into one sparse row per prompt:
    stack-trace formats, "in Rust" mentions) as 0/1 columns the model weighs like any other;
 4. when it is fitted with one, the :class:`~moe_coder.routing.lexicon.Lexicon` columns: per
    language, how strongly the identifiers named in the prompt's prose ("PDO", "vitest")
-   belong to that language's code.
+   belong to that language's code;
+5. when it is fitted with a code corpus, the per-language probabilities of a
+   :class:`~moe_coder.routing.code_language.CodeLanguageIdentifier` reading the prompt's code
+   only, learned from many more windows of code than the prompts carry.
 
 Each head is a multinomial logistic regression, fitted to convergence (``tol=1e-5``: stopping
 at 1e-3 cost about a point of accuracy on both heads); :meth:`PromptRouter.calibrate` fits one
@@ -17,7 +20,7 @@ temperature per head on held-out prompts and chooses the abstain threshold there
 
 Cascade: encoding a prompt with MiniLM costs far more than everything else together, and most
 prompts that carry code are settled by their n-grams and cues alone. So the router also fits
-*fast heads* on features 2 to 4 only. A prompt whose fast-head confidence (on both language
+*fast heads* on features 2 to 5 only. A prompt whose fast-head confidence (on both language
 and task) reaches ``fast_threshold_`` is answered by them; every other prompt is encoded and
 answered by the full heads. :meth:`PromptRouter.calibrate` chooses ``fast_threshold_`` as the
 lowest value at which the cascade is no less accurate than the full heads on the held-out
@@ -34,11 +37,12 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
 from moe_coder.atomic import atomic_output, write_text_atomic
 from moe_coder.jsonl import read_json
+from moe_coder.routing.code_language import CodeCorpus, CodeLanguageIdentifier, ngram_vectorizers, out_of_fold_proba
 from moe_coder.routing.calibration import choose_threshold, fit_temperature, scaled_proba
 from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
 from moe_coder.routing.encoder import BUILTIN_ENCODER, encode
@@ -93,6 +97,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         embedding_weight: float = 1.0,
         cue_weight: float = 0.5,
         lexicon_weight: float = 0.5,
+        code_weight: float = 1.0,
         C: float = 8.0,
         max_iter: int = 2000,
         tol: float = 1e-5,
@@ -111,26 +116,19 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         self.embedding_weight = embedding_weight
         self.cue_weight = cue_weight
         self.lexicon_weight = lexicon_weight
+        self.code_weight = code_weight
         self.C = C
         self.max_iter = max_iter
         self.tol = tol
 
     # ------------------------------------------------------------------ features
-    def _vectorizers(self) -> tuple[HashingVectorizer, HashingVectorizer]:
-        chars = HashingVectorizer(
-            analyzer="char", ngram_range=(2, 4), n_features=self.char_features, alternate_sign=False,
-            lowercase=False, norm=None, dtype=np.float32,
-        )
-        words = HashingVectorizer(
-            analyzer="word", ngram_range=(1, 2), n_features=self.word_features, alternate_sign=False,
-            token_pattern=r"[A-Za-z_][A-Za-z0-9_]*|[\u4e00-\u9fff]|[^\sA-Za-z0-9_]{1,3}", norm=None, dtype=np.float32,
-        )
-        return chars, words
-
-    def _fast_transform(self, texts: list[str], fit: bool = False) -> tuple[sparse.csr_matrix, list[list[str]]]:
-        """The fast heads' features of plain texts (2 to 4: n-grams, cues, lexicon), and the cues that
-        fired on each (with the lexicon's ``library:NAME>LANGUAGE`` hits)."""
-        chars, words = self._vectorizers()
+    def _fast_transform(
+        self, texts: list[str], fit: bool = False, code_proba: np.ndarray | None = None,
+    ) -> tuple[sparse.csr_matrix, list[list[str]]]:
+        """The fast heads' features of plain texts (2 to 5: n-grams, cues, lexicon, code identifier),
+        and the cues that fired on each (with the lexicon's ``library:NAME>LANGUAGE`` hits).
+        ``code_proba`` replaces the identifier's own outputs (:meth:`fit` passes out-of-fold ones)."""
+        chars, words = ngram_vectorizers(self.char_features, self.word_features)
         clipped = [_clip(t) for t in texts]
         lexical = sparse.hstack([chars.transform(clipped), words.transform(clipped)], format="csr")
         if fit:
@@ -143,25 +141,34 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             L, names = self.lexicon_.lookup(texts)
             blocks.append(sparse.csr_matrix(L * self.lexicon_weight))
             cue_lists = [cues_i + names_i for cues_i, names_i in zip(cue_lists, names)]
+        if getattr(self, "code_model_", None) is not None:
+            P = code_proba if code_proba is not None else self.code_model_.predict_proba(texts)
+            blocks.append(sparse.csr_matrix(P * self.code_weight))
         return sparse.hstack(blocks, format="csr", dtype=np.float32), cue_lists
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Feature 1: the sentence embeddings of plain texts, scaled by ``embedding_weight``."""
         return encode(texts, self.encoder, max_tokens=self.max_tokens, precision=self.encoder_precision) * self.embedding_weight
 
-    def transform(self, prompts: Sequence[RoutingInput], fit: bool = False) -> sparse.csr_matrix:
+    def transform(self, prompts: Sequence[RoutingInput], fit: bool = False, code_proba: np.ndarray | None = None) -> sparse.csr_matrix:
         """The full heads' feature matrix of each prompt's text (a conversation's last user turn)."""
         texts = [split_conversation(p)[0] for p in prompts]
-        F, _ = self._fast_transform(texts, fit=fit)
+        F, _ = self._fast_transform(texts, fit=fit, code_proba=code_proba)
         E = self._embed(texts)
         return sparse.hstack([sparse.csr_matrix(E), F], format="csr", dtype=np.float32)
 
     # ------------------------------------------------------------------ estimator surface
-    def fit(self, prompts: Sequence[RoutingInput], y: Any, lexicon: Lexicon | None = None) -> "PromptRouter":
+    def fit(
+        self, prompts: Sequence[RoutingInput], y: Any, lexicon: Lexicon | None = None,
+        code_corpus: CodeCorpus | None = None, groups: Sequence[str] | None = None,
+    ) -> "PromptRouter":
         """Fit every head on ``prompts`` and their ``(language, task[, source_language])`` rows.
 
         ``lexicon``, when given, adds its per-language columns (feature 4) and is kept in
-        :attr:`lexicon_` and in the saved artifacts.
+        :attr:`lexicon_` and in the saved artifacts. ``code_corpus``, when given, trains the code
+        identifier of feature 5 (kept in :attr:`code_model_`); ``groups`` names the source of each
+        prompt, so that a prompt's identifier outputs come from an identifier fitted without the
+        corpus windows of its source (see :func:`~moe_coder.routing.code_language.out_of_fold_proba`).
         """
         y = np.asarray(y, dtype=object)
         if y.ndim != 2 or y.shape[1] not in (2, 3) or y.shape[0] != len(prompts):
@@ -171,7 +178,14 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             )
         self.cue_names_ = list(CUE_NAMES)
         self.lexicon_ = lexicon if lexicon is not None and len(lexicon) else None
-        X = self.transform(prompts, fit=True)
+        self.code_model_, code_proba = None, None
+        if code_corpus is not None and len(code_corpus):
+            if groups is not None and len(groups) != len(prompts):
+                raise ValueError(f"groups must name the source of each of the {len(prompts)} prompts; found {len(groups)}")
+            texts = [split_conversation(p)[0] for p in prompts]
+            identifier = CodeLanguageIdentifier(self.char_features, self.word_features)
+            self.code_model_, code_proba = out_of_fold_proba(identifier, code_corpus, texts, groups)
+        X = self.transform(prompts, fit=True, code_proba=code_proba)
         self.heads_ = ["language", "task"]
         source_rows = np.zeros(len(y), dtype=bool)
         if y.shape[1] == 3:
@@ -208,7 +222,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
     def _fast_columns(self, X: sparse.csr_matrix) -> sparse.csr_matrix:
         """The fast heads' part of a :meth:`transform` matrix: everything after the embedding."""
         lexicon = len(self.lexicon_.languages) if self.lexicon_ is not None else 0
-        return X[:, X.shape[1] - self.char_features - self.word_features - len(self.cue_names_) - lexicon :]
+        code = len(self.code_model_.classes_) if getattr(self, "code_model_", None) is not None else 0
+        return X[:, X.shape[1] - self.char_features - self.word_features - len(self.cue_names_) - lexicon - code :]
 
     def _head(self, X: sparse.csr_matrix, y: np.ndarray) -> LogisticRegression:
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=self.tol).fit(X, y.astype(str))
@@ -424,6 +439,9 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         lexicon = getattr(self, "lexicon_", None)
         if lexicon is not None:
             arrays.update(lexicon.to_arrays())
+        code_model = getattr(self, "code_model_", None)
+        if code_model is not None:
+            arrays.update(code_model.to_arrays())
         with atomic_output(directory / _WEIGHTS) as fh:
             np.savez_compressed(fh, **arrays)
         meta = {
@@ -433,6 +451,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             "estimator_classes": {name: [str(c) for c in e.classes_] for name, e in estimators.items()},
             "cue_names": list(getattr(self, "cue_names_", [])),
             "lexicon_languages": lexicon.languages if lexicon is not None else None,
+            "code_languages": [str(c) for c in code_model.classes_] if code_model is not None else None,
             "temperatures": getattr(self, "temperatures_", None),
             "target_temperature": getattr(self, "target_temperature_", None),
             "fast_temperatures": getattr(self, "fast_temperatures_", None),
@@ -472,6 +491,14 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         if languages and "lexicon.tokens" not in arrays:
             raise ValueError(f"{weights_path}: {meta_path.name} names a lexicon but the weights hold none")
         router.lexicon_ = Lexicon.from_arrays(languages, arrays) if languages else None
+        code_languages = meta.get("code_languages")
+        if code_languages and "code.coef" not in arrays:
+            raise ValueError(f"{weights_path}: {meta_path.name} names a code identifier but the weights hold none")
+        try:
+            router.code_model_ = CodeLanguageIdentifier.from_arrays(
+                code_languages, arrays, router.char_features, router.word_features) if code_languages else None
+        except ValueError as exc:
+            raise ValueError(f"{weights_path}: {exc}") from None
         router.heads_ = list(meta["heads"])
         router.tfidf_ = TfidfTransformer(sublinear_tf=True)
         router.tfidf_.idf_ = arrays["tfidf.idf"].astype(np.float64)
