@@ -116,7 +116,7 @@ class CodeLanguageIdentifier:
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(tfidf.transform(counts), languages)
         self.classes_ = np.array(model.classes_)
-        self.idf_ = tfidf.idf_.astype(np.float32)
+        self.tfidf_ = tfidf
         self.coef_ = model.coef_.astype(np.float16).astype(np.float32)
         self.intercept_ = model.intercept_.astype(np.float32)
         return self
@@ -128,11 +128,7 @@ class CodeLanguageIdentifier:
         rows = [i for i, c in enumerate(codes) if c.strip()]
         if not rows:
             return out
-        X = self._counts([codes[i] for i in rows])
-        X.data = 1.0 + np.log(X.data)  # sublinear tf, then idf and l2 norm: TfidfTransformer's transform
-        X = X.multiply(self.idf_).tocsr()
-        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1))).ravel()
-        z = np.asarray(X @ self.coef_.T) / np.maximum(norms, 1e-12)[:, None] + self.intercept_
+        z = np.asarray(self.tfidf_.transform(self._counts([codes[i] for i in rows])) @ self.coef_.T) + self.intercept_
         # one-vs-rest logistic outputs, normalised: what SGDClassifier.predict_proba gives
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
         out[rows] = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
@@ -146,7 +142,7 @@ class CodeLanguageIdentifier:
     def to_arrays(self, prefix: str = "code.") -> dict[str, np.ndarray]:
         """Plain arrays for a router's ``.npz`` (no pickle needed to read them back)."""
         return {f"{prefix}coef": self.coef_.astype(np.float16), f"{prefix}intercept": self.intercept_,
-                f"{prefix}idf": self.idf_.astype(np.float16)}
+                f"{prefix}idf": self.tfidf_.idf_.astype(np.float16)}
 
     @classmethod
     def from_arrays(cls, classes: Sequence[str], arrays: Mapping[str, np.ndarray], char_features: int,
@@ -155,9 +151,10 @@ class CodeLanguageIdentifier:
         model.classes_ = np.array([str(c) for c in classes])
         model.coef_ = arrays[f"{prefix}coef"].astype(np.float32)
         model.intercept_ = arrays[f"{prefix}intercept"].astype(np.float32)
-        model.idf_ = arrays[f"{prefix}idf"].astype(np.float32)
+        model.tfidf_ = TfidfTransformer(sublinear_tf=True)
+        model.tfidf_.idf_ = arrays[f"{prefix}idf"].astype(np.float64)
         expected = (len(classes), char_features + word_features)
-        if model.coef_.shape != expected or model.idf_.shape != (expected[1],):
+        if model.coef_.shape != expected or model.tfidf_.idf_.shape != (expected[1],):
             raise ValueError(f"code identifier weights have shape {model.coef_.shape}, expected {expected}")
         return model
 
