@@ -151,3 +151,29 @@ def test_syntax_prefilters_never_hide_a_match():
                 hits += 1
                 assert any(n in text for n in _SYNTAX_NEEDS[name]), (name, text[:200])
     assert hits > 1000
+
+
+def test_using_namespace_std_is_cpp_and_not_csharp():
+    """C that says ``using namespace std;`` is C++ (HumanEval-X's C++ prompts are written so);
+    C#'s ``namespace X {`` / ``namespace X;`` still fires the C# cue."""
+    cues = extract_cues("#include<stdio.h>\nusing namespace std;\nint x_or_y(int n,int x,int y){")
+    assert "syntax:cpp_std" in cues
+    assert "syntax:csharp_using" not in cues
+    assert "syntax:csharp_using" in extract_cues("namespace Shop.Orders;\npublic class Order {}")
+
+
+@pytest.mark.parametrize(
+    "code, untyped",
+    [
+        ("const findMax = (words) => {\n  let s = -1;\n", True),
+        ("function add(a, b) {\n  return a + b;\n}", True),
+        ("const findMax = (words: string[]): string => {", False),
+        ("class Store {\n  private items = new Map<string, number>();\n  const add = () => {}\n}", False),
+        ("export type Id = string;\nconst f = (x) => {", False),
+        ("```ts\nconst f = (x) => {\n```", False),
+    ],
+)
+def test_javascript_with_nothing_only_typescript_writes_is_marked_untyped(code, untyped):
+    cues = extract_cues(code)
+    assert "syntax:js_syntax" in cues
+    assert ("syntax:js_untyped" in cues) is untyped

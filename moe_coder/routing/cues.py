@@ -67,10 +67,11 @@ _SYNTAX: dict[str, str] = {
     "cpp_include": r"^\s*#\s*include\s*<(?:iostream|vector|string|map|memory|algorithm|unordered_map|thread|mutex)>",
     "cpp_std": (
         r"(?<!use )\bstd::(?:vector|string|cout|cin|endl|map|unordered_map|unique_ptr|shared_ptr|make_\w+|sort|move|"
-        r"thread|mutex|array|optional|pair|function|size_t)\b(?!::)|\btemplate\s*<|\bcout\s*<<|\bnullptr\b|\bauto&?\s+\w+\s*="
+        r"thread|mutex|array|optional|pair|function|size_t)\b(?!::)|\btemplate\s*<|\bcout\s*<<|\bnullptr\b|\bauto&?\s+\w+\s*=|"
+        r"\busing\s+namespace\s+std\b"
     ),
     "c_stdio": r"\bprintf\s*\(|\bmalloc\s*\(|\bfree\s*\(|\bint\s+main\s*\(\s*(?:void|int argc)",
-    "csharp_using": r"^\s*using\s+System(?:\.\w+)*;|\bConsole\.Write(?:Line)?\(|\bnamespace\s+[\w.]+\s*[{;]|\bpublic\s+(?:async\s+)?Task\b|\{\s*get;\s*(?:set;)?\s*\}",
+    "csharp_using": r"^\s*using\s+System(?:\.\w+)*;|\bConsole\.Write(?:Line)?\(|(?<!using )\bnamespace\s+[\w.]+\s*[{;]|\bpublic\s+(?:async\s+)?Task\b|\{\s*get;\s*(?:set;)?\s*\}",
     "java_main": r"public\s+static\s+void\s+main\s*\(\s*String|\bSystem\.out\.print|^\s*import\s+java\.|\bpackage\s+[\w.]+;|@Override\b",
     "python_def": r"^\s*def\s+\w+\s*\(.*\)\s*(?:->\s*[\w\[\], .]+)?:\s*$|^\s*(?:from\s+[\w.]+\s+)?import\s+\w+\s*$|\bself\.\w+|\belif\b|^\s*if __name__ ==",
     "python_traceback": r"Traceback \(most recent call last\)|File \".+\.py\", line \d+",
@@ -99,7 +100,7 @@ _SYNTAX_NEEDS: dict[str, tuple[str, ...]] = {
     "php_open_tag": ("<?php", "$this->", "echo", "$_"),
     "c_include": ("include",),
     "cpp_include": ("include",),
-    "cpp_std": ("std::", "template", "cout", "nullptr", "auto"),
+    "cpp_std": ("std::", "template", "cout", "nullptr", "auto", "using namespace"),
     "c_stdio": ("printf", "malloc", "free", "main"),
     "csharp_using": ("System", "Console.Write", "namespace", "Task", "get;"),
     "java_main": ("main", "System.out.print", "java.", "package", "@Override"),
@@ -137,7 +138,7 @@ _EVIDENCE: dict[str, frozenset[str]] = {
         "js_syntax": "javascript typescript", "ts_types": "typescript", "node_trace": "javascript typescript",
         "go_syntax": "go", "rust_syntax": "rust", "bash_syntax": "bash", "shebang_python": "python", "sql_syntax": "sql",
         "java_trace": "java", "csharp_trace": "csharp", "gcc_error": "c cpp", "gpp_error": "cpp", "php_error": "php",
-        "go_error": "go", "rust_error": "rust", "bash_error": "bash", "sql_error": "sql",
+        "go_error": "go", "rust_error": "rust", "bash_error": "bash", "sql_error": "sql", "js_untyped": "javascript",
     }.items()},
 }
 
@@ -190,6 +191,19 @@ _TARGET_WORDS: dict[str, str] = {
 # ASCII word boundaries: a name glued to Chinese prose ("用Python写") still counts as a word; the
 # one-letter and two-letter names also refuse an accented Latin letter next to them ("Cómo", "Código").
 _NAME_RX = {lang: re.compile(rx, re.ASCII) for lang, rx in _NAMES.items()}
+_TYPESCRIPT_EVIDENCE = frozenset({"syntax:ts_types", "fence:typescript", "file:typescript"})
+#: What only TypeScript writes, more widely than the ``ts_types`` cue (which must not fire on
+#: Python's or Rust's annotated parameters): read only on JavaScript-family code.
+TYPESCRIPT_ONLY = re.compile(
+    r"\(\s*\w+\??\s*:\s*[\w\[{(]"                          # a typed first parameter
+    r"|\)\s*:\s*[\w\[{<|]+[^=;\n]*(?:=>|\{)"              # a return type
+    r"|\b(?:let|const|var)\s+\w+\s*:\s*\w"                # a typed variable
+    r"|\b(?:private|public|protected|readonly)\s+\w"        # member modifiers
+    r"|\b(?:interface|enum|namespace)\s+\w+|\btype\s+\w+(?:<[^>]*>)?\s*="
+    r"|\bimplements\s+\w|\b(?:import|export)\s+type\b|\bdeclare\s+\w|\babstract\s+class\b"
+    r"|\bas\s+(?:any|unknown|const|string|number|boolean|[A-Z]\w*)\b"
+    r"|\b[A-Z]\w*<[\w\[\]|, ]+>|\w+!\.|:\s*(?:string|number|boolean|any|void|unknown|never)\b"
+)
 _SYNTAX_RX = {name: re.compile(rx, re.M) for name, rx in _SYNTAX.items()}
 _TASK_RX = {task: re.compile(rx, re.I) for task, rx in _TASK_WORDS.items()}
 
@@ -202,7 +216,7 @@ CUE_NAMES: tuple[str, ...] = tuple(
     + [f"target:{lang}" for lang in (*_LANGS, _OTHER)]
     + [f"aside:{lang}" for lang in (*_LANGS, _OTHER)]
     + [f"last_mention:{lang}" for lang in (*_LANGS, _OTHER)]
-    + [f"syntax:{name}" for name in _SYNTAX]
+    + [f"syntax:{name}" for name in _SYNTAX] + ["syntax:js_untyped"]
     + [f"ask:{task}" for task in _TASK_WORDS]
     + ["target:matches_code", "target:differs_from_code"]
     + ["shape:mostly_code", "shape:no_prose", "shape:empty", "shape:binary", "shape:non_ascii_prose", "shape:long",
@@ -327,6 +341,9 @@ def _cues(text: str) -> tuple[str, ...]:
     for name, rx in _SYNTAX_RX.items():
         if any(needle in sample for needle in _SYNTAX_NEEDS[name]) and rx.search(sample):
             found.add(f"syntax:{name}")
+    if "syntax:js_syntax" in found and not found & _TYPESCRIPT_EVIDENCE and not TYPESCRIPT_ONLY.search(sample):
+        # JavaScript-family code with nothing only TypeScript writes is JavaScript as it stands
+        found.add("syntax:js_untyped")
     targets = {name[7:] for name in found if name.startswith("target:")}
     evidence = frozenset().union(*(_EVIDENCE[name] for name in found if name in _EVIDENCE))
     if targets and evidence:
