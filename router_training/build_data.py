@@ -12,7 +12,10 @@ It also writes, from the training-split packages only:
 * ``lexicon.tsv.gz`` (see ``moe_coder/routing/lexicon.py``): the identifiers that belong to
   one language's code;
 * ``code.jsonl.gz`` (see ``moe_coder/routing/code_language.py``): windows of code with their
-  language and source, which the router's code-language identifier learns from.
+  language and source, which the router's code-language identifier learns from;
+
+and adds to the training prompts copies of some that name a tool, the tool replaced by an
+identifier of the lexicon (:func:`name_substitutes`).
 
     # needs apt-get, npm and pip with access to their registries (a few minutes, ~250 MB in --cache)
     python router_training/build_data.py --fetch --cache /tmp/router-sources
@@ -450,6 +453,33 @@ def build(cache: Path, shared: Path, seed: int, per_language: int, per_source: i
     return b.rows
 
 
+def name_substitutes(rows: list[dict], lexicon: Lexicon, seed: int, fraction: float = 0.3,
+                     min_share: float = 0.95) -> list[dict]:
+    """Copies of about ``fraction`` of the training prompts that name a tool of their language
+    ("con Django", "my Jest mocks"), the tool replaced by an identifier the lexicon gives to that
+    language alone (a share of at least ``min_share``).
+
+    The training tools' own n-grams settle their prompts, so without these copies the heads give
+    the lexicon's columns little weight, and a prompt naming a library no training prompt names
+    ("Was macht vitest genau?") is routed as if it named none. The identifiers come from the
+    training-split packages' lexicon, so nothing of the validation or test tools is used."""
+    rng = random.Random(seed + 1)
+    names = {
+        lang: sorted(t for t, shares in zip(lexicon.tokens, lexicon.shares) if shares[i] >= min_share and len(t) >= 3)
+        for i, lang in enumerate(lexicon.languages)
+    }
+    tools = {t: lang for lang, bank in phrasing.ECOSYSTEM.items() for i, t in enumerate(bank) if _phrase_split(i) == "train"}
+    out = []
+    for row in rows:
+        prompt, language = row["prompt"], row["language"]
+        if not row["source"].startswith("prose-") or not isinstance(prompt, str) or not names.get(language):
+            continue
+        found = [t for t, lang in tools.items() if lang == language and t in prompt]
+        if found and rng.random() < fraction:
+            out.append({**row, "prompt": prompt.replace(max(found, key=len), rng.choice(names[language]))})
+    return out
+
+
 def write(rows: dict[str, list[dict]], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for split, items in rows.items():
@@ -533,9 +563,13 @@ def main(argv: Iterable[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.fetch:
         fetch(args.cache)
+    lexicon = write_lexicon(args.cache, args.out, args.lexicon_min_files, args.lexicon_min_share)
     if not args.lexicon_only:
-        write(build(args.cache, args.shared, args.seed, args.per_language, args.per_source), args.out)
-    write_lexicon(args.cache, args.out, args.lexicon_min_files, args.lexicon_min_share)
+        rows = build(args.cache, args.shared, args.seed, args.per_language, args.per_source)
+        extra = name_substitutes(rows["train"], lexicon, args.seed)
+        logger.info("train: %d more prompts naming a lexicon identifier in place of a tool", len(extra))
+        rows["train"] += extra
+        write(rows, args.out)
     write_code_corpus(args.cache, args.out, args.code_per_language, args.seed)
 
 

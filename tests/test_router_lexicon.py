@@ -129,3 +129,25 @@ def test_build_script_counts_training_split_sources_only(tmp_path, monkeypatch):
     counts, totals = build_data.lexicon_counts(tmp_path)
     assert counts["PDO"] == {"php": 1} and "Heldout" not in counts
     assert dict(totals) == {"php": 1}
+
+
+def test_build_script_swaps_training_tools_for_lexicon_identifiers_of_the_same_language():
+    """The extra training prompts keep their labels, name a lexicon identifier the lexicon gives
+    to the prompt's language alone in place of a training tool, and never use a test tool."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "router_training"))
+    import build_data
+    import phrasing
+
+    lexicon = Lexicon(["php", "rust"], ["PDOish", "sqlx", "both"], np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]))
+    php_tools = [t for i, t in enumerate(phrasing.ECOSYSTEM["php"]) if build_data._phrase_split(i) == "train"]
+    test_tool = next(t for i, t in enumerate(phrasing.ECOSYSTEM["php"]) if build_data._phrase_split(i) == "test")
+    rows = [{"prompt": f"How do I paginate with {t}?", "language": "php", "task": "generate", "source": "prose-train"}
+            for t in php_tools] * 10
+    rows += [{"prompt": f"How do I bind params with {test_tool}?", "language": "php", "task": "generate", "source": "prose-train"},
+             {"prompt": f"<?php // {php_tools[0]}", "language": "php", "task": "complete", "source": "php-pkg"}]
+    extra = build_data.name_substitutes(rows, lexicon, seed=0, fraction=0.5)
+    assert 0 < len(extra) < len(php_tools) * 10
+    for row in extra:
+        assert row["prompt"].startswith("How do I paginate with PDOish")
+        assert (row["language"], row["task"], row["source"]) == ("php", "generate", "prose-train")
+    assert build_data.name_substitutes(rows, lexicon, seed=0, fraction=0.5) == extra  # deterministic
