@@ -483,9 +483,9 @@ def name_substitutes(rows: list[dict], lexicon: Lexicon, seed: int, fraction: fl
 def write(rows: dict[str, list[dict]], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for split, items in rows.items():
-        with gzip.open(out / f"{split}.jsonl.gz", "wt", encoding="utf-8", compresslevel=9) as fh:
+        with atomic_output(out / f"{split}.jsonl.gz", compress=True) as fh:
             for row in items:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                fh.write((json.dumps(row, ensure_ascii=False) + "\n").encode())
         langs = Counter(r["language"] for r in items)
         tasks = Counter(r["task"] for r in items)
         logger.info("%s: %d prompts; languages %s; tasks %s", split, len(items), dict(langs), dict(tasks))

@@ -141,7 +141,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             L, names = self.lexicon_.lookup(texts)
             blocks.append(sparse.csr_matrix(L * self.lexicon_weight))
             cue_lists = [cues_i + names_i for cues_i, names_i in zip(cue_lists, names)]
-        if getattr(self, "code_model_", None) is not None:
+        if self.code_model_ is not None:
             P = code_proba if code_proba is not None else self.code_model_.predict_proba(texts)
             blocks.append(sparse.csr_matrix(P * self.code_weight))
         return sparse.hstack(blocks, format="csr", dtype=np.float32), cue_lists
@@ -222,7 +222,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
     def _fast_columns(self, X: sparse.csr_matrix) -> sparse.csr_matrix:
         """The fast heads' part of a :meth:`transform` matrix: everything after the embedding."""
         lexicon = len(self.lexicon_.languages) if self.lexicon_ is not None else 0
-        code = len(self.code_model_.classes_) if getattr(self, "code_model_", None) is not None else 0
+        code = len(self.code_model_.classes_) if self.code_model_ is not None else 0
         return X[:, X.shape[1] - self.char_features - self.word_features - len(self.cue_names_) - lexicon - code :]
 
     def _head(self, X: sparse.csr_matrix, y: np.ndarray) -> LogisticRegression:
