@@ -59,6 +59,19 @@ def test_bad_input_is_unknown_or_unsure(coder, prompt):
     assert d.expert == "generalist"
 
 
+def test_random_bytes_go_to_the_generalist(coder):
+    """Binary junk (3,000 random Latin-1 characters) spells short identifiers and stray syntax; nearly
+    all of it must still reach the generalist."""
+    import random
+
+    prompts = []
+    for seed in range(40):
+        rng = random.Random(seed)
+        prompts.append("".join(chr(rng.randrange(256)) for _ in range(3000)))
+    experts = [d.expert for d in coder.route_batch(prompts)]
+    assert experts.count("generalist") >= 38, experts
+
+
 def test_other_languages_go_to_the_generalist(coder):
     for prompt in ["Write a Haskell function that merges two sorted lists.", "Kotlin data class for a user with an email"]:
         d = coder.route(prompt)

@@ -31,8 +31,9 @@ import numpy as np
 from moe_coder.atomic import atomic_output
 from moe_coder.routing.cues import prose_outside_code
 
-#: Identifiers the lexicon counts and looks up.
-TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{1,40}")
+#: Identifiers the lexicon counts and looks up: three characters at least. Two-character ones
+#: ("u8", "dw", "Li") name no library, and any run of random bytes spells a few of them.
+TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,40}")
 _HEADER = "token"
 
 
