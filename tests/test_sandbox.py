@@ -48,17 +48,31 @@ def test_run_an_executable_with_its_own_environment(sandbox, tmp_path):
         assert result.stdout.split() == ["hello", str(workdir)]
 
 
-def test_compile_steps_keep_the_caller_and_may_write_their_cache(sandbox, tmp_path):
+def test_a_writable_cache_is_handed_to_the_sandbox_user_and_nothing_else_is_writable(sandbox, tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
+    (cache / "old-entry").write_text("written by an earlier run as another user")
     other = tmp_path / "other"
     other.mkdir()
-    script = f"import os\nprint(os.getuid())\nopen('{cache}/hit', 'w').write('1')\nopen('{other}/x', 'w')\n"
-    result = run_python(sandbox, script, writable=[str(cache)], drop_privileges=False)
-    assert int(result.stdout.split()[0]) == os.getuid()
-    assert (cache / "hit").exists()
+    script = (f"import os\nprint(os.getuid())\nopen('{cache}/hit', 'w').write('1')\n"
+              f"open('{cache}/old-entry', 'a').write('+')\nopen('{other}/x', 'w')\n")
+    result = run_python(sandbox, script, writable=[str(cache)])
+    expected_uid = sandbox.drop_user[0] if sandbox.drop_user else os.getuid()
+    assert int(result.stdout.split()[0]) == expected_uid
+    assert (cache / "hit").exists() and (cache / "old-entry").read_text().endswith("+")
     if sandbox.isolation().filesystem_isolated:
-        assert not (other / "x").exists() and "Read-only file system" in result.stderr
+        assert not (other / "x").exists()
+        assert "Read-only file system" in result.stderr or "No such file" in result.stderr
+
+
+def test_a_program_sees_a_minimal_root(sandbox):
+    if not sandbox.isolation().private_root:
+        pytest.skip("no private root on this platform")
+    result = run_python(sandbox, "import os\nprint(sorted(os.listdir('/')), os.listdir('/tmp'))\n")
+    top, tmp = result.stdout.split("] ")
+    assert set(eval(top + "]")) <= {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "tmp",
+                                    "usr", "root", "work", "home", "opt"}
+    assert len(eval(tmp)) == 1  # its own directory, nothing else of the host's /tmp
 
 
 def test_without_namespaces_the_report_says_so_and_programs_still_run():
@@ -87,3 +101,11 @@ def test_limits_become_rlimits():
     limits = Limits(timeout_s=2.5, memory_bytes=1 << 30, max_processes=8)
     assert limits.rlimits() == {"cpu": 3, "as": 1 << 30, "nproc": 8, "nofile": 256, "fsize": 64 << 20, "core": 0}
     assert limits.replace(cpu_s=1).rlimits()["cpu"] == 1
+
+
+@pytest.mark.parametrize("change", [dict(timeout_s=0), dict(timeout_s=-5), dict(timeout_s=float("inf")),
+                                    dict(timeout_s=float("nan")), dict(memory_bytes=0), dict(memory_bytes=-1),
+                                    dict(cpu_s=0), dict(max_disk_bytes=0), dict(max_processes=2.5)])
+def test_limits_refuse_values_that_would_turn_a_limit_off_or_overflow(change):
+    with pytest.raises(ValueError, match=next(iter(change))):
+        Limits(**change)

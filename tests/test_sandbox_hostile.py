@@ -133,6 +133,16 @@ def test_writing_outside_its_directory_is_refused(runner, sandbox, tmp_path):
     verdict, _ = check(runner, code)
     assert not target.exists()
     assert verdict.passed is False and verdict.reason == "runtime_error"
+    # Not in its view at all (a private root), or read-only / not its own where it is shown.
+    assert any(why in verdict.detail for why in ("No such file", "Read-only file system", "Permission denied"))
+
+
+def test_writing_to_the_system_directories_it_sees_is_refused(runner, sandbox):
+    require(sandbox, "filesystem_isolated")
+    code = "open('/usr/moe-coder-pwned', 'w').write('pwned')\ndef answer():\n    return 42\n"
+    verdict, _ = check(runner, code)
+    assert not os.path.exists("/usr/moe-coder-pwned")
+    assert verdict.passed is False and verdict.reason == "runtime_error"
     assert "Read-only file system" in verdict.detail or "Permission denied" in verdict.detail
 
 

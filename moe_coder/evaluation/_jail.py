@@ -15,16 +15,22 @@ What a jail does, in order:
    root, which is what lets an unprivileged user create the others). The new network namespace
    holds only a loopback device that is down: no connection can be opened, not even to the
    host's ``localhost``.
-3. Makes every mount read-only (``mount_setattr(AT_RECURSIVE)``) except the program's working
-   directory and the extra ``writable`` directories (build caches of compile steps).
+3. Builds a minimal root (``pivot_root`` into an empty tmpfs): the system directories (``/usr``
+   and the merged-``/usr`` links), a few entries of ``/etc`` that toolchains read, five device
+   nodes, the ``readable`` directories (the toolchain, the interpreter), the program's working
+   directory and the ``writable`` directories (build caches of compile steps). Nothing else of
+   the host exists in there: no other sample's directory, no harness output, no Unix socket of a
+   host service. Everything is read-only but the working directory and the ``writable`` ones.
 4. Forks PID 1 of the new PID namespace. When it exits, the kernel kills every process left in
    the namespace, including ones that escaped into a new session.
 5. PID 1 mounts a fresh ``/proc`` (other processes and their environments are invisible), drops
    root to ``drop_user`` when started as root, enters a user namespace of its own so that
    ``RLIMIT_NPROC`` counts only this sandbox's processes, clears its capabilities, sets
-   ``no_new_privs``, a parent-death signal and the resource limits, and forks the program as PID 2
-   (a PID 1 would be immune to the signals the limits send), which ``exec``-s the program or,
-   for Python, runs the file in this already started interpreter.
+   ``no_new_privs``, a parent-death signal and the resource limits, makes itself non-dumpable
+   (the program, same user, can neither ``ptrace`` it nor take its status pipe with
+   ``pidfd_getfd``), and forks the program as PID 2 (a PID 1 would be immune to the signals the
+   limits send). The program installs a seccomp filter (:func:`install_seccomp`) and ``exec``-s
+   the program or, for Python, runs the file in this already started interpreter.
 6. PID 1 waits and writes the outcome (``exit N`` / ``signal N``, CPU time, peak memory) and
    any fallback it had to take (``note ...``) on the status pipe.
 
@@ -32,8 +38,10 @@ Every step that the platform refuses is skipped and reported as a ``note`` line 
 failing, so the caller can record exactly which isolation was in force.
 """
 import ctypes
+import glob
 import json
 import os
+import platform
 import resource
 import signal
 import socket
@@ -50,8 +58,10 @@ MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_NOEXEC = 0x8
 MS_BIND = 0x1000
+MS_MOVE = 0x2000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
+MNT_DETACH = 2
 
 SYS_MOUNT_SETATTR = 442  # same number on every architecture (unified syscall table, Linux 5.12)
 AT_FDCWD = -100
@@ -62,6 +72,8 @@ MOUNT_ATTR_NOSUID = 0x2
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 RLIMITS = {
@@ -72,6 +84,29 @@ RLIMITS = {
     "fsize": resource.RLIMIT_FSIZE,
     "core": resource.RLIMIT_CORE,
 }
+
+#: Host directories shown read-only in every jail (symbolic links among them, as in a merged
+#: ``/usr``, are recreated as links).
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+#: What toolchains read in ``/etc``: the dynamic linker's cache, the alternatives links (``java``,
+#: ``c++``), user and group names, the time zone, TLS settings and the JDK's configuration.
+ETC_ENTRIES = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group",
+               "nsswitch.conf", "localtime", "ssl", "java-*")
+DEVICES = ("null", "zero", "full", "random", "urandom")
+#: Where the new root is assembled (in the jail's own mount namespace: the host sees nothing).
+ROOT_BASE = "/tmp"
+
+#: System-call numbers the seccomp filter needs, per architecture: the audit arch value, then
+#: ptrace, process_vm_readv, process_vm_writev, pidfd_getfd, memfd_create, memfd_secret, socket.
+_SYSCALLS = {
+    "x86_64": (0xC000003E, dict(ptrace=101, process_vm_readv=310, process_vm_writev=311, pidfd_getfd=438,
+                                memfd_create=319, memfd_secret=447, socket=41)),
+    "aarch64": (0xC00000B7, dict(ptrace=117, process_vm_readv=270, process_vm_writev=271, pidfd_getfd=438,
+                                 memfd_create=279, memfd_secret=447, socket=198)),
+}
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+_EPERM, _EACCES, _ENOSYS = 1, 13, 38
+_AF_UNIX = 1
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -115,6 +150,47 @@ def _mount_setattr(path, attr_set=0, attr_clr=0):
     _check(ret, f"mount_setattr {path}")
 
 
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _seccomp_program(machine):
+    """The filter as classic BPF: refuse what would reach outside the jail, allow the rest.
+
+    Refused with ``EPERM``: ``ptrace``, ``process_vm_readv``/``writev`` and ``pidfd_getfd`` (no
+    reaching into another process, PID 1 included), ``memfd_create`` and ``memfd_secret`` (memory
+    that ``RLIMIT_AS`` does not count); with ``EACCES``: ``socket(AF_UNIX, ...)`` (``socketpair``
+    stays allowed). System calls of another ABI (32-bit, x32) get ``ENOSYS``.
+    """
+    arch, numbers = _SYSCALLS[machine]
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    errno, allow = 0x00050000, 0x7FFF0000
+    insns = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, errno | _ENOSYS), (ld, 0, 0, 0)]
+    if machine == "x86_64":
+        insns += [(jge, 0, 1, 0x40000000), (ret, 0, 0, errno | _ENOSYS)]
+    for name in ("ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "memfd_create", "memfd_secret"):
+        insns += [(jeq, 0, 1, numbers[name]), (ret, 0, 0, errno | _EPERM)]
+    insns += [(jeq, 0, 3, numbers["socket"]), (ld, 0, 0, 16), (jeq, 0, 1, _AF_UNIX), (ret, 0, 0, errno | _EACCES),
+              (ret, 0, 0, allow)]
+    return insns
+
+
+def install_seccomp():
+    """Install :func:`_seccomp_program` on this process (and so on everything it starts)."""
+    machine = platform.machine()
+    if machine not in _SYSCALLS:
+        return f"no seccomp filter for {machine}"
+    insns = _seccomp_program(machine)
+    array = (_SockFilter * len(insns))(*(_SockFilter(*insn) for insn in insns))
+    prog = _SockFprog(len(insns), array)
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "seccomp")
+    return None
+
+
 def _write(path, text):
     fd = os.open(path, os.O_WRONLY)
     try:
@@ -134,32 +210,6 @@ def _clear_capabilities():
     """Drop every capability: a process that owns a user namespace keeps them across an in-process run."""
     data = (_CapData * 2)()
     _check(_libc.capset(ctypes.byref(_CapHeader(LINUX_CAPABILITY_VERSION_3, 0)), data), "capset")
-
-
-def _accessible_to_others(path):
-    """Whether a user other than the owner can read *path* (mode bits only, every parent searchable)."""
-    try:
-        if not os.stat(path).st_mode & 0o004:
-            return False
-        while True:
-            if not os.stat(path).st_mode & 0o001:
-                return False
-            parent = os.path.dirname(path)
-            if parent == path:
-                return True
-            path = parent
-    except OSError:
-        return False
-
-
-def _first_closed_ancestor(path):
-    """The outermost directory above *path* that others cannot search (``None`` if there is none)."""
-    parts = os.path.abspath(path).split(os.sep)
-    for i in range(2, len(parts)):
-        ancestor = os.sep.join(parts[:i]) or os.sep
-        if not os.stat(ancestor).st_mode & 0o001:
-            return ancestor
-    return None
 
 
 class _Jail:
@@ -206,27 +256,95 @@ class _Jail:
         )
 
     def seal_filesystem(self):
-        """Everything read-only except the working directory and the --writable directories."""
+        """Pivot into a minimal read-only root; only the working and ``writable`` directories are writable."""
         if not (self.namespaces & CLONE_NEWNS and "fs" in self.opts["isolate"]):
             return False
+        handles = []
         try:
             _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we do here propagates to the host
-            writable = [self.opts["workdir"]]
-            for path in self.opts["writable"]:
-                if os.path.isdir(path):
-                    writable.append(path)
-                else:
-                    self.report(f"note writable directory {path} does not exist")
-            for path in writable:
-                _mount(path, path, None, MS_BIND | MS_REC)
-            _mount_setattr("/", attr_set=MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID)
-            for path in writable:
-                _mount_setattr(path, attr_clr=MOUNT_ATTR_RDONLY)
+            entries = self._root_entries()
+            # Open every source before the tmpfs covers ROOT_BASE (the working directory is in there).
+            for path, kind in entries:
+                if kind != "link":
+                    handles.append(os.open(path, os.O_PATH | os.O_CLOEXEC))
+            self._assemble(entries, handles)
         except OSError as exc:
-            self.report(f"note filesystem left writable: {exc}")
+            self.report(f"note filesystem left visible and writable: {exc}")
             return False
-        self.report("fs readonly=1")
+        finally:
+            for fd in handles:
+                os.close(fd)
+        self.report("fs readonly=1 private=1")
         return True
+
+    def _root_entries(self):
+        """``(path, kind)`` for everything the new root shows: kind is ``link``, ``ro`` or ``rw``."""
+        entries, shown = [], []
+
+        def covered(path):
+            return any(path == top or path.startswith(top.rstrip("/") + "/") for top in shown)
+
+        for path in SYSTEM_DIRS:
+            if os.path.islink(path):
+                entries.append((path, "link"))
+            elif os.path.isdir(path):
+                entries.append((path, "ro"))
+                shown.append(path)
+        for pattern in ETC_ENTRIES:
+            entries += [(path, "ro") for path in sorted(glob.glob(os.path.join("/etc", pattern)))]
+        entries += [(f"/dev/{name}", "ro") for name in DEVICES if os.path.exists(f"/dev/{name}")]
+        for path in sorted(set(self.opts["readable"])):
+            if os.path.exists(path) and not covered(path):
+                entries.append((path, "ro"))
+                shown.append(path)
+        for path in [self.opts["workdir"], *self.opts["writable"]]:
+            if os.path.isdir(path):
+                entries.append((path, "rw"))
+            else:
+                self.report(f"note writable directory {path} does not exist")
+        return entries
+
+    def _assemble(self, entries, handles):
+        _mount("tmpfs", ROOT_BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m,nr_inodes=4096")
+        for path in ("/proc", "/dev", "/tmp"):
+            os.makedirs(ROOT_BASE + path, exist_ok=True)
+        for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                             ("stderr", "/proc/self/fd/2")):
+            os.symlink(target, f"{ROOT_BASE}/dev/{name}")
+        fds = iter(handles)
+        for path, kind in entries:
+            target = ROOT_BASE + path
+            if kind == "link":
+                os.symlink(os.readlink(path), target)
+                continue
+            fd = next(fds)
+            if not os.path.lexists(target):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                if os.path.isdir(f"/proc/self/fd/{fd}"):
+                    os.mkdir(target)
+                else:
+                    os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+            _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+        if "pid" not in self.opts["isolate"] or not self.namespaces & CLONE_NEWPID:
+            _mount("/proc", ROOT_BASE + "/proc", None, MS_BIND | MS_REC)
+        os.chdir(ROOT_BASE)
+        self._pivot()
+        _mount_setattr("/", attr_set=MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID)
+        for path, kind in entries:
+            if kind == "rw":
+                _mount_setattr(path, attr_clr=MOUNT_ATTR_RDONLY)
+
+    @staticmethod
+    def _pivot():
+        """Make the current directory the root and detach the old one (``pivot_root(".", ".")``)."""
+        number = _PIVOT_ROOT.get(platform.machine())
+        if number is None:
+            _mount(".", "/", None, MS_MOVE)
+            _check(_libc.chroot(b"."), "chroot")
+        else:
+            _check(_libc.syscall(ctypes.c_long(number), b".", b"."), "pivot_root")
+            _check(_libc.umount2(b".", ctypes.c_int(MNT_DETACH)), "umount old root")
+        os.chdir("/")
 
     def wait(self, pid):
         _, status, usage = os.wait4(pid, 0)
@@ -243,37 +361,6 @@ class _Jail:
                 _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             except OSError as exc:
                 self.report(f"note /proc not remounted: {exc}")
-
-    def expose_python(self, paths):
-        """Keep this interpreter's own directories readable after the switch to an unprivileged user.
-
-        When Python lives in a home directory closed to others (pyenv under /root), that home is
-        covered, in this mount namespace only, by an empty read-only tmpfs into which just the
-        interpreter's directories are bound back, at their own paths. Everything else in that home
-        stays out of sight.
-        """
-        covers = {}
-        for path in sorted(set(paths)):
-            if not os.path.isdir(path) or _accessible_to_others(path):
-                continue
-            if any(path.startswith(p + os.sep) for inner in covers.values() for p in inner):
-                continue
-            closed = _first_closed_ancestor(path)
-            if closed is None:
-                self.report(f"note {path} is not readable by the unprivileged user")
-                continue
-            covers.setdefault(closed, []).append(path)
-        for closed, inner in covers.items():
-            handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in inner}
-            try:
-                _mount("tmpfs", closed, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")
-                for path, fd in handles.items():
-                    os.makedirs(path, exist_ok=True)
-                    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-                _mount_setattr(closed, attr_set=MOUNT_ATTR_RDONLY)
-            finally:
-                for fd in handles.values():
-                    os.close(fd)
 
     def drop_privileges(self):
         uid, gid = self.opts["drop_user"]
@@ -305,11 +392,9 @@ class _Jail:
             except (ValueError, OSError) as exc:
                 self.report(f"note rlimit {name} not set: {exc}")
 
-    def child(self, python_paths):
+    def child(self):
         dropping = self.root and self.opts["drop_user"] is not None
         self.mount_proc()
-        if dropping and self.opts["python"] and self.namespaces & CLONE_NEWNS:
-            self.expose_python(python_paths)
         if dropping:
             self.drop_privileges()
         if "nproc" in self.opts["rlimit"] and (dropping or not self.root):
@@ -319,8 +404,18 @@ class _Jail:
         self.set_limits()
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl no_new_privs")
         _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl pdeathsig")
+        # The program runs as the same user: non-dumpable, this process can be neither traced
+        # nor have its status pipe taken (pidfd_getfd) by it.
+        _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl dumpable")
         os.chdir(self.opts["workdir"])
         os.umask(0o022)
+
+    def confine_program(self):
+        """In the program (PID 2), before it starts: dumpable again (its own /proc), seccomp on."""
+        _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl dumpable")
+        _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl pdeathsig")
+        refused = install_seccomp()
+        self.report(f"note {refused}" if refused else "seccomp on=1")
 
 
 def _run_python(path, python_paths):
@@ -374,7 +469,7 @@ def _jail(opts, fds):
     # program must not be PID 1 itself: the kernel ignores signals to PID 1 that it has no handler
     # for (SIGXCPU at the CPU limit, SIGABRT from a failed C assert, SIGPIPE, ...).
     try:
-        jail.child(python_paths)
+        jail.child()
     except OSError as exc:
         jail.report(f"error {exc}")
         os._exit(0)
@@ -383,7 +478,7 @@ def _jail(opts, fds):
         jail.wait(program)
         os._exit(0)
     try:
-        _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl pdeathsig")
+        jail.confine_program()
         if not opts["python"]:
             for number in (signal.SIGPIPE, signal.SIGXFSZ):  # ignored by Python, default elsewhere
                 signal.signal(number, signal.SIG_DFL)

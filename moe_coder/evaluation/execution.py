@@ -26,7 +26,7 @@ REASONS = {
     "timeout": "the wall-clock or CPU-time limit was reached",
     "memory": "the program ran out of memory under the address-space limit",
     "output_limit": "the program wrote more than the output cap",
-    "resource_limit": "the program hit the process, open-file or file-size limit",
+    "resource_limit": "the program hit the process, open-file, file-size or disk-space limit",
     "killed": "the program was terminated by a signal",
     "early_exit": "the program exited with status 0 before the tests completed",
     "sandbox_error": "the harness could not run the program",
@@ -50,7 +50,7 @@ _ASSERTION = re.compile(
     re.M,
 )
 _RESOURCE = re.compile(
-    r"Resource temporarily unavailable|can't start new thread|Too many open files|File too large|"
+    r"Resource temporarily unavailable|can't start new thread|Too many open files|File too large|No space left on device|"
     r"pthread_create failed|failed to create new OS thread"
 )
 
@@ -165,7 +165,8 @@ class Runner:
 
     def run_program(self, language: str, program: Program) -> Verdict:
         total = 0.0
-        with self.sandbox.workdir(program.files) as workdir:
+        disk = max(step.limits.max_disk_bytes for step in program.steps)
+        with self.sandbox.workdir(program.files, disk) as workdir:
             for step in program.steps:
                 python_file = str(workdir / step.python_file) if step.python_file else None
                 result = self.sandbox.run(
@@ -175,7 +176,6 @@ class Runner:
                     python_file=python_file,
                     env=clean_env(workdir, {k: v.replace("{workdir}", str(workdir)) for k, v in step.env.items()}),
                     writable=step.writable,
-                    drop_privileges=not step.compile,
                 )
                 total += result.wall_s
                 if step.compile and not result.ok:

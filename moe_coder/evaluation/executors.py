@@ -37,7 +37,7 @@ from moe_coder.evaluation.sandbox import Limits
 
 KINDS = ("completion", "full")
 
-#: Limits for compile steps (compilers run as the caller, see :meth:`Sandbox.run`).
+#: Limits for compile steps (compilers run in the same jail as programs, as the same user).
 COMPILE_LIMITS = Limits(timeout_s=120.0, memory_bytes=4 << 30, max_processes=512, max_file_bytes=512 << 20)
 
 

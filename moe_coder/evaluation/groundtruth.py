@@ -38,7 +38,8 @@ _VERSION = "1"
 _SET_OUTPUT = {"similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly"}
 #: MBPP+ functions that return a match object or None (compared as "not None"), as in evalplus.
 _NOT_NONE_OUTPUT = {"check_str", "text_match_three", "text_starta_endb"}
-_REFERENCE_LIMITS = Limits(timeout_s=600.0, memory_bytes=4 << 30, max_file_bytes=1 << 30, max_output_bytes=4 << 20)
+_REFERENCE_LIMITS = Limits(timeout_s=600.0, memory_bytes=4 << 30, max_file_bytes=1 << 30, max_output_bytes=4 << 20,
+                           max_disk_bytes=2 << 30)
 
 _REFERENCE_RUN = '''
 import time as _moe_time
@@ -150,7 +151,7 @@ def _key(problem: Problem, inputs: list) -> str:
 def _compute(problem: Problem, inputs: list, sandbox: Sandbox) -> dict:
     program = reference_code(problem) + "\n" + PLUS_HELPERS + _REFERENCE_RUN.format(entry=problem.entry_point)
     files = {"reference.py": program, "plus_inputs.pkl": pickle.dumps((inputs, compare_mode(problem)))}
-    with sandbox.workdir(files) as workdir:
+    with sandbox.workdir(files, _REFERENCE_LIMITS.max_disk_bytes) as workdir:
         result = sandbox.run(
             None, workdir, limits=_REFERENCE_LIMITS, python_file=str(workdir / "reference.py"), env=clean_env(workdir)
         )

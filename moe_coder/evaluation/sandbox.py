@@ -8,9 +8,13 @@ a fresh temporary directory, with:
 * address-space, process (threads included), open-file and file-size limits;
 * stdout + stderr captured up to a cap: a program that writes more is killed;
 * an environment scrubbed down to ``PATH``, ``HOME``/``TMPDIR`` (its own directory) and a locale;
-* where Linux namespaces are available: no network, a read-only filesystem outside its directory,
-  its own PID namespace (nothing it starts survives it) and its own ``/proc``; when the harness
-  runs as root, the program runs as ``nobody``.
+* where Linux namespaces are available: no network, a minimal read-only root (system directories,
+  the toolchain, its own directory: nothing of other samples, of the harness, or of host
+  services), its own PID namespace (nothing it starts survives it) and its own ``/proc``; when
+  the harness runs as root, every step (compile steps too) runs as ``nobody``, and its directory
+  is a tmpfs of ``max_disk_bytes``;
+* a seccomp filter refusing ``ptrace``, ``pidfd_getfd``, ``process_vm_*``, ``memfd_create`` and
+  ``AF_UNIX`` sockets (see ``_jail.install_seccomp``).
 
 At the end the whole process group is killed, whatever happened. What isolation was actually in
 force on this machine is probed once and reported by :meth:`Sandbox.isolation`.
@@ -18,13 +22,14 @@ force on this machine is probed once and reported by :meth:`Sandbox.isolation`.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import itertools
 import json
 import logging
 import math
 import os
 import pwd
 import selectors
-import shutil
 import signal
 import socket
 import stat
@@ -51,6 +56,8 @@ class Limits:
 
     ``cpu_s`` defaults to the wall-clock timeout; ``max_processes`` counts threads too (that is
     what ``RLIMIT_NPROC`` counts), so runtimes with many threads (JVM, Go) need some headroom.
+    ``max_disk_bytes`` bounds everything a program's directory holds (a tmpfs of that size, where
+    the harness runs as root); ``max_file_bytes`` bounds each file.
     """
 
     timeout_s: float = 10.0
@@ -60,6 +67,22 @@ class Limits:
     max_open_files: int = 256
     max_file_bytes: int = 64 << 20
     max_output_bytes: int = 1 << 20
+    max_disk_bytes: int = 256 << 20
+
+    #: Upper bounds that keep every limit a finite, representable rlimit (a day, 1 TiB).
+    MAX_SECONDS = 86400.0
+    MAX_BYTES = 1 << 40
+
+    def __post_init__(self) -> None:
+        for name in ("timeout_s", "cpu_s"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and 0 < value <= self.MAX_SECONDS):
+                raise ValueError(f"{name} must be a number of seconds in (0, {self.MAX_SECONDS:.0f}], got {value!r}")
+        for name in ("memory_bytes", "max_processes", "max_open_files", "max_file_bytes", "max_output_bytes",
+                     "max_disk_bytes"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and 0 < value <= self.MAX_BYTES):
+                raise ValueError(f"{name} must be a positive integer up to {self.MAX_BYTES}, got {value!r}")
 
     def replace(self, **changes) -> "Limits":
         return replace(self, **changes)
@@ -111,6 +134,9 @@ class Isolation:
     pid_namespace: bool
     runs_as: str
     process_limit_scope: str
+    private_root: bool = False
+    seccomp: bool = False
+    disk_quota: bool = False
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
@@ -141,14 +167,67 @@ def _nobody() -> tuple[int, int]:
 
 
 def _remove_tree(path: Path) -> None:
-    def fix_and_retry(func, target, _exc):
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(target), stat.S_IRWXU)
-            os.chmod(target, stat.S_IRWXU)
-        with contextlib.suppress(OSError):
-            func(target)
+    """Remove *path* and everything in it, iteratively: no recursion, so no depth limit.
 
-    shutil.rmtree(path, onerror=fix_and_retry)
+    Each directory found is first moved up to *path* itself, so every operation names a path at
+    most two levels deep, whatever the depth of the tree a program built.
+    """
+    if not path.is_dir() or path.is_symlink():
+        path.unlink(missing_ok=True)
+        return
+    flattened = [path]
+    pending = [path]
+    names = (path / f".moe-coder-rm-{n}" for n in itertools.count())
+    while pending:
+        folder = pending.pop()
+        with contextlib.suppress(OSError):
+            os.chmod(folder, stat.S_IRWXU)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                moved = next(names)
+                while os.path.lexists(moved):
+                    moved = next(names)
+                with contextlib.suppress(OSError):
+                    os.chmod(entry.path, stat.S_IRWXU)  # moving a directory rewrites its ".."
+                    os.rename(entry.path, moved)
+                    flattened.append(moved)
+                    pending.append(moved)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+    for folder in reversed(flattened):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+
+
+class _Quota:
+    """Per-directory tmpfs mounts of a fixed size (root only; elsewhere :attr:`available` is false)."""
+
+    MNT_DETACH = 2
+
+    def __init__(self) -> None:
+        self.available = sys.platform == "linux" and os.geteuid() == 0
+        self.reason = "" if self.available else "a disk quota needs a root harness (tmpfs mounts)"
+        self._libc = ctypes.CDLL(None, use_errno=True) if self.available else None
+
+    def mount(self, path: Path, size: int, owner: tuple[int, int] | None) -> bool:
+        if not self.available:
+            return False
+        uid, gid = owner or (os.getuid(), os.getgid())
+        options = f"size={size},nr_inodes={max(1024, size >> 12)},mode=755,uid={uid},gid={gid}"
+        if self._libc.mount(b"tmpfs", str(path).encode(), b"tmpfs", ctypes.c_ulong(0x2 | 0x4), options.encode()):
+            err = ctypes.get_errno()
+            self.available, self.reason = False, f"tmpfs mount refused: {os.strerror(err)}"
+            logger.warning("sandbox: no disk quota for work directories (%s)", self.reason)
+            return False
+        return True
+
+    def unmount(self, path: Path) -> None:
+        self._libc.umount2(str(path).encode(), ctypes.c_int(self.MNT_DETACH))
 
 
 class Sandbox:
@@ -158,7 +237,7 @@ class Sandbox:
         isolate_network: run in a network namespace with no interfaces up.
         isolate_filesystem: make everything but the program's directory read-only.
         isolate_processes: give the program its own PID namespace and ``/proc``.
-        drop_root: when the harness runs as root, run programs (not compile steps) as ``nobody``.
+        drop_root: when the harness runs as root, run every step (compile steps too) as ``nobody``.
     """
 
     def __init__(
@@ -179,12 +258,20 @@ class Sandbox:
         self._probe_lock = threading.Lock()
         self._server_lock = threading.Lock()
         self._fork_server: _ForkServer | None = None
+        self._quota = _Quota()
+        self._owned: set[str] = set()
 
     # -- working directories -------------------------------------------------------------------
     @contextlib.contextmanager
-    def workdir(self, files: Mapping[str, str | bytes] | None = None) -> Iterator[Path]:
-        """A fresh temporary directory holding *files*, owned by the user programs run as; removed after."""
+    def workdir(self, files: Mapping[str, str | bytes] | None = None,
+                max_bytes: int = Limits.max_disk_bytes) -> Iterator[Path]:
+        """A fresh temporary directory holding *files*, owned by the user programs run as; removed after.
+
+        Where the harness runs as root the directory is a tmpfs of *max_bytes*: everything the
+        program writes there counts, and removing it is one unmount.
+        """
         path = Path(tempfile.mkdtemp(prefix="moe-coder-run-"))
+        mounted = self._quota.mount(path, max_bytes, self.drop_user)
         try:
             for name, content in (files or {}).items():
                 target = path / name
@@ -199,7 +286,21 @@ class Sandbox:
                 path.chmod(0o755)
             yield path
         finally:
+            if mounted:
+                self._quota.unmount(path)
             _remove_tree(path)
+
+    def _own(self, directory: str) -> None:
+        """Hand a build cache to the user programs run as (once per directory and sandbox)."""
+        if self.drop_user is None or directory in self._owned or not os.path.isdir(directory):
+            return
+        uid, gid = self.drop_user
+        for root, dirs, names in os.walk(directory):
+            for name in [*dirs, *names]:
+                with contextlib.suppress(OSError):
+                    os.lchown(os.path.join(root, name), uid, gid)
+        os.chown(directory, uid, gid)
+        self._owned.add(directory)
 
     # -- running -------------------------------------------------------------------------------
     def run(
@@ -211,18 +312,21 @@ class Sandbox:
         python_file: str | None = None,
         env: Mapping[str, str] | None = None,
         writable: Sequence[str] = (),
-        drop_privileges: bool = True,
+        readable: Sequence[str] = (),
     ) -> RunResult:
         """Run ``argv`` (or, with ``python_file``, that file in a fresh Python) inside ``workdir``.
 
         ``env`` replaces the environment entirely (see :func:`clean_env`). ``writable`` lists
-        extra directories the program may write (build caches of compile steps).
-        ``drop_privileges=False`` keeps the caller's user, for compilers that live in a directory
-        ``nobody`` cannot read; programs under test always keep the default.
+        extra directories the program may write (build caches of compile steps), handed to the
+        user programs run as. ``readable`` lists directories to show beyond the system ones; the
+        directory a toolchain outside them lives in (``argv[0]``'s), and this Python's, are added.
         """
         if (argv is None) == (python_file is None):
             raise ValueError("give exactly one of argv or python_file")
         workdir = str(workdir)
+        for directory in writable:
+            self._own(str(directory))
+        shown = [*readable, *(_python_dirs() if python_file is not None else [_toolchain_dir(argv[0])])]
         request = {
             "workdir": workdir,
             "argv": list(argv or ()),
@@ -230,9 +334,10 @@ class Sandbox:
             "pythonpath": _site_dirs() if python_file is not None else [],
             "env": dict(env) if env is not None else clean_env(workdir),
             "isolate": self.isolate,
+            "readable": [str(p) for p in shown if p],
             "writable": [str(p) for p in writable],
             "rlimit": limits.rlimits(),
-            "drop_user": list(self.drop_user) if drop_privileges and self.drop_user is not None else None,
+            "drop_user": list(self.drop_user) if self.drop_user is not None else None,
         }
         pipes = [os.pipe() for _ in range(3)]  # stdout, stderr, status
         start = time.monotonic()
@@ -294,12 +399,17 @@ class Sandbox:
         if sys.platform != "linux":
             notes.append(f"no namespaces on {sys.platform}: only resource limits and process-group kill apply")
         runs_as = f"uid {facts['user.uid']}" if "user.uid" in facts else f"uid {os.geteuid()} (the caller)"
+        if not self._quota.available:
+            notes.append(f"note no disk quota: {self._quota.reason}")
         isolation = Isolation(
             network_isolated=facts.get("ns.net") == "1",
             filesystem_isolated=facts.get("fs.readonly") == "1",
             pid_namespace=facts.get("ns.pid") == "1",
             runs_as=runs_as,
             process_limit_scope="sandbox" if facts.get("nproc.scope") == "sandbox" else "user",
+            private_root=facts.get("fs.private") == "1",
+            seccomp=facts.get("seccomp.on") == "1",
+            disk_quota=self._quota.available,
             notes=tuple(n.removeprefix("note ") for n in notes),
         )
         missing = [name for name, ok in (("network", isolation.network_isolated),
@@ -405,28 +515,62 @@ def _supervise(out_r: int, err_r: int, status_r: int, *, start: float, limits: L
 
 
 def _apply_status(result: RunResult, text: str) -> None:
+    """Read the jail's status lines into *result*.
+
+    Only the jail writes this pipe, but whatever it holds is parsed defensively: a line that does
+    not parse, or a second outcome, makes ``result.error`` (a failed sample), never an exception.
+    """
+    outcomes = 0
     for line in text.splitlines():
         key, _, rest = line.partition(" ")
-        if key == "exit":
-            result.returncode = int(rest)
-        elif key == "signal":
-            result.signal = int(rest)
-        elif key == "rusage":
-            utime, stime, rss = rest.split()
-            result.cpu_s = float(utime) + float(stime)
-            result.max_rss_kb = int(rss)
-        elif key == "pid":
-            continue
-        elif key == "error":
-            result.error = rest
-            result.notes.append(line)
-        else:
-            result.notes.append(line)
+        try:
+            if key == "exit":
+                result.returncode = int(rest)
+                outcomes += 1
+            elif key == "signal":
+                result.signal = int(rest)
+                outcomes += 1
+            elif key == "rusage":
+                utime, stime, rss = rest.split()
+                result.cpu_s = float(utime) + float(stime)
+                result.max_rss_kb = int(rss)
+            elif key == "pid":
+                continue
+            elif key == "error":
+                result.error = rest
+                result.notes.append(line)
+            else:
+                result.notes.append(line)
+        except ValueError:
+            result.error = f"malformed status line from the jail: {line[:100]!r}"
+    if outcomes > 1:
+        result.error = "the jail reported more than one outcome"
+    if result.error:
+        result.returncode = result.signal = None
 
 
 def _killpg(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+_SYSTEM_PREFIXES = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/lib32/", "/libx32/")
+
+
+def _toolchain_dir(program: str) -> str | None:
+    """The installation a program outside the system directories belongs to (``.../bin/x`` -> ``...``)."""
+    if not os.path.isabs(program):
+        return None
+    real = os.path.realpath(program)
+    if real.startswith(_SYSTEM_PREFIXES):
+        return None
+    return os.path.dirname(os.path.dirname(real))
+
+
+def _python_dirs() -> list[str]:
+    """Everything this interpreter reads: its installation, its virtual environment, site dirs."""
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    return sorted({os.path.realpath(p) for p in prefixes} | set(_site_dirs()))
 
 
 def _site_dirs() -> list[str]:
