@@ -57,6 +57,10 @@ class ExpertSpec:
             raise ValueError(
                 f"expert {self.name!r}: unknown prompt_format {self.prompt_format!r}; expected one of {PROMPT_FORMATS}"
             )
+        for key in ("languages", "tasks"):
+            value = getattr(self, key)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"expert {self.name!r}: {key!r} must be a list of strings, found {value!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ExpertSpec":

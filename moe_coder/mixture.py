@@ -17,6 +17,7 @@ from moe_coder.routing.decide import decide
 from moe_coder.routing.decision import GenerationResult, RoutingDecision
 from moe_coder.routing.labels import UNKNOWN
 from moe_coder.routing.router import PromptRouter
+from moe_coder.validation import check_inside
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +64,28 @@ class MoECoder:
 
     # ----------------------------------------------------------------- loading & saving
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike = BUILTIN, device: str | None = None, **overrides: Any) -> "MoECoder":
+    def from_pretrained(cls, name_or_path: str | os.PathLike = BUILTIN, device: str | None = None,
+                        allow_outside_paths: bool = False, **overrides: Any) -> "MoECoder":
         """Load a mixture directory (``mixture.json`` plus router artifacts).
 
-        ``overrides`` replace top-level config fields, e.g. ``confidence_threshold=0.7``.
+        ``overrides`` replace top-level config fields, e.g. ``confidence_threshold=0.7``. The
+        router folder must lie inside the mixture directory and a GGUF file inside its model's
+        folder, unless ``allow_outside_paths`` (a mixture.json from elsewhere is not trusted to
+        point at arbitrary files).
         """
         directory = resolve_mixture_dir(name_or_path)
         config = MixtureConfig.from_json_file(directory / CONFIG_NAME)
         if overrides:
             config = MixtureConfig.from_dict({**config.to_dict(), **overrides})
+        where = directory / CONFIG_NAME
+        try:
+            if config.router != BUILTIN:
+                check_inside(config.router, "router", directory, allow_outside_paths)
+            for spec in config.experts:
+                if spec.gguf_file:
+                    check_inside(spec.gguf_file, f"expert {spec.name!r}: gguf_file", None, allow_outside_paths)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
         router_dir = builtin_dir() / "router" if config.router == BUILTIN else directory / config.router
         return cls(config, PromptRouter.from_pretrained(router_dir), device=device)
 

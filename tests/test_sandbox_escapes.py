@@ -291,7 +291,11 @@ def test_a_deep_directory_tree_is_cleaned_up(runner):
     verdict = attack(runner, "python", DEEP_TREE)
     assert verdict.passed is False and verdict.reason == "runtime_error"
     workdir = verdict.detail.split("Error in ", 1)[1].strip()
-    assert workdir.startswith(tempfile.gettempdir()) and not os.path.exists(workdir)
+    assert workdir.startswith(tempfile.gettempdir())
+    deadline = time.monotonic() + 30  # removal happens in the background
+    while os.path.exists(workdir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(workdir)
     assert attack(runner, "python", "def attack():\n    pass\n").passed is True
 
 
@@ -339,4 +343,4 @@ def test_a_program_sees_neither_other_samples_nor_the_harness_files(runner, lang
     else:
         assert verdict.passed is False and verdict.reason == "runtime_error"
     if language in ("python", "javascript"):
-        assert "No such file" in verdict.detail
+        assert "no such file" in verdict.detail.lower()

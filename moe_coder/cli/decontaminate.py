@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from moe_coder.cli._common import COUNT
 from moe_coder.decontamination import METHODS, decontaminate
 
 
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval-text-field", help="text field of JSONL evaluation files "
                                                   "(default: first of question, prompt, text)")
     parser.add_argument("--eval-id-field", help="id field of JSONL evaluation files (default: task_id, then id)")
-    parser.add_argument("--workers", type=int, default=1, help="processes matching in parallel (default 1)")
+    parser.add_argument("--workers", type=COUNT, default=1, help="processes matching in parallel (default 1)")
     parser.add_argument("--skip-bad", action="store_true",
                         help="drop malformed lines (counted in the report) instead of stopping")
     parser.add_argument("--json", action="store_true", help="print the report's summary as JSON")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from moe_coder.cli._common import add_mixture_argument, load_mixture, print_json
+from moe_coder.validation import check_output_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from moe_coder.routing.dataset import load_labelled
     from moe_coder.routing.evaluation import evaluate, write_report
 
+    check_output_dir(args.report, "--report")
     data = load_labelled(args.data)
     mixture = load_mixture(args)
     report = evaluate(mixture.route_batch, data, measure_latency=not args.no_latency)

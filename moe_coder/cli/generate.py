@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from moe_coder.cli._common import add_mixture_argument, load_mixture, print_json
+from moe_coder.cli._common import COUNT, FRACTION, NON_NEGATIVE, add_mixture_argument, load_mixture, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -12,9 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("prompt", help="the prompt; '-' reads it from standard input")
     add_mixture_argument(p)
     p.add_argument("--expert", help="skip routing and use this expert")
-    p.add_argument("--max-new-tokens", type=int)
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--top-p", type=float)
+    p.add_argument("--max-new-tokens", type=COUNT)
+    p.add_argument("--temperature", type=NON_NEGATIVE)
+    p.add_argument("--top-p", type=FRACTION)
     p.add_argument("--seed", type=int)
     p.add_argument("--stop", action="append", help="stop string (repeatable)")
     p.add_argument("--no-stream", action="store_true", help="print the answer at the end instead of as it is generated")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from moe_coder.cli._common import add_mixture_argument, load_mixture, print_json
+from moe_coder.cli._common import COUNT, add_mixture_argument, load_mixture, print_json
 from moe_coder.jsonl import iter_jsonl
 
 
@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--input", metavar="FILE.jsonl",
         help="one {\"prompt\": ...} object per line; a prompt may be a chat messages list",
     )
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=COUNT, default=256)
     add_mixture_argument(p)
     p.add_argument("--json", action="store_true", help="one JSON decision per line")
     p.set_defaults(func=run)

@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from moe_coder.cli._common import FRACTION
+from moe_coder.validation import check_output_dir, number_argument
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -13,9 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", required=True, metavar="DIR_OR_JSONL", help="directory with train/validation files, or one JSONL file")
     p.add_argument("--out", required=True, metavar="DIR", help="where to write the router artifacts (a mixture's router folder)")
-    p.add_argument("--C", type=float, default=None, help="inverse regularisation strength of the heads")
+    p.add_argument("--C", type=number_argument(low=0, low_open=True), default=None, help="inverse regularisation strength of the heads")
     p.add_argument("--no-cascade", action="store_true", help="always encode prompts (no fast n-gram/cue heads)")
-    p.add_argument("--cascade-tolerance", type=float, default=None, metavar="FRACTION",
+    p.add_argument("--cascade-tolerance", type=FRACTION, default=None, metavar="FRACTION",
                    help="held-out accuracy the cascade may cost, as a fraction of prompts (default 0.002)")
     p.add_argument("--lexicon", metavar="TSV_GZ", default=None,
                    help="library lexicon to learn from (default: lexicon.tsv.gz inside --data when it is a directory)")
@@ -35,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from moe_coder.routing.lexicon import Lexicon
     from moe_coder.routing.router import PromptRouter
 
+    check_output_dir(args.out, "--out")
     data = Path(args.data)
     if data.is_dir():
         train_path, val_path = find_split(data, "train"), find_split(data, "validation")

@@ -19,6 +19,7 @@ from moe_coder.atomic import atomic_output
 from moe_coder.decontamination.jsonl import CHUNK_BYTES, Chunk, file_sha256, parse_chunk, read_chunks
 from moe_coder.decontamination.matcher import NGRAM, SUBSTRING_LENGTH, SUBSTRINGS_PER_ITEM, Decontaminator
 from moe_coder.decontamination.report import DecontaminationReport, contaminated_ids_path
+from moe_coder.validation import check_output_file
 
 logger = logging.getLogger(__name__)
 
@@ -243,6 +244,8 @@ def decontaminate(
     ids_path = contaminated_ids_path(report)
     eval_files = [Path(s.source) for s in sets if s.source != "builtin"]
     _refuse_overwrite(paths + eval_files, [out, report, ids_path])
+    for target, what in ((out, "clean output"), (report, "report"), (ids_path, "contaminated ids file")):
+        check_output_file(target, what)
     for target in (out, report):
         target.parent.mkdir(parents=True, exist_ok=True)
 

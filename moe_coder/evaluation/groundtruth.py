@@ -28,7 +28,8 @@ from typing import Any, Sequence
 from tqdm.auto import tqdm
 
 from moe_coder.evaluation.datasets import Problem
-from moe_coder.evaluation.executors import PLUS_HELPERS, _cache_dir
+from moe_coder.evaluation.executors import PLUS_HELPERS
+from moe_coder.evaluation.executors.base import cache_dir as _cache_dir
 from moe_coder.evaluation.sandbox import Limits, Sandbox, clean_env
 
 logger = logging.getLogger(__name__)

@@ -36,6 +36,7 @@ from moe_coder.evaluation.groundtruth import attach_ground_truth, is_plus
 from moe_coder.evaluation.passk import DEFAULT_KS
 from moe_coder.evaluation.prompts import build_request, instruction_prompt
 from moe_coder.evaluation.scoring import summarise
+from moe_coder.atomic import write_text_atomic
 from moe_coder.jsonl import read_json
 
 logger = logging.getLogger(__name__)
@@ -279,8 +280,7 @@ class Evaluation:
                     f"{ {k: previous.get(k) for k in changed} }); resume with the same ones or use another --out"
                 )
         else:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            write_text_atomic(path, json.dumps(manifest, indent=2) + "\n")
 
     def _finish(self, store: SampleStore, extra: Mapping[str, Any], started: float) -> dict:
         from moe_coder.evaluation.report import plot_pass_at_k
@@ -295,20 +295,28 @@ class Evaluation:
 
     # -- entry points ------------------------------------------------------------------------------
     def score_samples(self, samples: Iterable[Mapping[str, Any]], source: str = "") -> dict:
-        """Execute samples produced elsewhere (``task_id`` plus ``completion`` or ``solution``)."""
+        """Execute samples produced elsewhere (``task_id`` plus ``completion`` or ``solution``).
+
+        Every sample is checked before the output directory is touched: a bad one is an error
+        that leaves no run behind.
+        """
         started = time.monotonic()
+        counters: Counter[str] = Counter()
+        prepared = []
+        for row in samples:
+            task_id = row.get("task_id")
+            if not isinstance(task_id, str):
+                raise ValueError(f"a sample's task_id must be a string, found {task_id!r}")
+            if task_id not in self.by_id:
+                continue
+            prepared.append(_sample_row(row, self.by_id[task_id], counters[task_id]))
+            counters[task_id] += 1
         self._check_manifest({"benchmark": self.benchmark, "samples_file": source})
         with SampleStore(self.out_dir / "samples.jsonl") as store:
-            counters: Counter[str] = Counter()
-            for row in samples:
-                task_id = row["task_id"]
-                if task_id not in self.by_id:
-                    continue
-                j = counters[task_id]
-                counters[task_id] += 1
+            for sample in prepared:
+                task_id, j = sample["task_id"], sample["sample"]
                 if store.get(SAMPLES, task_id, j) is not None:
                     continue
-                sample = _sample_row(row, self.by_id[task_id], j)
                 why = self.runner.skip_reason(self.by_id[task_id])
                 store.put({**sample, **_verdict_fields(Verdict.skipped(why))} if why else sample)
             self._execute(store)

@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import pwd
+import queue
 import selectors
 import signal
 import socket
@@ -230,6 +231,42 @@ class _Quota:
         self._libc.umount2(str(path).encode(), ctypes.c_int(self.MNT_DETACH))
 
 
+class _Janitor:
+    """Removes finished work directories on a background thread.
+
+    Unmounting a work directory's tmpfs waits for an RCU grace period (milliseconds of waiting,
+    no CPU), which need not hold up the next program. :meth:`drain` waits until all are gone.
+    """
+
+    def __init__(self, quota: _Quota) -> None:
+        self.quota = quota
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def submit(self, path: Path, mounted: bool) -> None:
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._work, name="moe-coder-janitor", daemon=True)
+                self.thread.start()
+            self.queue.put((path, mounted))
+
+    def _work(self) -> None:
+        while (item := self.queue.get()) is not None:
+            path, mounted = item
+            if mounted:
+                self.quota.unmount(path)
+            _remove_tree(path)
+
+    def drain(self) -> None:
+        with self.lock:
+            thread, self.thread = self.thread, None
+            if thread is not None:
+                self.queue.put(None)
+        if thread is not None:
+            thread.join()
+
+
 class Sandbox:
     """Runs programs under :class:`Limits` with the strongest isolation the platform allows.
 
@@ -259,6 +296,8 @@ class Sandbox:
         self._server_lock = threading.Lock()
         self._fork_server: _ForkServer | None = None
         self._quota = _Quota()
+        self._janitor = _Janitor(self._quota)
+        weakref.finalize(self, self._janitor.drain)
         self._owned: set[str] = set()
 
     # -- working directories -------------------------------------------------------------------
@@ -286,9 +325,7 @@ class Sandbox:
                 path.chmod(0o755)
             yield path
         finally:
-            if mounted:
-                self._quota.unmount(path)
-            _remove_tree(path)
+            self._janitor.submit(path, mounted)
 
     def _own(self, directory: str) -> None:
         """Hand a build cache to the user programs run as (once per directory and sandbox)."""
@@ -364,11 +401,13 @@ class Sandbox:
             return self._fork_server
 
     def close(self) -> None:
-        """Stop the fork server (a later :meth:`run` starts a new one)."""
+        """Stop the fork server (a later :meth:`run` starts a new one) and wait until every work
+        directory is removed (that happens in the background, see :class:`_Janitor`)."""
         with self._server_lock:
             if self._fork_server is not None:
                 self._fork_server.close()
                 self._fork_server = None
+        self._janitor.drain()
 
     def __enter__(self) -> "Sandbox":
         return self

@@ -23,11 +23,14 @@ import yaml
 
 from moe_coder.config import ExpertSpec
 from moe_coder.experts.loading import PACKAGE_SCHEME
+from moe_coder.validation import check_number, not_utf8
 
 SCHEDULERS = ("cosine", "linear", "constant")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 ATTENTIONS = ("auto", "flash_attention_2", "packed_sdpa", "flex_attention", "sdpa", "eager")
 SECTIONS = ("expert", "data", "training", "lora", "evaluation")
+#: More epochs than any fine-tune uses; the bound keeps a typo (1e12) from planning forever.
+MAX_EPOCHS = 1000
 
 
 def _check_keys(cls: type, data: dict, where: str) -> None:
@@ -129,10 +132,12 @@ class TrainingConfig:
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"training.{name} must be >= 1, found {getattr(self, name)}")
+        check_number(self.epochs, "training.epochs", low=1, high=MAX_EPOCHS, integer=True)
         if self.seq_len < 16:
             raise ValueError(f"training.seq_len must be >= 16, found {self.seq_len}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"training.learning_rate must be > 0, found {self.learning_rate}")
+        check_number(self.learning_rate, "training.learning_rate", low=0, low_open=True)
+        check_number(self.weight_decay, "training.weight_decay", low=0)
+        check_number(self.max_grad_norm, "training.max_grad_norm (0: no clipping)", low=0)
         if self.lr_scheduler not in SCHEDULERS:
             raise ValueError(f"training.lr_scheduler: expected one of {SCHEDULERS}, found {self.lr_scheduler!r}")
         if not 0.0 <= self.warmup_ratio < 1.0:
@@ -292,6 +297,8 @@ def load_recipe(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Recip
         raise FileNotFoundError(f"recipe not found: {path}")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: malformed YAML: {exc}") from None
     if not isinstance(raw, dict):

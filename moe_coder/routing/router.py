@@ -29,6 +29,7 @@ only on that prompt, never on the rest of its batch.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from pathlib import Path
@@ -475,7 +476,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             found = f"{meta.get('class')!r} format {meta.get('format')!r}" if isinstance(meta, dict) else type(meta).__name__
             raise ValueError(f"{meta_path}: expected a {cls.__name__} saved in format 2, found {found} "
                              "(retrain it with `moe-coder train-router`)")
-        router = cls(**meta["params"])
+        router = cls(**_checked_params(cls, meta.get("params"), meta_path))
         try:
             with np.load(weights_path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
@@ -486,6 +487,12 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
                       for name, classes in meta["estimator_classes"].items()}
         except KeyError as exc:
             raise ValueError(f"{weights_path}: missing array {exc} for a head named in {meta_path.name}") from exc
+        except ValueError as exc:
+            raise ValueError(f"{weights_path}: {exc}") from None
+        for fast in (False, True):
+            widths = {name: head.n_features_in_ for name, head in fitted.items() if name.startswith("fast_") == fast}
+            if len(set(widths.values())) > 1:
+                raise ValueError(f"{weights_path}: heads of one stack disagree on their input width {widths}")
         router.cue_names_ = list(meta["cue_names"])
         languages = meta.get("lexicon_languages")
         if languages and "lexicon.tokens" not in arrays:
@@ -515,8 +522,36 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         return router
 
 
+def _checked_params(cls: type, params: Any, where: Path) -> dict[str, Any]:
+    """``params`` from ``router.json``, refused unless every key is a parameter of *cls* and every
+    value has the type of that parameter's default (a float may be written as an integer)."""
+    if not isinstance(params, dict):
+        raise ValueError(f"{where}: 'params' must be an object, found {type(params).__name__}")
+    defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items() if name != "self"}
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(f"{where}: unknown router parameter(s) {unknown}; expected some of {sorted(defaults)}")
+    for name, value in params.items():
+        default = defaults[name]
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            raise ValueError(f"{where}: router parameter {name!r} must be a {type(default).__name__}, found {value!r}")
+    return params
+
+
 def _restore_head(coef: np.ndarray, intercept: np.ndarray, classes: list[str], C: float) -> LogisticRegression:
-    """A fitted logistic regression from its saved weights."""
+    """A fitted logistic regression from its saved weights (shapes checked against its classes)."""
+    rows = 1 if len(classes) == 2 else len(classes)
+    if coef.ndim != 2 or coef.shape[0] != rows or intercept.shape != (rows,):
+        raise ValueError(f"a head with {len(classes)} classes needs coefficients of shape ({rows}, features) and "
+                         f"{rows} intercepts, found {coef.shape} and {intercept.shape}")
     head = LogisticRegression(C=C)
     head.coef_ = coef.astype(np.float32)
     head.intercept_ = intercept.astype(np.float32)
