@@ -26,7 +26,7 @@ test split (11-510): its other splits are training data by design (so evaluate M
 
 Every file is written atomically, and the build is deterministic for a given ``--seed``.
 
-    python experts/build_data.py --data ../shared/data --out runs/expert-data
+    python experts/build_expert_data.py --data ../shared/data --out runs/expert-data
 """
 from __future__ import annotations
 
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = build(args.data, args.out, args.seed, args.workers, args.max_per_source)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"build_data: error: {exc}", file=sys.stderr)
+        print(f"build_expert_data: error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps({n: {k: s[k] for k in ("rows_before", "rows_after")} for n, s in summary["experts"].items()}, indent=2))
     return 0
