@@ -17,7 +17,8 @@ FRACTION = number_argument(low=0, high=1, low_open=True)
 def add_mixture_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mixture", default="builtin", metavar="NAME_OR_PATH",
-        help="mixture to use: 'builtin', a mixture directory, or a hub repo id (default: builtin)",
+        help="mixture to use: 'builtin', 'builtin-base' (its untuned baseline), a mixture directory, "
+             "or a hub repo id (default: builtin)",
     )
     parser.add_argument(
         "--allow-outside-paths", action="store_true",
