@@ -73,12 +73,11 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "--out")
     limits = Limits(timeout_s=args.timeout, memory_bytes=args.memory_mb << 20)
     exclude = read_exclusions(args.exclude, _benchmark_key(args.benchmark)) if args.exclude else None
-    ks = _ks(args.k)
-    rows = _read_samples(args.samples) if args.samples else None
     evaluation = Evaluation(
         args.benchmark, args.out, limit=args.limit, runner=Runner(limits=limits), workers=args.workers,
-        exclude=exclude, exclude_source=args.exclude, ks=ks,
+        exclude=exclude, exclude_source=args.exclude, ks=_ks(args.k),
     )
+    rows = _read_samples(args.samples) if args.samples else None
     if rows is not None:
         results = evaluation.score_samples(rows, source=str(Path(args.samples)))
     else:

@@ -180,14 +180,20 @@ def _seccomp_program(machine):
 
 
 def install_seccomp():
-    """Install :func:`_seccomp_program` on this process (and so on everything it starts)."""
+    """Install :func:`_seccomp_program` on this process (and so on everything it starts).
+
+    Returns why it could not (``None`` when it is in force): the caller reports it as a note.
+    """
     machine = platform.machine()
     if machine not in _SYSCALLS:
         return f"no seccomp filter for {machine}"
     insns = _seccomp_program(machine)
     array = (_SockFilter * len(insns))(*(_SockFilter(*insn) for insn in insns))
     prog = _SockFprog(len(insns), array)
-    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "seccomp")
+    try:
+        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "seccomp")
+    except OSError as exc:
+        return f"no seccomp filter: {exc}"
     return None
 
 
