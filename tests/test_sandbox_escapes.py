@@ -243,6 +243,26 @@ def test_pid_1_of_the_jail_cannot_be_traced(runner, sandbox, language):
     assert verdict.passed is True, verdict  # the attach was refused, so the program ran on
 
 
+def test_a_program_cannot_leave_its_root(runner, sandbox):
+    require(sandbox, "private_root")
+    code = (
+        "import ctypes, os\n"
+        "def attack():\n"
+        "    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    if libc.unshare(0x10000000) == 0:  # CLONE_NEWUSER: all capabilities, in there\n"
+        "        raise SystemExit('Error: a user namespace of its own')\n"
+        "    if libc.syscall(56 if os.uname().machine == 'x86_64' else 220, 0x10000000 | 17, 0, 0, 0, 0) >= 0:\n"
+        "        raise SystemExit('Error: cloned into a user namespace')\n"
+        "    os.mkdir('jail')\n"
+        "    if libc.chroot(b'jail') == 0:\n"
+        "        raise SystemExit('Error: chroot')\n"
+        "    if os.path.exists('/var') or os.path.exists('/boot'):  # only the host's root has them\n"
+        "        raise SystemExit('Error: sees ' + str(os.listdir('/')))\n"
+    )
+    verdict = attack(runner, "python", code)
+    assert verdict.passed is True, verdict
+
+
 def test_malformed_status_lines_make_a_sandbox_error():
     for text in ("exit not-a-number\n", "exit 0\nsignal 11\n", "exit 0\nexit 0\n", "rusage x\nexit 0\n"):
         result = RunResult(None, None, "", "")
