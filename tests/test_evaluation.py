@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from moe_coder.cli import main
-from moe_coder.evaluation.datasets import BENCHMARKS, Problem, load_benchmark
+from moe_coder.benchmarks import BENCHMARKS, Problem, load_benchmark
 from moe_coder.evaluation.execution import Runner, classify
 from moe_coder.evaluation.executors import EXECUTORS, Toolchain, get_executor
 from moe_coder.evaluation.extract import extract_code, truncate_completion

@@ -10,7 +10,7 @@ from moe_coder.jsonl import iter_jsonl
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from moe_coder.evaluation.datasets import BENCHMARKS
+    from moe_coder.benchmarks import BENCHMARKS
 
     p = subparsers.add_parser(
         "evaluate",

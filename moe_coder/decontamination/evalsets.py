@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence, Union
 
-from moe_coder.evaluation.datasets import BENCHMARKS, load_benchmark
+from moe_coder.benchmarks import BENCHMARKS, load_benchmark
 
 #: Tried in order when a JSONL evaluation file does not name its id field.
 ID_FIELDS = ("task_id", "id")
@@ -88,7 +88,7 @@ def load_eval_set(spec: EvalSpec, text_field: str | None = None, id_field: str |
     """Resolve ``spec``: an :class:`EvalSet` as is, a built-in benchmark name, or a JSONL(.gz) path.
 
     A string is a path when it names an existing file or ends in ``.jsonl``/``.jsonl.gz``;
-    otherwise it must be one of :data:`moe_coder.evaluation.datasets.BENCHMARKS`. For files, the
+    otherwise it must be one of :data:`moe_coder.benchmarks.BENCHMARKS`. For files, the
     id comes from ``id_field`` (default: the first of :data:`ID_FIELDS` present) and the text
     from ``text_field`` (default: the first of :data:`TEXT_FIELDS` present).
     """

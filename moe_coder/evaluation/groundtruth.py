@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
-from moe_coder.evaluation.datasets import Problem
+from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors import PLUS_HELPERS, _cache_dir
 from moe_coder.evaluation.sandbox import Limits, Sandbox, clean_env
 

@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
-from moe_coder.evaluation.datasets import Problem, load_benchmark
+from moe_coder.benchmarks import Problem, load_benchmark
 from moe_coder.evaluation.execution import Runner, Verdict
 from moe_coder.evaluation.executors import KINDS, detect_toolchains
 from moe_coder.evaluation.groundtruth import attach_ground_truth, is_plus
@@ -162,7 +162,7 @@ class Evaluation:
     """One benchmark evaluated into one output directory.
 
     Args:
-        benchmark: a name from :data:`moe_coder.evaluation.datasets.BENCHMARKS`.
+        benchmark: a name from :data:`moe_coder.benchmarks.BENCHMARKS`.
         out_dir: where ``samples.jsonl``, ``results.json`` and the chart go.
         limit: evaluate only the first *limit* tasks (of each language, for HumanEval-X as a whole).
         runner: executes code (a default sandboxed :class:`Runner` otherwise).

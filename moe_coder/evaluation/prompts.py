@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moe_coder.evaluation.datasets import Problem
+from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors import get_executor
 from moe_coder.evaluation.extract import extract_code, stop_sequences, truncate_completion
 
