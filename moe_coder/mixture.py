@@ -12,7 +12,7 @@ from typing import Any, Iterator, Sequence
 
 from moe_coder.config import CONFIG_NAME, ExpertSpec, MixtureConfig
 from moe_coder.experts.pool import ExpertPool
-from moe_coder.experts.prompt_formats import Message, normalise_messages
+from moe_coder.messages import Message, normalise_messages
 from moe_coder.routing.decide import decide
 from moe_coder.routing.decision import GenerationResult, RoutingDecision
 from moe_coder.routing.labels import UNKNOWN

@@ -16,24 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-Message = dict[str, str]
-
-
-def normalise_messages(prompt: str | Sequence[Message]) -> list[Message]:
-    """Turn a prompt string or a chat ``messages`` list into a validated messages list."""
-    if isinstance(prompt, str):
-        return [{"role": "user", "content": prompt}]
-    messages = []
-    for i, m in enumerate(prompt):
-        if not isinstance(m, dict) or "role" not in m or "content" not in m:
-            raise ValueError(f"messages[{i}] must be an object with 'role' and 'content', found {m!r}")
-        if m["role"] not in ("system", "user", "assistant"):
-            raise ValueError(f"messages[{i}]: unknown role {m['role']!r}; expected system, user or assistant")
-        messages.append({"role": m["role"], "content": str(m["content"])})
-    if not any(m["role"] == "user" for m in messages):
-        raise ValueError("messages must contain at least one user message")
-    return messages
-
+from moe_coder.messages import Message, normalise_messages
 
 def _with_system(messages: list[Message], system_prompt: str | None) -> tuple[str | None, list[Message]]:
     """Split off the system message; the conversation's own system message wins over the expert's."""
