@@ -61,19 +61,20 @@ def test_fit_rejects_labels_of_the_wrong_shape():
 def test_save_and_load_round_trip(small_router, tmp_path):
     small_router.save_pretrained(tmp_path / "r")
     meta = json.loads((tmp_path / "r" / "router.json").read_text())
-    assert meta["heads"] == ["language", "task", "source_language"] and "abstain_threshold" in meta
+    assert meta["heads"] == ["language", "task", "source_language"]
+    assert "abstain_threshold" not in meta, "abstaining is the mixture's decision (mixture.json)"
     again = PromptRouter.from_pretrained(tmp_path / "r")
     prompts = ["Fix this bash script: unbound variable", "<?php\n$x = [];"]
     for a, b in zip(again.predict_proba(prompts), small_router.predict_proba(prompts)):
         assert np.allclose(a, b)
 
 
-def test_calibrate_sets_temperatures_and_threshold(small_router):
+def test_calibrate_sets_temperatures(small_router):
     rows = _rows()
     router = PromptRouter().fit([r["prompt"] for r in rows], [[r["language"], r["task"], r.get("source_language")] for r in rows])
     router.calibrate([r["prompt"] for r in rows], [[r["language"], r["task"], r.get("source_language")] for r in rows])
     assert all(t > 0 for t in router.temperatures_)
-    assert 0.0 <= router.abstain_threshold_ <= 1.0
+    assert not hasattr(router, "abstain_threshold_"), "abstaining is the mixture's decision"
 
 
 def test_conversation_is_routed_on_its_last_user_turn(small_router):

@@ -4,16 +4,17 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
 from moe_coder.routing.calibration import expected_calibration_error, reliability_bins
 from moe_coder.routing.dataset import LabelledPrompts
-from moe_coder.routing.decision import RoutingDecision
+if TYPE_CHECKING:
+    from moe_coder.decisions import RoutingDecision
 
-RouteBatch = Callable[[Sequence[Any]], list[RoutingDecision]]
+RouteBatch = Callable[[Sequence[Any]], list["RoutingDecision"]]
 
 
 def head_metrics(y_true: Sequence[str], y_pred: Sequence[str], confidence: Sequence[float]) -> dict[str, Any]:

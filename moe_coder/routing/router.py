@@ -16,7 +16,8 @@ Features, concatenated into one sparse row per prompt:
 
 Each head is a multinomial logistic regression, fitted to convergence (``tol=1e-5``: stopping
 at 1e-3 cost about a point of accuracy on both heads); :meth:`PromptRouter.calibrate` fits one
-temperature per head on held-out prompts and chooses the abstain threshold there.
+temperature per head on held-out prompts. The router only scores labels: which expert answers,
+and when to abstain, is the mixture's decision (:mod:`moe_coder.decisions`).
 
 Cascade: encoding a prompt with MiniLM costs far more than everything else together, and most
 prompts that carry code are settled by their n-grams and cues alone. So the router also fits
@@ -43,7 +44,7 @@ from sklearn.linear_model import LogisticRegression
 from moe_coder.atomic import atomic_output, write_text_atomic
 from moe_coder.jsonl import read_json
 from moe_coder.routing.code_language import CodeCorpus, CodeLanguageIdentifier, ngram_vectorizers, out_of_fold_proba
-from moe_coder.routing.calibration import choose_threshold, fit_temperature, scaled_proba
+from moe_coder.routing.calibration import fit_temperature, scaled_proba
 from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
 from moe_coder.routing.encoder import BUILTIN_ENCODER, encode
 from moe_coder.routing.labels import UNKNOWN
@@ -215,7 +216,6 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         if self.target_estimator_ is not None:
             languages |= set(self.target_estimator_.classes_)
         self.classes_ = [np.array(sorted(languages))] + [e.classes_ for e in self.estimators_[1:]]
-        self.abstain_threshold_ = 0.0
         self.fast_threshold_ = float("inf")  # until calibrate() measures where the fast heads can be trusted
         return self
 
@@ -339,27 +339,21 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         return self.joint_accuracy(self.predict(prompts), y)
 
     def calibrate(self, prompts: Sequence[RoutingInput], y: Any) -> "PromptRouter":
-        """On held-out prompts: fit each head's temperature, choose the cascade's ``fast_threshold_``,
-        then the abstain threshold.
+        """On held-out prompts: fit each head's temperature, then choose the cascade's ``fast_threshold_``.
 
-        The abstain threshold applies to the language head's confidence (the experts are chosen
-        by language) and minimises ``wrong routes + ABSTAIN_COST * abstentions``.
+        The abstain threshold is not the router's: a mixture chooses it on its experts'
+        confidence (:meth:`moe_coder.mixture.MoECoder.calibrate`).
         """
         y = np.asarray(y, dtype=object)
         X = self.transform(prompts)
         full = self._calibrate_stack("", X, y)
-        lang = full[0]
         if getattr(self, "fast_estimators_", None):
             fast = self._calibrate_stack("fast_", self._fast_columns(X), y)
             self.fast_threshold_ = self._choose_fast_threshold(fast, full, y)
             accept = self._fast_confidence(fast) >= self.fast_threshold_
-            lang = np.where(accept[:, None], fast[0], full[0])
             logger.info("cascade: fast heads answer %.1f%% of held-out prompts (threshold %.4f)",
                         100 * accept.mean(), self.fast_threshold_)
-        confidence = lang.max(axis=1)
-        correct = self.classes_[0][lang.argmax(axis=1)] == y[:, 0].astype(str)
-        self.abstain_threshold_ = choose_threshold(confidence, correct)
-        logger.info("temperatures %s, abstain threshold %.3f", self.temperatures_, self.abstain_threshold_)
+        logger.info("temperatures %s", self.temperatures_)
         return self
 
     def _calibrate_stack(self, prefix: str, X: sparse.csr_matrix, y: np.ndarray) -> list[np.ndarray]:
@@ -456,7 +450,6 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             "target_temperature": getattr(self, "target_temperature_", None),
             "fast_temperatures": getattr(self, "fast_temperatures_", None),
             "fast_target_temperature": getattr(self, "fast_target_temperature_", None),
-            "abstain_threshold": getattr(self, "abstain_threshold_", None),
             "fast_threshold": _finite_or_none(getattr(self, "fast_threshold_", None)),
             "unknown_label": UNKNOWN,
         }
@@ -509,7 +502,6 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             setattr(router, prefix + "temperatures_", meta.get(prefix + "temperatures") or [1.0] * n)
             setattr(router, prefix + "target_temperature_", meta.get(prefix + "target_temperature") or 1.0)
         router.classes_ = [np.array(meta["classes"][h]) for h in router.heads_]
-        router.abstain_threshold_ = float(meta.get("abstain_threshold") or 0.0)
         threshold = meta.get("fast_threshold")
         router.fast_threshold_ = float(threshold) if threshold is not None else float("inf")
         return router
