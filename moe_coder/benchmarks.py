@@ -14,9 +14,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
+from moe_coder.languages import LANGUAGES
+
 DATA_DIR = Path(str(resources.files("moe_coder") / "data"))
 
-HUMANEVAL_X_LANGUAGES = {"cpp": "cpp", "java": "java", "js": "javascript", "go": "go", "rust": "rust", "python": "python"}
+#: HumanEval-X file code -> language id.
+HUMANEVAL_X_LANGUAGES = {language.humaneval_x: language.id for language in LANGUAGES if language.humaneval_x}
 
 
 @dataclass(frozen=True)
