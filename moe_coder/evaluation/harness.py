@@ -29,6 +29,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
+from moe_coder.atomic import atomic_output, write_text_atomic
 from moe_coder.benchmarks import Problem, load_benchmark
 from moe_coder.evaluation.execution import Runner, Verdict
 from moe_coder.evaluation.executors import KINDS, detect_toolchains
@@ -127,11 +128,9 @@ class SampleStore:
     def compact(self) -> None:
         """Rewrite the file with one row per sample (same content, without superseded rows)."""
         self._fh.close()
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
+        with atomic_output(self.path) as fh:
             for row in sorted(self.rows.values(), key=lambda r: (r["system"], _task_order(r["task_id"]), r["sample"])):
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        tmp.replace(self.path)
+                fh.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
         self._fh = self.path.open("a", encoding="utf-8")
 
 
@@ -271,7 +270,7 @@ class Evaluation:
         """Refuse to resume a directory that holds a run made with other settings."""
         path = self.out_dir / "run.json"
         if path.exists():
-            previous = json.loads(path.read_text(encoding="utf-8"))
+            previous = read_json(path, "run manifest")
             if previous != manifest:
                 changed = sorted(k for k in {*previous, *manifest} if previous.get(k) != manifest.get(k))
                 raise ValueError(
@@ -279,17 +278,14 @@ class Evaluation:
                     f"{ {k: previous.get(k) for k in changed} }); resume with the same ones or use another --out"
                 )
         else:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            write_text_atomic(path, json.dumps(manifest, indent=2) + "\n")
 
     def _finish(self, store: SampleStore, extra: Mapping[str, Any], started: float) -> dict:
         from moe_coder.evaluation.report import plot_pass_at_k
 
         store.compact()
         results = self._results(store, extra, started)
-        tmp = self.out_dir / "results.json.tmp"
-        tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(self.out_dir / "results.json")
+        write_text_atomic(self.out_dir / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         plot_pass_at_k(results, self.out_dir / "pass_at_k.png")
         return results
 
