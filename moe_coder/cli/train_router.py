@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "out": str(args.out), "train": len(train), "validation": len(validation),
         "validation_score": router.joint_accuracy(router.labels(probas), validation.y),
-        "temperatures": router.temperatures_,
-        "fast_threshold": router.fast_threshold_ if router._uses_cascade() else None,
+        "temperatures": router.full_heads_.temperatures,
+        "fast_threshold": router.fast_threshold_ if router.uses_cascade else None,
         "validation_encoded_share": float(encoded.mean()) if len(encoded) else 0.0,
         "lexicon": str(lexicon_path) if lexicon is not None else None,
         "code_corpus": str(corpus_path) if corpus is not None else None,
