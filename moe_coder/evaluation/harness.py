@@ -25,7 +25,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
@@ -33,11 +33,15 @@ from moe_coder.atomic import atomic_output, write_text_atomic
 from moe_coder.benchmarks import Problem, load_benchmark
 from moe_coder.evaluation.execution import Runner, Verdict
 from moe_coder.evaluation.executors import KINDS, detect_toolchains
+from moe_coder.evaluation.generator import Generator, RoutingGenerator, expert_spec
 from moe_coder.evaluation.groundtruth import attach_ground_truth, is_plus
 from moe_coder.evaluation.passk import DEFAULT_KS
 from moe_coder.evaluation.prompts import build_request, instruction_prompt
 from moe_coder.evaluation.scoring import summarise
 from moe_coder.jsonl import read_json
+
+if TYPE_CHECKING:
+    from moe_coder.decisions import RoutingDecision
 
 logger = logging.getLogger(__name__)
 
@@ -315,12 +319,18 @@ class Evaluation:
 
     def evaluate_mixture(
         self,
-        mixture: Any,
+        mixture: Generator,
         systems: Sequence[str],
         settings: GenerationSettings = GenerationSettings(),
         mixture_name: str = "",
     ) -> dict:
-        """Generate with each system (``expert:<name>`` or ``routed``), execute, and score."""
+        """Generate with each system (``expert:<name>`` or ``routed``), execute, and score.
+
+        ``mixture`` is what generates: a :class:`~moe_coder.mixture.MoECoder`, or any
+        :class:`~moe_coder.evaluation.generator.Generator` (one expert alone: a
+        :class:`~moe_coder.experts.single.SingleExpert`); ``routed`` needs a
+        :class:`~moe_coder.evaluation.generator.RoutingGenerator`.
+        """
         started = time.monotonic()
         generation = {k: v for k, v in asdict(settings).items() if k not in ("n_samples", "batch_size")}
         self._check_manifest({"benchmark": self.benchmark, "mixture": mixture_name, "generation": generation})
@@ -328,6 +338,8 @@ class Evaluation:
             for system in systems:
                 runnable = self._skip_rows(store, system, settings.n_samples)
                 if system == ROUTED:
+                    if not callable(getattr(mixture, "route_batch", None)):
+                        raise ValueError(f"system {ROUTED!r} needs a generator that routes (a mixture)")
                     self._generate_routed(mixture, store, runnable, settings)
                 else:
                     self._generate_expert(mixture, store, system, runnable, settings)
@@ -336,15 +348,15 @@ class Evaluation:
             return self._finish(store, extra, started)
 
     # -- generation ----------------------------------------------------------------------------------
-    def _generate_expert(self, mixture: Any, store: SampleStore, system: str, problems: Sequence[Problem],
+    def _generate_expert(self, mixture: Generator, store: SampleStore, system: str, problems: Sequence[Problem],
                          settings: GenerationSettings) -> None:
         name = system.removeprefix("expert:")
-        spec = mixture.config.expert(name)
+        spec = expert_spec(mixture, name)
         for j in range(settings.n_samples):
             todo = [p for p in problems if store.get(system, p.task_id, j) is None]
             self._generate(mixture, store, system, name, spec.prompt_format, todo, j, settings, routes=None)
 
-    def _generate_routed(self, mixture: Any, store: SampleStore, problems: Sequence[Problem],
+    def _generate_routed(self, mixture: RoutingGenerator, store: SampleStore, problems: Sequence[Problem],
                          settings: GenerationSettings) -> None:
         decisions = {}
         todo_any = [p for p in problems
@@ -366,13 +378,13 @@ class Evaluation:
                 else:
                     by_expert.setdefault(decision.expert, []).append(problem)
             for name, todo in by_expert.items():
-                fmt = mixture.config.expert(name).prompt_format
+                fmt = expert_spec(mixture, name).prompt_format
                 self._generate(mixture, store, ROUTED, name, fmt, todo, j, settings,
                                routes={p.task_id: decisions[p.task_id] for p in todo})
 
-    def _generate(self, mixture: Any, store: SampleStore, system: str, expert: str, prompt_format: str,
+    def _generate(self, mixture: Generator, store: SampleStore, system: str, expert: str, prompt_format: str,
                   problems: Sequence[Problem], sample: int, settings: GenerationSettings,
-                  routes: Mapping[str, Any] | None) -> None:
+                  routes: Mapping[str, RoutingDecision] | None) -> None:
         if not problems:
             return
         requests = [build_request(p, prompt_format) for p in problems]
@@ -383,18 +395,17 @@ class Evaluation:
             stop = list(requests[chunk[0]].stop) or None  # one request kind per call: same stops
             began = time.monotonic()
             outputs = mixture.generate(
-                [requests[i].prompt for i in chunk], expert=expert, return_details=True,
-                batch_size=batch, stop=stop, **settings.kwargs(sample),
+                [requests[i].prompt for i in chunk], expert=expert, batch_size=batch, stop=stop, **settings.kwargs(sample),
             )
             per_sample = (time.monotonic() - began) / len(chunk)
             for i, out in zip(chunk, outputs):
                 problem, request = problems[i], requests[i]
-                code, kind = request.code(problem, out.text)
+                code, kind = request.code(problem, out)
                 decision = routes[problem.task_id] if routes else None
                 store.put({
                     "system": system, "task_id": problem.task_id, "sample": sample, "language": problem.language,
                     "expert": expert, "route": _route(decision) if decision is not None else None,
-                    "prompt_format": prompt_format, "output": out.text, "completion": code, "kind": kind,
+                    "prompt_format": prompt_format, "output": out, "completion": code, "kind": kind,
                     "generation_s": round(per_sample, 3),
                 })
             progress.update(len(chunk))
@@ -409,7 +420,7 @@ def _verdict_fields(verdict: Verdict) -> dict[str, Any]:
             "time_s": round(verdict.time_s, 3)}
 
 
-def _route(decision: Any) -> dict[str, Any]:
+def _route(decision: RoutingDecision) -> dict[str, Any]:
     return {"language": decision.language, "task": decision.task, "confidence": decision.confidence,
             "expert": decision.expert, "abstained": decision.abstained}
 
