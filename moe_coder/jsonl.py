@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from dataclasses import fields
 from pathlib import Path
 from typing import IO, Any, Iterator
+
+logger = logging.getLogger(__name__)
 
 
 def open_text(path: Path) -> IO[str]:
@@ -14,11 +17,15 @@ def open_text(path: Path) -> IO[str]:
     return gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz") else path.open(encoding="utf-8")
 
 
-def iter_jsonl(path: str | Path, required: tuple[str, ...] = (), what: str = "input file") -> Iterator[tuple[str, dict]]:
+def iter_jsonl(
+    path: str | Path, required: tuple[str, ...] = (), what: str = "input file", skip_malformed: bool = False,
+) -> Iterator[tuple[str, dict]]:
     """Yield ``("file:line", record)`` for each non-blank line.
 
     A missing file, a malformed line, a line that is not a JSON object, or a record lacking
-    one of ``required`` is an error naming the file (and line).
+    one of ``required`` is an error naming the file (and line). With ``skip_malformed`` a line
+    that is not valid JSON (the half-written last line of an interrupted run) is skipped with a
+    warning instead.
     """
     path = Path(path)
     if not path.is_file():
@@ -31,6 +38,9 @@ def iter_jsonl(path: str | Path, required: tuple[str, ...] = (), what: str = "in
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
+                if skip_malformed:
+                    logger.warning("%s: skipping a malformed line (%s)", where, exc.msg)
+                    continue
                 raise ValueError(f"{where}: malformed JSON ({exc.msg})") from None
             if not isinstance(record, dict):
                 raise ValueError(f"{where}: expected a JSON object, found {type(record).__name__}")

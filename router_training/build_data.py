@@ -214,13 +214,13 @@ def gpteacher(shared: Path) -> tuple[list[dict], list[tuple[str, str]]]:
 
 
 def mbpp_code(shared: Path) -> list[str]:
-    return [json.loads(line)["code"].replace("\r\n", "\n") for line in (shared / "mbpp" / "mbpp.jsonl").read_text().splitlines()]
+    return [record["code"].replace("\r\n", "\n") for _, record in iter_jsonl(shared / "mbpp" / "mbpp.jsonl")]
 
 
 def mbpp_descriptions(shared: Path) -> list[str]:
     out = []
-    for line in (shared / "mbpp" / "mbpp.jsonl").read_text().splitlines():
-        text = json.loads(line)["text"].strip().rstrip(".")
+    for _, record in iter_jsonl(shared / "mbpp" / "mbpp.jsonl"):
+        text = record["text"].strip().rstrip(".")
         desc = re.sub(r"^(?:Write|Create) an? (?:python )?(?:function|program|method)(?: that| which| to)? ", "", text, flags=re.I)
         if desc != text and len(desc) > 10:
             out.append(desc[0].lower() + desc[1:])

@@ -424,3 +424,14 @@ def test_a_single_expert_is_evaluated_as_the_same_expert_in_its_mixture(tiny_mix
     assert outputs["alone"] == outputs["mixture"] and len(outputs["alone"]) == 2
     with pytest.raises(ValueError, match="routes"):
         Evaluation("humaneval", tmp_path / "routed", limit=1).evaluate_mixture(alone, [ROUTED], settings)
+
+
+def test_sample_store_resumes_past_a_half_written_last_row(tmp_path, caplog):
+    from moe_coder.evaluation.harness import SampleStore
+
+    path = tmp_path / "samples.jsonl"
+    row = {"system": "routed", "task_id": "HumanEval/0", "sample": 0, "completion": "pass"}
+    path.write_text(json.dumps(row) + "\n" + '{"system": "routed", "task_id": "Huma')
+    with caplog.at_level("WARNING"), SampleStore(path) as store:
+        assert list(store.rows.values()) == [row]
+    assert any(f"{path}:2: skipping a malformed line" in r.getMessage() for r in caplog.records)

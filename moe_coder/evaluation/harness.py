@@ -38,7 +38,7 @@ from moe_coder.evaluation.groundtruth import attach_ground_truth, is_plus
 from moe_coder.evaluation.passk import DEFAULT_KS
 from moe_coder.evaluation.prompts import build_request, instruction_prompt
 from moe_coder.evaluation.scoring import summarise
-from moe_coder.jsonl import read_json
+from moe_coder.jsonl import iter_jsonl, read_json
 
 if TYPE_CHECKING:
     from moe_coder.decisions import RoutingDecision
@@ -94,16 +94,8 @@ class SampleStore:
         self.path = Path(path)
         self.rows: dict[tuple[str, str, int], dict] = {}
         if self.path.exists():
-            with self.path.open(encoding="utf-8") as fh:
-                for number, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError:
-                        logger.warning("%s:%d: ignoring a truncated row (interrupted run)", self.path, number)
-                        continue
-                    self.rows[self.key(row)] = row
+            for _, row in iter_jsonl(self.path, what="samples file", skip_malformed=True):
+                self.rows[self.key(row)] = row
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = self.path.open("a", encoding="utf-8")
 
