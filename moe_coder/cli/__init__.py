@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "experts",
     "decontaminate",
     "evaluate",
+    "compare",
     "train_expert",
 )
 
