@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from moe_coder.config import CONFIG_NAME, ExpertSpec, MixtureConfig
+from moe_coder.decisions import GenerationResult, RoutingDecision, choose_confidence_threshold, decide
 from moe_coder.experts.pool import ExpertPool
 from moe_coder.messages import Message, normalise_messages
-from moe_coder.decisions import GenerationResult, RoutingDecision, choose_confidence_threshold, decide
 from moe_coder.routing.labels import UNKNOWN
 from moe_coder.routing.router import PromptRouter
 
