@@ -9,14 +9,15 @@ threshold is chosen (:func:`choose_confidence_threshold`), on that same confiden
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from moe_coder.routing.calibration import choose_threshold
 from moe_coder.routing.labels import UNKNOWN
-from moe_coder.routing.router import PromptRouter
-from moe_coder.routing.text import RoutingInput
+
+if TYPE_CHECKING:  # the decision types stay importable without the router's dependencies
+    from moe_coder.routing.router import PromptRouter
+    from moe_coder.routing.text import RoutingInput
 
 #: ``select_expert(language, task) -> expert name``
 ExpertSelector = Callable[[str, str], str]
@@ -197,6 +198,8 @@ def choose_confidence_threshold(
         raise ValueError(f"labels must have a (language, task) row for each of the {len(prompts)} prompts; found shape {y.shape}")
     if not len(prompts):
         raise ValueError("choosing a confidence threshold needs at least one labelled prompt")
+    from moe_coder.routing.calibration import choose_threshold
+
     scores = score_experts(router, prompts, select_expert)
     right = [select_expert(str(language), str(task)) for language, task in y[:, :2]]
     correct = np.array([chosen == want for chosen, want in zip(scores.experts, right)])
