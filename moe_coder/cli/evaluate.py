@@ -16,7 +16,7 @@ MEBIBYTES = number_argument(low=16, high=1 << 20, integer=True)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from moe_coder.evaluation.datasets import BENCHMARKS
+    from moe_coder.benchmarks import BENCHMARKS
 
     p = subparsers.add_parser(
         "evaluate",
@@ -62,6 +62,7 @@ def _ks(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from moe_coder.benchmarks import benchmark_key
     from moe_coder.evaluation.execution import Runner
     from moe_coder.evaluation.harness import ROUTED, Evaluation, GenerationSettings, expert_system, read_exclusions
     from moe_coder.evaluation.report import format_table
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     # Everything that can be refused is refused before --out is touched.
     check_output_dir(args.out, "--out")
     limits = Limits(timeout_s=args.timeout, memory_bytes=args.memory_mb << 20)
-    exclude = read_exclusions(args.exclude, _benchmark_key(args.benchmark)) if args.exclude else None
+    exclude = read_exclusions(args.exclude, benchmark_key(args.benchmark)) if args.exclude else None
     evaluation = Evaluation(
         args.benchmark, args.out, limit=args.limit, runner=Runner(limits=limits), workers=args.workers,
         exclude=exclude, exclude_source=args.exclude, ks=_ks(args.k),
@@ -118,6 +119,3 @@ def _read_samples(path: str) -> list[dict]:
         raise ValueError(f"{path}: no samples in the file")
     return rows
 
-
-def _benchmark_key(name: str) -> str:
-    return name.strip().lower().replace("+", "_plus").replace("-", "_")
