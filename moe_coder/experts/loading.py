@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from moe_coder.config import ExpertSpec
+from moe_coder.experts.gguf_cache import converted_gguf
 
 logger = logging.getLogger(__name__)
 
@@ -68,23 +69,39 @@ def _torch_dtype(name: str | None, device: str) -> Any:
         raise ValueError(f"unknown dtype {name!r}; expected float32, bfloat16, float16 or auto") from None
 
 
+def weights_source(spec: ExpertSpec) -> str:
+    """The folder or hub id ``from_pretrained`` reads an expert's base from.
+
+    A GGUF base is read from its de-quantised copy in the user cache (built on first use,
+    see :mod:`moe_coder.experts.gguf_cache`), so only the first load pays for de-quantising.
+    """
+    source = resolve_model_path(spec.model, spec.name)
+    if not spec.gguf_file:
+        return source
+    if Path(source).is_dir():
+        gguf_path = Path(source) / spec.gguf_file
+        if not gguf_path.is_file():
+            raise FileNotFoundError(f"expert {spec.name!r}: GGUF file {spec.gguf_file!r} not found in {source}")
+    else:
+        from huggingface_hub import hf_hub_download
+
+        gguf_path = Path(hf_hub_download(source, spec.gguf_file))
+    try:
+        return str(converted_gguf(gguf_path))
+    except ValueError as exc:
+        raise ValueError(f"expert {spec.name!r}: {exc}") from None
+
+
 def load_base(spec: ExpertSpec, device: str | None = None) -> LoadedModel:
     """Load the tokenizer and causal LM an expert stands on (without its adapter)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = device or default_device()
-    source = resolve_model_path(spec.model, spec.name)
-    kwargs: dict[str, Any] = {}
-    if spec.gguf_file:
-        if Path(source).is_dir() and not (Path(source) / spec.gguf_file).is_file():
-            raise FileNotFoundError(
-                f"expert {spec.name!r}: GGUF file {spec.gguf_file!r} not found in {source}"
-            )
-        kwargs["gguf_file"] = spec.gguf_file
-    logger.info("loading expert %r from %s%s", spec.name, source, f" ({spec.gguf_file})" if spec.gguf_file else "")
+    source = weights_source(spec)
+    logger.info("loading expert %r from %s", spec.name, source)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=_torch_dtype(spec.dtype, device), **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=_torch_dtype(spec.dtype, device))
     except OSError as exc:
         raise FileNotFoundError(f"expert {spec.name!r}: could not load model from {source!r}: {exc}") from None
     model.to(device).eval()
