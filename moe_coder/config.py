@@ -6,6 +6,7 @@ GGUF file, or ``pkg://<python package>`` for weights shipped inside an installed
 """
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
@@ -14,9 +15,27 @@ from typing import Any
 
 from moe_coder.atomic import write_text_atomic
 from moe_coder.jsonl import read_json
+from moe_coder.routing.labels import LANGUAGES, TASKS, UNKNOWN
 
 CONFIG_NAME = "mixture.json"
 PROMPT_FORMATS = ("chat_template", "phind", "codellama_instruct", "completion")
+#: The newest ``mixture.json`` layout this version reads (and the one it writes).
+FORMAT_VERSION = 1
+
+
+def _check_labels(expert: str, field_name: str, values: Any, labels: tuple[str, ...]) -> None:
+    """Reject values the router never predicts: an expert serving only those would never be chosen."""
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError(f"expert {expert!r}: {field_name!r} must be a list of strings, found {values!r}")
+    for value in values:
+        if value == UNKNOWN:
+            raise ValueError(f"expert {expert!r}: {field_name!r} has {UNKNOWN!r}; prompts in no known language go to the generalist")
+        if value not in labels:
+            close = difflib.get_close_matches(value, labels, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"expert {expert!r}: {field_name!r} has {value!r}, which is not a router label; {hint}expected some of {list(labels)}"
+            )
 
 
 def _check_keys(cls: type, data: dict, where: str) -> None:
@@ -57,6 +76,8 @@ class ExpertSpec:
             raise ValueError(
                 f"expert {self.name!r}: unknown prompt_format {self.prompt_format!r}; expected one of {PROMPT_FORMATS}"
             )
+        _check_labels(self.name, "languages", self.languages, tuple(x for x in LANGUAGES if x != UNKNOWN))
+        _check_labels(self.name, "tasks", self.tasks, TASKS)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ExpertSpec":
@@ -87,9 +108,16 @@ class MixtureConfig:
     max_loaded_experts: int = 2
     name: str = "mixture"
     description: str = ""
-    format_version: int = 1
+    format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
+        if not isinstance(self.format_version, int) or self.format_version < 1:
+            raise ValueError(f"mixture: format_version must be a positive integer, found {self.format_version!r}")
+        if self.format_version > FORMAT_VERSION:
+            raise ValueError(
+                f"mixture: format_version {self.format_version} is newer than this moe-coder reads "
+                f"({FORMAT_VERSION}); upgrade moe-coder (pip install -U moe-coder)"
+            )
         names = [e.name for e in self.experts]
         if not names:
             raise ValueError("mixture has no experts")
