@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,30 @@ class ExpertSpec:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike) -> "ExpertSpec":
+        """Read a trained expert's ``expert.json``; its relative paths are relative to its folder."""
+        path = Path(path)
+        data = read_json(path, "expert")
+        try:
+            return cls.from_dict(data).anchored(path.parent)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+    def anchored(self, folder: str | os.PathLike) -> "ExpertSpec":
+        """This spec with relative ``model``/``adapter`` paths that exist under ``folder`` made absolute.
+
+        Trained experts and mixtures write local paths relative to their own folder, so the folder
+        can move; anything else (a hub id, ``pkg://``, a path relative to the working directory)
+        is left as it is.
+        """
+        changes = {}
+        for name in ("model", "adapter"):
+            value = getattr(self, name)
+            if value and not os.path.isabs(os.path.expanduser(value)) and (Path(folder) / value).exists():
+                changes[name] = str((Path(folder) / value).resolve())
+        return replace(self, **changes)
+
     def serves(self, language: str, task: str) -> bool:
         return (not self.languages or language in self.languages) and (not self.tasks or task in self.tasks)
 
@@ -158,9 +182,11 @@ class MixtureConfig:
         path = Path(path)
         data = read_json(path, "mixture config")
         try:
-            return cls.from_dict(data)
+            config = cls.from_dict(data)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: {exc}") from None
+        config.experts = [spec.anchored(path.parent) for spec in config.experts]
+        return config
 
     def to_json_file(self, path: str | os.PathLike) -> None:
         write_text_atomic(Path(path), json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")

@@ -48,14 +48,13 @@ def test_the_cached_expert_equals_the_gguf_it_came_from(builtin):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from moe_coder.experts.loading import resolve_model_path
+    from moe_coder.experts.loading import load_base, resolve_model_path
 
     spec = builtin.config.expert("python")
-    tokenizer = builtin.pool.tokenizer(spec)
-    cached = builtin.pool._get(spec).model
+    cached = load_base(spec, device="cpu")
     direct = AutoModelForCausalLM.from_pretrained(
         resolve_model_path(spec.model), gguf_file=spec.gguf_file, dtype=torch.float32
     ).eval()
-    ids = tokenizer("def reverse(s):\n    return", return_tensors="pt").input_ids
+    ids = cached.tokenizer("def reverse(s):\n    return", return_tensors="pt").input_ids
     with torch.no_grad():
-        assert torch.equal(cached(ids).logits, direct(ids).logits)
+        assert torch.equal(cached.model(ids).logits, direct(ids).logits)

