@@ -27,7 +27,8 @@ def cache(tmp_path, monkeypatch) -> Path:
 
 
 def _spec(folder: Path, name: str = GGUF) -> ExpertSpec:
-    return ExpertSpec(name="tiny", model=str(folder), gguf_file=name)
+    """float32, as the reference is: the dtype "auto" picks is bf16 on CPUs that compute it natively."""
+    return ExpertSpec(name="tiny", model=str(folder), gguf_file=name, dtype="float32")
 
 
 def _logits(loaded) -> torch.Tensor:

@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "experts",
     "decontaminate",
     "evaluate",
+    "compare",
     "train_expert",
 )
 
