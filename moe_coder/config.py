@@ -18,6 +18,8 @@ from moe_coder.jsonl import read_json
 from moe_coder.routing.labels import LANGUAGES, TASKS, UNKNOWN
 
 CONFIG_NAME = "mixture.json"
+#: A trained expert's entry, in its folder (see :meth:`ExpertSpec.from_json_file`).
+EXPERT_NAME = "expert.json"
 PROMPT_FORMATS = ("chat_template", "phind", "codellama_instruct", "completion")
 #: The newest ``mixture.json`` layout this version reads (and the one it writes).
 FORMAT_VERSION = 1

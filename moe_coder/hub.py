@@ -13,19 +13,19 @@ import logging
 import os
 from pathlib import Path
 
-from moe_coder.config import CONFIG_NAME, ExpertSpec, MixtureConfig
+from moe_coder.config import CONFIG_NAME, EXPERT_NAME, ExpertSpec, MixtureConfig
+from moe_coder.experts.loading import PACKAGE_SCHEME
 from moe_coder.jsonl import read_json
 
 logger = logging.getLogger(__name__)
 
-EXPERT_CONFIG = "expert.json"
 #: Training by-products of an expert folder that stay local: resumable state, logs, staging.
 NOT_PUSHED = ["checkpoints/**", "logs/**", ".*", ".*/**"]
 
 
 def _local_outside(value: str | None, folder: Path) -> bool:
     """Whether ``value`` (a ``model``/``adapter`` field as written) names a path outside ``folder``."""
-    if not value or value.startswith("pkg://"):
+    if not value or value.startswith(PACKAGE_SCHEME):
         return False
     path = Path(os.path.expanduser(value))
     if not path.is_absolute():
@@ -44,10 +44,10 @@ def publishable_experts(folder: str | os.PathLike) -> list[ExpertSpec]:
     if (folder / CONFIG_NAME).is_file():
         data = read_json(folder / CONFIG_NAME, "mixture config")
         specs = MixtureConfig.from_dict(data).experts
-    elif (folder / EXPERT_CONFIG).is_file():
-        specs = [ExpertSpec.from_dict(read_json(folder / EXPERT_CONFIG, "expert"))]
+    elif (folder / EXPERT_NAME).is_file():
+        specs = [ExpertSpec.from_dict(read_json(folder / EXPERT_NAME, "expert"))]
     else:
-        raise FileNotFoundError(f"{folder}: neither a mixture ({CONFIG_NAME}) nor a trained expert ({EXPERT_CONFIG})")
+        raise FileNotFoundError(f"{folder}: neither a mixture ({CONFIG_NAME}) nor a trained expert ({EXPERT_NAME})")
     for spec in specs:
         for name in ("model", "adapter"):
             value = getattr(spec, name)

@@ -108,12 +108,13 @@ def converted_gguf(gguf_path: str | os.PathLike) -> Path:
     staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{digest}."))
     try:
         _build(gguf_path, staging, digest)
-        shutil.rmtree(entry, ignore_errors=True)
-        try:
-            os.replace(staging, entry)
-        except OSError:  # another process published the entry between our rmtree and rename
-            if not entry_is_complete(entry):
-                raise
+        if not entry_is_complete(entry):  # else another process published it while this one built
+            shutil.rmtree(entry, ignore_errors=True)
+            try:
+                os.replace(staging, entry)
+            except OSError:  # another process published it between the rmtree and the rename
+                if not entry_is_complete(entry):
+                    raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return entry

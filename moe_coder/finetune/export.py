@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from moe_coder.atomic import write_text_atomic
-from moe_coder.config import ExpertSpec
+from moe_coder.config import EXPERT_NAME, ExpertSpec
 from moe_coder.finetune.chat_templates import chat_template
 from moe_coder.finetune.model_card import CARD_NAME, model_card
 from moe_coder.finetune.modeling import load_model
@@ -30,7 +30,6 @@ from moe_coder.finetune.recipe import Recipe
 
 logger = logging.getLogger(__name__)
 
-EXPERT_NAME = "expert.json"
 TRAINING_NAME = "training.json"
 
 
