@@ -79,7 +79,8 @@ def load_model(spec: ExpertSpec, attention: str, gradient_checkpointing: bool, l
 
     Loaded on the CPU of each process (``accelerate`` moves it, or shards it under FSDP /
     DeepSpeed ZeRO-3, which also take over loading when their configs ask for it). A GGUF base is
-    dequantized on load; from then on it is a plain model that saves as safetensors.
+    read from its de-quantised copy in the user cache (see :func:`~moe_coder.experts.loading.weights_source`):
+    a plain float32 model that saves as safetensors.
     """
     from transformers import AutoModelForCausalLM
 
