@@ -73,7 +73,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_ships_types_builtin_mixture_and_benchmark_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("moe_coder/py.typed", "moe_coder/__main__.py", "moe_coder/builtin/mixture.json",
+    for name in ("moe_coder/py.typed", "moe_coder/__main__.py", "moe_coder/builtin/mixture.json", "moe_coder/builtin_base/mixture.json",
                  "moe_coder/builtin/router/router.json", "moe_coder/builtin/router/router.npz",
                  "moe_coder/data/evalplus/HumanEvalPlus.jsonl.gz"):
         assert name in names, name

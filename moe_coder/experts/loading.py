@@ -119,6 +119,31 @@ def load_base(spec: ExpertSpec, device: str | None = None) -> LoadedModel:
     return LoadedModel(model=model, tokenizer=tokenizer)
 
 
+def _base_identity(model: str, gguf_file: str | None, expert: str) -> tuple[str, str | None]:
+    source = resolve_model_path(model, expert)
+    return (str(Path(source).resolve()) if Path(source).exists() else source, gguf_file)
+
+
+def check_adapter_base(spec: ExpertSpec, adapter_path: str) -> None:
+    """Refuse an adapter that ``train-expert`` trained on another base than this expert's.
+
+    The trained expert's ``expert.json`` beside the adapter names its base (``model`` and
+    ``gguf_file``); an adapter from elsewhere is checked by shape when it loads."""
+    trained = Path(adapter_path) / "expert.json"
+    if not trained.is_file():
+        return
+    try:
+        record = ExpertSpec.from_json_file(trained)  # its paths are relative to the adapter's folder
+    except ValueError as exc:
+        raise ValueError(f"expert {spec.name!r}: {trained} is not a trained expert's expert.json ({exc})") from None
+    trained_on = (record.model, record.gguf_file)
+    if _base_identity(*trained_on, spec.name) != _base_identity(spec.model, spec.gguf_file, spec.name):
+        def show(model: str, gguf: str | None) -> str:
+            return f"{model!r}" + (f" ({gguf})" if gguf else "")
+        raise ValueError(f"expert {spec.name!r}: the LoRA adapter at {adapter_path!r} was trained on base "
+                         f"{show(*trained_on)}, but this expert's base is {show(spec.model, spec.gguf_file)}")
+
+
 def attach_adapter(loaded: LoadedModel, spec: ExpertSpec) -> str:
     """Load ``spec.adapter`` onto the shared base (once) and return the adapter's name."""
     from peft import PeftModel
@@ -127,6 +152,7 @@ def attach_adapter(loaded: LoadedModel, spec: ExpertSpec) -> str:
     path = resolve_model_path(spec.adapter, spec.name)
     if path in loaded.adapters:
         return loaded.adapters[path]
+    check_adapter_base(spec, path)
     name = f"adapter_{len(loaded.adapters)}"
     try:
         if isinstance(loaded.model, PeftModel):
@@ -135,6 +161,9 @@ def attach_adapter(loaded: LoadedModel, spec: ExpertSpec) -> str:
             loaded.model = PeftModel.from_pretrained(loaded.model, path, adapter_name=name)
     except (OSError, ValueError) as exc:
         raise FileNotFoundError(f"expert {spec.name!r}: could not load LoRA adapter from {path!r}: {exc}") from None
+    except RuntimeError as exc:  # a shape mismatch: the adapter belongs to another architecture
+        raise ValueError(f"expert {spec.name!r}: the LoRA adapter at {path!r} does not fit the base "
+                         f"{spec.model!r}: {str(exc).splitlines()[0]}") from None
     loaded.model.eval()
     loaded.adapters[path] = name
     return name
