@@ -9,12 +9,12 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from moe_coder.atomic import write_text_atomic
-from moe_coder.jsonl import read_json
+from moe_coder.jsonl import check_keys, read_json
 from moe_coder.routing.labels import LANGUAGES, TASKS, UNKNOWN
 
 CONFIG_NAME = "mixture.json"
@@ -38,13 +38,6 @@ def _check_labels(expert: str, field_name: str, values: Any, labels: tuple[str, 
             raise ValueError(
                 f"expert {expert!r}: {field_name!r} has {value!r}, which is not a router label; {hint}expected some of {list(labels)}"
             )
-
-
-def _check_keys(cls: type, data: dict, where: str) -> None:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {unknown}; expected some of {sorted(known)}")
 
 
 @dataclass
@@ -85,7 +78,7 @@ class ExpertSpec:
     def from_dict(cls, data: dict[str, Any]) -> "ExpertSpec":
         if not isinstance(data, dict):
             raise ValueError(f"expert entry must be an object, found {type(data).__name__}")
-        _check_keys(cls, data, f"expert {data.get('name', '?')!r}")
+        check_keys(cls, data, f"expert {data.get('name', '?')!r}")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,7 +160,7 @@ class MixtureConfig:
     def from_dict(cls, data: dict[str, Any]) -> "MixtureConfig":
         if not isinstance(data, dict):
             raise ValueError(f"mixture config must be an object, found {type(data).__name__}")
-        _check_keys(cls, data, "mixture config")
+        check_keys(cls, data, "mixture config")
         data = dict(data)
         data["experts"] = [ExpertSpec.from_dict(e) for e in data.get("experts", [])]
         if "generalist" not in data:

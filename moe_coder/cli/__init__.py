@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "generate",
     "route",
     "train_router",
+    "calibrate",
     "eval_router",
     "experts",
     "decontaminate",

@@ -23,7 +23,7 @@ import torch
 
 from moe_coder.atomic import write_text_atomic
 from moe_coder.config import EXPERT_NAME, ExpertSpec
-from moe_coder.finetune.chat_templates import chat_template
+from moe_coder.experts.prompt_formats import chat_template
 from moe_coder.finetune.model_card import CARD_NAME, model_card
 from moe_coder.finetune.modeling import load_model
 from moe_coder.finetune.recipe import Recipe
