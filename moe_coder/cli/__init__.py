@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "decontaminate",
     "evaluate",
     "train_expert",
+    "serve",
 )
 
 

@@ -22,13 +22,17 @@ class Completion:
     finish_reason: str = "stop"
 
 
+class ContextLengthError(ValueError):
+    """``max_new_tokens`` does not fit in the expert's context."""
+
+
 def check_room(spec: ExpertSpec, context: int | None, max_new_tokens: int) -> int | None:
     """Tokens left for the prompt once ``max_new_tokens`` are reserved; an error when none are."""
     if not context:
         return None
     room = context - max_new_tokens
     if room < 1:
-        raise ValueError(f"expert {spec.name!r}: max_new_tokens={max_new_tokens} leaves no room in its {context}-token context")
+        raise ContextLengthError(f"expert {spec.name!r}: max_new_tokens={max_new_tokens} leaves no room in its {context}-token context")
     return room
 
 

@@ -84,7 +84,8 @@ class ExpertPool:
                 self._models[key] = load_base(spec, self.device)
             return self._models[key]
 
-    def _endpoint(self, spec: ExpertSpec) -> Any:
+    def remote_endpoint(self, spec: ExpertSpec) -> Any:
+        """The HTTP client of a remote expert's endpoint, created on first use (its API key read then)."""
         from moe_coder.experts.remote import RemoteEndpoint
 
         key = (spec.endpoint, spec.api_key_env)
@@ -190,7 +191,7 @@ class ExpertPool:
         remote = [i for i, (spec, _) in enumerate(requests) if spec.endpoint]
         local = [i for i, (spec, _) in enumerate(requests) if not spec.endpoint]
         remote_calls = [
-            (self._endpoint(requests[i][0]), requests[i][0], requests[i][1], merge_generation_settings(requests[i][0], overrides))
+            (self.remote_endpoint(requests[i][0]), requests[i][0], requests[i][1], merge_generation_settings(requests[i][0], overrides))
             for i in remote
         ]
         outputs: list[Any] = [None] * len(requests)
@@ -274,7 +275,7 @@ class ExpertPool:
         """
         settings = merge_generation_settings(spec, overrides)
         if spec.endpoint:
-            return (yield from self._endpoint(spec).stream(spec, prompt, settings, cancel))
+            return (yield from self.remote_endpoint(spec).stream(spec, prompt, settings, cancel))
         import torch
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
