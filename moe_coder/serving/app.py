@@ -111,8 +111,9 @@ def create_app(
             mixture.pool.remote_endpoint(spec)
     engine = Engine(mixture, max_batch)
     metrics = ServerMetrics()
+    arriving = 0  # generation requests accepted and not yet answered or turned into a stream: the batch may wait for them
     batcher: Batcher[GenerationRequest, Any] = Batcher(
-        engine.answer_batch, max_batch, batch_window_ms / 1000, on_batch=metrics.batch_size.observe
+        engine.answer_batch, max_batch, batch_window_ms / 1000, on_batch=metrics.batch_size.observe, expected=lambda: arriving
     )
     stream_threads = anyio.CapacityLimiter(1024)
     key = api_key.encode() if api_key else None
@@ -197,28 +198,47 @@ def create_app(
             events(), media_type="text/event-stream", headers={EXPERT_HEADER: decision.expert, "Cache-Control": "no-cache"}
         )
 
-    async def generate(request: Request, kind: str) -> Response:
-        authorise(request)
+    async def read_request(request: Request, kind: str) -> GenerationRequest:
         try:
             parsed = parse_request(await read_json(request), kind)
         except ClientDisconnect:
             raise APIError(400, "the client closed the connection before the body ended", "incomplete_body") from None
         check_model(parsed.model)
+        return parsed
+
+    async def answer(parsed: GenerationRequest) -> Response:
         metrics.in_flight.inc()
         try:
             if parsed.stream:
-                return await stream_answer(parsed)
-            answer = await batcher.submit(parsed)
+                return await stream_answer(parsed)  # the stream decrements in_flight when it ends
+            result = await batcher.submit(parsed)
         except Exception as exc:
             metrics.in_flight.dec()
             raise api_error(exc) from None
         except BaseException:
             metrics.in_flight.dec()
             raise
-        completion = answer.completion
-        metrics.count_tokens(answer.decision.expert, completion.prompt_tokens, completion.completion_tokens)
+        completion = result.completion
+        metrics.count_tokens(result.decision.expert, completion.prompt_tokens, completion.completion_tokens)
         metrics.in_flight.dec()
-        return JSONResponse(full_body(kind, answer.decision, completion), headers={EXPERT_HEADER: answer.decision.expert})
+        return JSONResponse(full_body(parsed.kind, result.decision, completion), headers={EXPERT_HEADER: result.decision.expert})
+
+    async def generate(request: Request, kind: str) -> Response:
+        nonlocal arriving
+        authorise(request)
+        arriving += 1
+        try:
+            parsed = await read_request(request, kind)
+        except BaseException:
+            arriving -= 1
+            raise
+        if parsed.stream:  # streams do not go through the batcher
+            arriving -= 1
+            return await answer(parsed)
+        try:
+            return await answer(parsed)
+        finally:
+            arriving -= 1
 
     async def chat_completions(request: Request) -> Response:
         return await generate(request, "chat")

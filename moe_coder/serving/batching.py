@@ -1,7 +1,9 @@
 """A batching window: requests that arrive together are answered by one call.
 
-The first request of a batch waits at most ``window_s`` for company (none once ``max_batch``
-have gathered); while a batch runs, newcomers queue and form the next one. Batches run one
+The first request of a batch waits at most ``window_s`` for company, and only while more
+requests are on their way (``expected()`` counts those the server has accepted but not yet
+answered): a request that arrives alone runs at once. While a batch runs, newcomers queue
+and form the next one. Batches run one
 at a time in a worker thread, so the event loop keeps accepting requests.
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Batcher(Generic[Item, Result]):
         max_batch: int,
         window_s: float,
         on_batch: Callable[[int], None] | None = None,
+        expected: Callable[[], int] | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, found {max_batch}")
@@ -37,6 +40,7 @@ class Batcher(Generic[Item, Result]):
         self.max_batch = max_batch
         self.window_s = window_s
         self.on_batch = on_batch
+        self.expected = expected
         self._queue: asyncio.Queue[tuple[Item, asyncio.Future, float]] | None = None
         self._task: asyncio.Task | None = None
         self._limiter = anyio.CapacityLimiter(1)
@@ -71,7 +75,7 @@ class Batcher(Generic[Item, Result]):
             except asyncio.QueueEmpty:
                 pass
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or (self.expected is not None and self.expected() <= len(batch)):
                 break
             try:
                 batch.append(await asyncio.wait_for(self._queue.get(), remaining))
