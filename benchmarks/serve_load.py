@@ -149,14 +149,14 @@ async def one_request(client: httpx.AsyncClient, url: str, payload: dict) -> dic
         if not payload.get("stream"):
             response = await client.post(f"{url}/v1/chat/completions", json=payload)
             if response.status_code != 200:
-                return {"error": response.status_code}
+                return {"error": f"HTTP {response.status_code}: {response.text[:100]}"}
             data = response.json()
             elapsed = time.perf_counter() - start
             return {"latency": elapsed, "ttft": None, "tokens": data["usage"]["completion_tokens"], "expert": data["route"]["expert"]}
         ttft, tokens = None, 0
         async with client.stream("POST", f"{url}/v1/chat/completions", json=payload) as response:
             if response.status_code != 200:
-                return {"error": response.status_code}
+                return {"error": f"HTTP {response.status_code}"}
             async for line in response.aiter_lines():
                 if not line.startswith("data: ") or line == "data: [DONE]":
                     continue
@@ -167,7 +167,7 @@ async def one_request(client: httpx.AsyncClient, url: str, payload: dict) -> dic
                     ttft = time.perf_counter() - start
         return {"latency": time.perf_counter() - start, "ttft": ttft, "tokens": tokens, "expert": None}
     except httpx.HTTPError as exc:
-        return {"error": type(exc).__name__}
+        return {"error": f"{type(exc).__name__}: {exc}"[:120]}
 
 
 async def closed_loop(url: str, clients: int, seconds: float, max_tokens: int, stream_share: float, seed: int = 0) -> dict:
@@ -201,6 +201,7 @@ def summarise(results: list[dict], wall: float) -> dict:
     ttfts = [r["ttft"] * 1000 for r in ok if r["ttft"] is not None]
     return {
         "requests": len(results), "errors": len(results) - len(ok), "seconds": round(wall, 2),
+        "error_kinds": sorted({str(r["error"]) for r in results if "error" in r}),
         "requests_per_s": round(len(ok) / wall, 2), "tokens_per_s": round(sum(r["tokens"] for r in ok) / wall, 1),
         "p50_ms": round(percentile(latencies, 50), 1), "p95_ms": round(percentile(latencies, 95), 1),
         "p99_ms": round(percentile(latencies, 99), 1), "ttft_p50_ms": round(percentile(ttfts, 50), 1),
@@ -223,30 +224,44 @@ async def all_at_once(url: str, payloads: list[dict]) -> tuple[float, list[dict]
         return time.perf_counter() - start, list(results)
 
 
-def in_process_generation_ms(mixture: Path, prompts: list[str], experts: list[str], max_tokens: int, repeats: int) -> list[float]:
-    """Generation alone, per prompt (median of ``repeats``), with the expert the server chose."""
-    import torch
+class InProcess:
+    """The same mixture loaded in this process: generation alone, no routing, no HTTP."""
 
-    from moe_coder.mixture import MoECoder
+    def __init__(self, mixture: Path) -> None:
+        import torch
 
-    torch.set_num_threads(THREADS)
-    coder = MoECoder.from_pretrained(mixture)
-    coder.pool.complete_many([(coder.config.expert(experts[0]), [{"role": "user", "content": prompts[0]}])], max_new_tokens=max_tokens)
-    times = []
-    for prompt, expert in zip(prompts, experts):
-        spec, runs = coder.config.expert(expert), []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            coder.pool.complete_many([(spec, [{"role": "user", "content": prompt}])], max_new_tokens=max_tokens, temperature=0.0)
-            runs.append((time.perf_counter() - start) * 1000)
-        times.append(statistics.median(runs))
-    return times
+        from moe_coder.mixture import MoECoder
+
+        torch.set_num_threads(THREADS)
+        self.coder = MoECoder.from_pretrained(mixture)
+
+    def generate_ms(self, payload: dict) -> float:
+        spec = self.coder.config.expert(payload["model"])
+        start = time.perf_counter()
+        self.coder.pool.complete_many([(spec, payload["messages"])], max_new_tokens=payload["max_tokens"], temperature=0.0)
+        return (time.perf_counter() - start) * 1000
 
 
-def paired_latency_ms(url: str, payloads: list[dict], repeats: int) -> list[float]:
-    """Per payload, the median latency of ``repeats`` one-by-one requests."""
-    runs = [asyncio.run(one_by_one(url, payloads))[1] for _ in range(repeats)]
-    return [statistics.median(run[i]["latency"] * 1000 for run in runs) for i in range(len(payloads))]
+def http_ms(client: httpx.Client, url: str, payload: dict) -> float:
+    start = time.perf_counter()
+    response = client.post(f"{url}/v1/chat/completions", json=payload)
+    elapsed = (time.perf_counter() - start) * 1000
+    response.raise_for_status()
+    return elapsed
+
+
+def paired_overhead(slow, fast, payloads: list[dict], repeats: int) -> dict:
+    """``slow(p) - fast(p)`` for each payload, the two measured back to back so load drifts cancel."""
+    slow_ms, fast_ms = [], []
+    for _ in range(repeats):
+        for payload in payloads:
+            slow_ms.append(slow(payload))
+            fast_ms.append(fast(payload))
+    return {
+        "p50": round(statistics.median(s - f for s, f in zip(slow_ms, fast_ms)), 2),
+        "slow_p50": round(statistics.median(slow_ms), 2), "fast_p50": round(statistics.median(fast_ms), 2),
+        "pairs": len(slow_ms),
+    }
 
 
 def main() -> None:
@@ -258,7 +273,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--stream-share", type=float, default=0.25, help="share of requests that stream (for time to first token)")
     ap.add_argument("--batch-window-ms", type=float, default=5.0)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5, help="rounds of the 16 requests for the ratio and overhead figures")
     ap.add_argument(
         "--threads", type=int, default=1,
         help="torch threads in each server and in the in-process reference (default 1: on a shared CPU more threads spin against each other)",
@@ -299,24 +314,21 @@ def main() -> None:
             }
 
             _, routed = asyncio.run(one_by_one(server.url, sixteen))
-            experts = [r["expert"] for r in routed]
-            http_ms = paired_latency_ms(server.url, sixteen, args.repeats)
-            generation_ms = in_process_generation_ms(mixture, PROMPTS[:16], experts, args.max_tokens, args.repeats)
-            overhead = [h - g for h, g in zip(http_ms, generation_ms)]
-            report["routing_http_overhead_ms"] = {
-                "p50": round(statistics.median(overhead), 2), "http_p50": round(statistics.median(http_ms), 2),
-                "generation_p50": round(statistics.median(generation_ms), 2),
-            }
+            forced = [body(p, r["expert"], args.max_tokens, stream=False) for p, r in zip(PROMPTS[:16], routed)]
+            local = InProcess(mixture)
+            local.generate_ms(forced[0])  # warm up
+            with httpx.Client(timeout=300) as client:
+                report["routing_http_overhead_ms"] = paired_overhead(
+                    lambda p: http_ms(client, server.url, {**p, "model": "auto"}), local.generate_ms, forced, args.repeats
+                )
+            del local
 
             front = Server(remote_front(mixture, f"{server.url}/v1", tmp_path / "front"), tmp_path / "front.log", *flags)
-            forced = [body(p, e, args.max_tokens, stream=False) for p, e in zip(PROMPTS[:16], experts)]
-            asyncio.run(one_by_one(front.url, forced))  # warm up the front's connections
-            direct = paired_latency_ms(server.url, forced, args.repeats)
-            via_front = paired_latency_ms(front.url, forced, args.repeats)
-            report["remote_expert_overhead_ms"] = {
-                "p50": round(statistics.median(v - d for v, d in zip(via_front, direct)), 2),
-                "direct_p50": round(statistics.median(direct), 2), "via_front_p50": round(statistics.median(via_front), 2),
-            }
+            with httpx.Client(timeout=300) as client:
+                http_ms(client, front.url, forced[0])  # warm up the front's connections
+                report["remote_expert_overhead_ms"] = paired_overhead(
+                    lambda p: http_ms(client, front.url, p), lambda p: http_ms(client, server.url, p), forced, args.repeats
+                )
 
             if args.soak > 0:
                 with RssSampler(server) as rss:
@@ -324,7 +336,8 @@ def main() -> None:
                 warm = [mb for t, mb in rss.samples if t >= min(10.0, args.soak / 6)]
                 after_warmup, peak = warm[0], max(warm)
                 soak.update(clients=64, rss_after_warmup_mb=round(after_warmup, 1), peak_rss_mb=round(peak, 1),
-                            rss_growth_pct=round(100 * (peak - after_warmup) / after_warmup, 1))
+                            rss_growth_pct=round(100 * (peak - after_warmup) / after_warmup, 1),
+                            rss_by_quarter_mb=[round(max(mb for t, mb in rss.samples if t <= q * args.soak / 4), 1) for q in (1, 2, 3, 4)])
                 report["soak"] = soak
         finally:
             if front is not None:
@@ -346,13 +359,17 @@ def print_report(report: dict, as_json: bool) -> None:
     s = report["sixteen"]
     print(f"16 requests: one by one {s['one_by_one_s']} s, all at once {s['all_at_once_s']} s, ratio {s['ratio']} (target <= 0.333)")
     o = report["routing_http_overhead_ms"]
-    print(f"routing + HTTP overhead p50: {o['p50']} ms (HTTP {o['http_p50']} ms - generation {o['generation_p50']} ms; target <= 10)")
+    print(f"routing + HTTP overhead p50 of {o['pairs']} pairs: {o['p50']} ms (HTTP with model auto {o['slow_p50']} ms, "
+          f"generation in-process {o['fast_p50']} ms; target <= 10)")
     r = report["remote_expert_overhead_ms"]
-    print(f"remote expert overhead p50: {r['p50']} ms (via front {r['via_front_p50']} ms - direct {r['direct_p50']} ms; target <= 5)")
+    print(f"remote expert overhead p50 of {r['pairs']} pairs: {r['p50']} ms (through the front {r['slow_p50']} ms, "
+          f"endpoint directly {r['fast_p50']} ms; target <= 5)")
     if "soak" in report:
         k = report["soak"]
         print(f"soak: 64 clients for {k['seconds']} s: {k['requests']} requests, {k['errors']} errors, RSS {k['rss_after_warmup_mb']} MB "
-              f"after warm-up, peak {k['peak_rss_mb']} MB (+{k['rss_growth_pct']}%; target <= 10%)")
+              f"after warm-up, peak {k['peak_rss_mb']} MB (+{k['rss_growth_pct']}%; target <= 10%); peak by quarter {k['rss_by_quarter_mb']}")
+        if k["error_kinds"]:
+            print(f"soak errors: {k['error_kinds']}")
 
 
 if __name__ == "__main__":

@@ -309,4 +309,6 @@ def serve(
 
     app = create_app(mixture, **options)
     logger.warning("serving mixture %r on http://%s:%d/v1", mixture.config.name, host, port)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", access_log=False, timeout_keep_alive=30, timeout_graceful_shutdown=5
+    )

@@ -2,7 +2,7 @@
 
 The first request of a batch waits at most ``window_s`` for company, and only while more
 requests are on their way (``expected()`` counts those the server has accepted but not yet
-answered): a request that arrives alone runs at once. While a batch runs, newcomers queue
+answered); otherwise only for ``ARRIVAL_GRACE_S``, so a request that arrives alone barely waits. While a batch runs, newcomers queue
 and form the next one. Batches run one
 at a time in a worker thread, so the event loop keeps accepting requests.
 """
@@ -16,6 +16,10 @@ import anyio
 import anyio.to_thread
 
 logger = logging.getLogger(__name__)
+
+#: How long a batch waits for company when the server holds no other request: long enough for
+#: requests sent together to be read off their sockets, short enough not to matter alone.
+ARRIVAL_GRACE_S = 0.001
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -75,7 +79,9 @@ class Batcher(Generic[Item, Result]):
             except asyncio.QueueEmpty:
                 pass
             remaining = deadline - loop.time()
-            if remaining <= 0 or (self.expected is not None and self.expected() <= len(batch)):
+            if self.expected is not None and self.expected() <= len(batch):
+                remaining = min(remaining, ARRIVAL_GRACE_S)  # none known to be coming: wait only for ones in transit
+            if remaining <= 0:
                 break
             try:
                 batch.append(await asyncio.wait_for(self._queue.get(), remaining))
