@@ -21,19 +21,23 @@ from moe_coder.routing.router import PromptRouter
 logger = logging.getLogger(__name__)
 
 BUILTIN = "builtin"
+#: Mixtures that ship inside the package, by name: folder. ``builtin-base`` is the untuned baseline
+#: (the same router, experts without adapters) that every figure of the built-in experts is compared with.
+BUILTIN_MIXTURES = {BUILTIN: "builtin", "builtin-base": "builtin_base"}
 Prompt = str | Sequence[Message]
 
 
-def builtin_dir() -> Path:
-    """The embedded default mixture that ships inside the package."""
-    return Path(str(resources.files("moe_coder") / "builtin"))
+def builtin_dir(name: str = BUILTIN) -> Path:
+    """A mixture that ships inside the package (:data:`BUILTIN_MIXTURES`); the default by default."""
+    return Path(str(resources.files("moe_coder") / BUILTIN_MIXTURES[name]))
 
 
 def resolve_mixture_dir(name_or_path: str | os.PathLike) -> Path:
-    """``"builtin"``, a local mixture directory, or a hub repo id (downloaded when a network is available)."""
+    """``"builtin"`` (or another of :data:`BUILTIN_MIXTURES`), a local mixture directory, or a hub repo id
+    (downloaded when a network is available)."""
     name = str(name_or_path)
-    if name == BUILTIN:
-        return builtin_dir()
+    if name in BUILTIN_MIXTURES:
+        return builtin_dir(name)
     path = Path(os.path.expanduser(name))
     if path.exists():
         if not path.is_dir():

@@ -247,3 +247,33 @@ def test_pass_at_1_after_each_epoch_through_the_harness(tmp_path, fast):
     assert len(samples) == 2 and all(s["passed"] is not None for s in samples)
     assert json.loads((epoch_dir / "results.json").read_text())["n_problems"] == 2
     assert not list((tmp_path / "run").glob(".epoch-*")), "the epoch's snapshot weights are removed"
+
+
+@pytest.mark.parametrize("forced, mode", [("1", "bf16"), ("0", "no")])
+def test_auto_precision_is_bf16_only_on_cpus_that_compute_it(forced, mode, monkeypatch):
+    from moe_coder import hardware
+    from moe_coder.finetune.modeling import mixed_precision
+
+    monkeypatch.setenv(hardware.ENV_OVERRIDE, forced)
+    assert mixed_precision("auto", on_cpu=True) == mode
+    assert mixed_precision("fp32", on_cpu=True) == "no"
+
+
+def test_bf16_training_follows_the_fp32_loss(tmp_path, fast):
+    """The path a native-bf16 CPU takes (bf16 autocast over float32 master weights), forced on any CPU:
+    every step's loss stays within 2% of float32's, and the run is marked bf16 in metrics.json.
+    Each run is its own process, as accelerate allows one precision per process."""
+    from moe_coder import hardware
+
+    metrics = {}
+    for precision in ("auto", "fp32"):
+        sets = [item for o in fast + SHORT + [f"training.precision={precision}"] for item in ("--set", o)]
+        proc = subprocess.run(
+            [sys.executable, "-m", "moe_coder.cli", "train-expert", str(TINY_RECIPE), "--output", str(tmp_path / precision), *sets],
+            capture_output=True, text=True, timeout=600, cwd=ROOT, env={**os.environ, hardware.ENV_OVERRIDE: "1"},
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        metrics[precision] = json.loads((tmp_path / precision / "metrics.json").read_text())
+    assert metrics["auto"]["precision"] == "bf16" and metrics["fp32"]["precision"] == "no"
+    assert _history(tmp_path / "auto") == pytest.approx(_history(tmp_path / "fp32"), rel=2e-2)
+    assert _history(tmp_path / "auto") != _history(tmp_path / "fp32")  # bf16 really ran

@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "experts",
     "decontaminate",
     "evaluate",
+    "compare",
     "train_expert",
     "serve",
 )

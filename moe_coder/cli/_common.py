@@ -10,7 +10,8 @@ from typing import Any
 def add_mixture_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mixture", default="builtin", metavar="NAME_OR_PATH",
-        help="mixture to use: 'builtin', a mixture directory, or a hub repo id (default: builtin)",
+        help="mixture to use: 'builtin', 'builtin-base' (its untuned baseline), a mixture directory, "
+             "or a hub repo id (default: builtin)",
     )
 
 

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling when temperature > 0 (default 0.95)")
     p.add_argument("--max-new-tokens", type=int, default=512, help="tokens per answer (default 512)")
     p.add_argument("--seed", type=int, default=0, help="seed of sample 0; sample j uses seed + j (default 0)")
-    p.add_argument("--batch-size", type=int, default=8, help="prompts per generation batch (default 8)")
+    p.add_argument("--batch-size", type=int, default=32, help="prompts per generation batch (default 32)")
     p.add_argument("--exclude", metavar="CONTAMINATED.json",
                    help="task ids to leave out of the clean score (moe-coder decontaminate's ids file, or a JSON list)")
     p.add_argument("--workers", type=int, help="programs run in parallel (default: all cores but one)")

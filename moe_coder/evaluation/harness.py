@@ -17,6 +17,7 @@ that expert was evaluated alone in the same run its sample is reused instead of 
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -62,7 +63,7 @@ class GenerationSettings:
     top_p: float = 0.95
     max_new_tokens: int = 512
     seed: int = 0
-    batch_size: int = 8
+    batch_size: int = 32
 
     def __post_init__(self) -> None:
         if self.n_samples < 1:
@@ -379,20 +380,24 @@ class Evaluation:
                   routes: Mapping[str, Any] | None) -> None:
         if not problems:
             return
-        requests = [build_request(p, prompt_format) for p in problems]
+        # a batch holds one kind of request (one set of stop strings), of like length so that left
+        # padding costs little
+        pairs = sorted(((p, build_request(p, prompt_format)) for p in problems),
+                       key=lambda pair: (pair[1].stop, len(pair[1].prompt)))
         batch = max(1, settings.batch_size)
+        chunks = []
+        for _, same_stop in itertools.groupby(pairs, key=lambda pair: pair[1].stop):
+            group = list(same_stop)
+            chunks += [group[i : i + batch] for i in range(0, len(group), batch)]
         progress = tqdm(total=len(problems), desc=f"generating {system} ({expert}) #{sample}")
-        for start in range(0, len(problems), batch):
-            chunk = list(range(start, min(start + batch, len(problems))))
-            stop = list(requests[chunk[0]].stop) or None  # one request kind per call: same stops
+        for chunk in chunks:
             began = time.monotonic()
             outputs = mixture.generate(
-                [requests[i].prompt for i in chunk], expert=expert, return_details=True,
-                batch_size=batch, stop=stop, **settings.kwargs(sample),
+                [request.prompt for _, request in chunk], expert=expert, return_details=True,
+                batch_size=batch, stop=list(chunk[0][1].stop) or None, **settings.kwargs(sample),
             )
             per_sample = (time.monotonic() - began) / len(chunk)
-            for i, out in zip(chunk, outputs):
-                problem, request = problems[i], requests[i]
+            for (problem, request), out in zip(chunk, outputs):
                 code, kind = request.code(problem, out.text)
                 decision = routes[problem.task_id] if routes else None
                 store.put({

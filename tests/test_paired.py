@@ -1,0 +1,71 @@
+"""Paired comparison of two evaluated systems: the statistics, and the command on real evaluate runs."""
+import json
+from pathlib import Path
+
+import pytest
+
+from moe_coder.cli import main
+from moe_coder.evaluation.datasets import load_benchmark
+from moe_coder.evaluation.paired import RunRef, compare_runs
+
+TASKS = 12
+
+
+def _evaluate(tmp_path: Path, name: str, solved: set[int], exclude: Path | None = None) -> Path:
+    """Score a samples file that solves exactly the tasks in *solved* (canonical solutions, else `pass`)."""
+    problems = load_benchmark("humaneval")[:TASKS]
+    samples = tmp_path / f"{name}.jsonl"
+    samples.write_text("".join(
+        json.dumps({"task_id": p.task_id, "completion": p.canonical_solution if i in solved else "    pass\n"}) + "\n"
+        for i, p in enumerate(problems)))
+    out = tmp_path / name
+    argv = ["evaluate", "--benchmark", "humaneval", "--samples", str(samples), "--limit", str(TASKS), "--out", str(out)]
+    if exclude is not None:
+        argv += ["--exclude", str(exclude)]
+    assert main(argv) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("paired")
+    exclude = tmp / "contaminated.json"
+    exclude.write_text(json.dumps(["HumanEval/0", "HumanEval/1"]))
+    base = _evaluate(tmp, "base", {0, 1, 2})
+    tuned = _evaluate(tmp, "tuned", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, exclude=exclude)
+    return base, tuned
+
+
+def test_mcnemar_and_interval_on_real_runs(runs):
+    base, tuned = runs
+    result = compare_runs([RunRef(base)], [RunRef(tuned)], resamples=2000)
+    assert (result.n_tasks, result.b_only, result.a_only) == (TASKS, 8, 0)
+    assert result.pass_at_1_a == pytest.approx(3 / TASKS) and result.pass_at_1_b == pytest.approx(11 / TASKS)
+    assert result.p_value == pytest.approx(2 / 2**8)  # 8 discordant tasks, all one way
+    assert 0 < result.ci_low < result.difference < result.ci_high <= 1
+
+
+def test_clean_leaves_out_what_either_run_excluded(runs):
+    base, tuned = runs
+    result = compare_runs([RunRef(base)], [RunRef(tuned)], clean=True, resamples=500)
+    assert result.n_tasks == TASKS - 2 and result.excluded_tasks == 2
+    assert result.pass_at_1_a == pytest.approx(1 / 10)
+
+
+def test_no_difference_is_not_significant(runs):
+    base, _ = runs
+    result = compare_runs([RunRef(base)], [RunRef(base)], resamples=200)
+    assert (result.difference, result.p_value, result.ci_low, result.ci_high) == (0, 1.0, 0, 0)
+
+
+def test_the_command_prints_json_and_names_bad_runs(runs, capsys, tmp_path):
+    base, tuned = runs
+    assert main(["compare", str(base), f"{tuned}#samples", "--json", "--resamples", "300"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["b_only"] == 8 and out["p_value"] == pytest.approx(0.0078, abs=1e-4)
+    assert main(["compare", str(base), f"{tuned}#routed"]) == 2
+    assert "has no system 'routed'" in capsys.readouterr().err
+    assert main(["compare", str(base), str(tmp_path / "missing")]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert main(["compare", f"{base},{base}", str(tuned)]) == 2
+    assert "already in another run" in capsys.readouterr().err
