@@ -62,6 +62,7 @@ class ExpertPool:
         self._lock = threading.RLock()
         self._endpoints: dict[tuple, Any] = {}
         self._endpoints_lock = threading.Lock()  # not the model lock: remote calls never wait on local generation
+        self._remote_workers = ThreadPoolExecutor(max_workers=64, thread_name_prefix="remote-expert")
 
     @staticmethod
     def _key(spec: ExpertSpec) -> tuple:
@@ -93,12 +94,6 @@ class ExpertPool:
             if key not in self._endpoints:
                 self._endpoints[key] = RemoteEndpoint.for_expert(spec)
             return self._endpoints[key]
-
-    def context_length(self, spec: ExpertSpec) -> int | None:
-        """The expert's context in tokens: its ``max_context``, else its model's (unknown for a remote expert)."""
-        if spec.max_context or spec.endpoint:
-            return spec.max_context
-        return getattr(self._get(spec).model.config, "max_position_embeddings", None)
 
     def tokenizer(self, spec: ExpertSpec) -> Any:
         return self._get(spec).tokenizer
@@ -183,29 +178,25 @@ class ExpertPool:
         generation settings share batches even when they come from different experts:
         experts on one base differ only in how their prompts are rendered. Within a group,
         prompts are sorted by length so that left-padded batches carry little padding.
-        Remote experts' requests are all sent at once and answered while local ones generate;
-        the first failure is raised once every request has finished.
+        Remote experts' requests are all sent at once (their engines batch them) and answered
+        while local ones generate; the first failure is raised once every request has finished.
         """
-        from moe_coder.experts.remote import complete_concurrently
-
         remote = [i for i, (spec, _) in enumerate(requests) if spec.endpoint]
         local = [i for i, (spec, _) in enumerate(requests) if not spec.endpoint]
-        remote_calls = [
-            (self.remote_endpoint(requests[i][0]), requests[i][0], requests[i][1], merge_generation_settings(requests[i][0], overrides))
-            for i in remote
+        calls = [
+            (self.remote_endpoint(spec).complete, spec, prompt, merge_generation_settings(spec, overrides))
+            for spec, prompt in (requests[i] for i in remote)
         ]
+        if len(calls) == 1 and not local:  # nothing to overlap with: no thread hop
+            call, *arguments = calls[0]
+            return [call(*arguments)]
+        futures = [self._remote_workers.submit(*call) for call in calls]
         outputs: list[Any] = [None] * len(requests)
-        local_error: Exception | None = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="remote-batch") as executor:
-            remote_answers = executor.submit(complete_concurrently, remote_calls) if remote_calls else None
-            try:
-                self._complete_local(requests, local, outputs, batch_size, overrides)
-            except Exception as exc:  # raised once the remote answers are in, so no request is left running
-                local_error = exc
-            for i, answer in zip(remote, remote_answers.result() if remote_answers else ()):
-                outputs[i] = answer
-        if local_error is not None:
-            raise local_error
+        try:
+            self._complete_local(requests, local, outputs, batch_size, overrides)
+        finally:  # even when local generation failed, no remote request is left running
+            for i, future in zip(remote, futures):
+                outputs[i] = future.exception() or future.result()
         for answer in outputs:
             if isinstance(answer, BaseException):
                 raise answer

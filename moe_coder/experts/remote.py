@@ -13,7 +13,6 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generator, Sequence
 
 import httpx
@@ -187,20 +186,3 @@ class RemoteEndpoint:
         finally:
             response.close()
         return Completion("".join(text), int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), finish)
-
-
-def complete_concurrently(
-    calls: Sequence[tuple[RemoteEndpoint, ExpertSpec, str | Sequence[Message], dict[str, Any]]],
-) -> list[Completion | BaseException]:
-    """Send many remote requests at once (the engines batch them); each result or its error, in order."""
-    def one(call: tuple) -> Completion | BaseException:
-        endpoint, spec, prompt, settings = call
-        try:
-            return endpoint.complete(spec, prompt, settings)
-        except Exception as exc:  # returned, so one expert's failure does not hide the others' answers
-            return exc
-
-    if len(calls) == 1:
-        return [one(calls[0])]
-    with ThreadPoolExecutor(max_workers=min(len(calls), 64), thread_name_prefix="remote-expert") as executor:
-        return list(executor.map(one, calls))
