@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from moe_coder.decontamination import decontaminate  # noqa: E402
-from moe_coder.evaluation.datasets import load_benchmark  # noqa: E402
+from moe_coder.benchmarks import load_benchmark  # noqa: E402
 
 GPTEACHER = REPO.parent / "shared" / "data" / "instruct" / "gpteacher-codegen-instruct.json"
 MB = 1_000_000

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from moe_coder import MoECoder, hardware
-from moe_coder.evaluation.datasets import load_benchmark
+from moe_coder.benchmarks import load_benchmark
 from moe_coder.evaluation.harness import Evaluation, GenerationSettings, expert_system
 from moe_coder.evaluation.prompts import build_request
 

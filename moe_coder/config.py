@@ -8,22 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from moe_coder.atomic import write_text_atomic
-from moe_coder.jsonl import read_json
+from moe_coder.jsonl import check_keys, read_json
 
 CONFIG_NAME = "mixture.json"
 PROMPT_FORMATS = ("chat_template", "phind", "codellama_instruct", "completion")
-
-
-def _check_keys(cls: type, data: dict, where: str) -> None:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {unknown}; expected some of {sorted(known)}")
 
 
 @dataclass
@@ -83,7 +76,7 @@ class ExpertSpec:
     def from_dict(cls, data: dict[str, Any]) -> "ExpertSpec":
         if not isinstance(data, dict):
             raise ValueError(f"expert entry must be an object, found {type(data).__name__}")
-        _check_keys(cls, data, f"expert {data.get('name', '?')!r}")
+        check_keys(cls, data, f"expert {data.get('name', '?')!r}")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,7 +127,7 @@ class MixtureConfig:
     def from_dict(cls, data: dict[str, Any]) -> "MixtureConfig":
         if not isinstance(data, dict):
             raise ValueError(f"mixture config must be an object, found {type(data).__name__}")
-        _check_keys(cls, data, "mixture config")
+        check_keys(cls, data, "mixture config")
         data = dict(data)
         data["experts"] = [ExpertSpec.from_dict(e) for e in data.get("experts", [])]
         if "generalist" not in data:

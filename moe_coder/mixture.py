@@ -5,16 +5,14 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from moe_coder.config import CONFIG_NAME, ExpertSpec, MixtureConfig
+from moe_coder.decisions import GenerationResult, RoutingDecision, choose_confidence_threshold, decide
 from moe_coder.experts.pool import ExpertPool
-from moe_coder.experts.prompt_formats import Message, normalise_messages
-from moe_coder.routing.decide import decide
-from moe_coder.routing.decision import GenerationResult, RoutingDecision
+from moe_coder.messages import Message, normalise_messages
 from moe_coder.routing.labels import UNKNOWN
 from moe_coder.routing.router import PromptRouter
 
@@ -80,7 +78,8 @@ class MoECoder:
         return cls(config, PromptRouter.from_pretrained(router_dir), device=device)
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
-        """Write ``mixture.json`` and the router artifacts; files appear complete or not at all."""
+        """Write ``mixture.json`` (with the ``confidence_threshold`` :meth:`calibrate` chose) and the
+        router artifacts; files appear complete or not at all."""
         directory = Path(directory)
         directory.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
@@ -124,10 +123,24 @@ class MoECoder:
         """The routing decision for one prompt (a string or a chat ``messages`` list)."""
         return self.route_batch([prompt])[0]
 
+    def calibrate(self, prompts: Sequence[Prompt], labels: Any) -> "MoECoder":
+        """Choose ``config.confidence_threshold`` on held-out labelled prompts.
+
+        ``labels`` holds a ``(language, task)`` row per prompt (as ``PromptRouter.fit`` takes them).
+        The threshold is chosen on the confidence :meth:`route` compares with it (the chosen
+        expert's summed probability) and against this mixture's experts: a route is right when it
+        reaches the expert serving the prompt's true pair. :meth:`save_pretrained` writes it.
+        """
+        threshold = choose_confidence_threshold(self.router, list(prompts), labels, self.select_expert)
+        logger.info("confidence threshold %.4f (was %.4f)", threshold, self.config.confidence_threshold)
+        self.config.confidence_threshold = threshold
+        return self
+
     # ----------------------------------------------------------------- generation
     def _forced(self, prompts: Sequence[Prompt], expert: str) -> list[RoutingDecision]:
+        """Decisions for prompts sent to ``expert`` by name: nothing is routed."""
         self.config.expert(expert)  # raises KeyError naming the experts when unknown
-        return [replace(d, expert=expert) for d in self.route_batch(prompts)]
+        return [RoutingDecision.forced(expert) for _ in prompts]
 
     def generate(
         self,
@@ -144,7 +157,8 @@ class MoECoder:
         ``prompt`` is a string (returns a string) or a list of strings (returns a list,
         generated in left-padded batches grouped by the weights that serve them: experts
         sharing a base model and adapter batch together). ``messages=[{"role", "content"}, ...]`` is
-        a chat conversation. ``expert`` skips routing and forces one expert.
+        a chat conversation. ``expert`` skips routing and forces one expert (the router is not
+        called; the decision's ``stage`` is ``"forced"``).
         ``gen_kwargs``: ``max_new_tokens``, ``temperature``, ``top_p``, ``top_k``,
         ``repetition_penalty``, ``stop``, ``seed``; unset ones come from the expert's defaults.
         With ``return_details=True`` each answer comes with its :class:`RoutingDecision`.

@@ -27,7 +27,6 @@ identifier of the lexicon (:func:`name_substitutes`).
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import logging
@@ -42,24 +41,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import phrasing  # noqa: E402
 from moe_coder.atomic import atomic_output  # noqa: E402
+from moe_coder.jsonl import iter_jsonl  # noqa: E402
+from moe_coder.languages import LANGUAGES  # noqa: E402
 from moe_coder.routing.lexicon import TOKEN, Lexicon  # noqa: E402
 from errors import error_message  # noqa: E402
 from sources import collect, cut_snippets, fetch, source_files  # noqa: E402
 
 logger = logging.getLogger("build_data")
 
-LANGS = list(phrasing.LANGUAGE_NAMES)
+LANGS = [language.id for language in LANGUAGES]
 SPLITS = ("train", "validation", "test")
-FENCE_TAGS = {
-    "python": ["python", "py", "python3"], "cpp": ["cpp", "c++"], "c": ["c"], "java": ["java"],
-    "javascript": ["js", "javascript", "jsx"], "typescript": ["ts", "typescript", "tsx"], "php": ["php"],
-    "csharp": ["csharp", "cs", "c#"], "bash": ["bash", "sh", "shell", "console"], "go": ["go", "golang"],
-    "rust": ["rust", "rs"], "sql": ["sql", "postgresql", "mysql"], "unknown": ["ruby", "perl", "lua", "rb"],
-}
-EXTENSIONS = {
-    "python": ".py", "cpp": ".cpp", "c": ".c", "java": ".java", "javascript": ".js", "typescript": ".ts",
-    "php": ".php", "csharp": ".cs", "bash": ".sh", "go": ".go", "rust": ".rs", "sql": ".sql", "unknown": ".rb",
-}
+#: Code of a language outside the twelve is fenced and named as Ruby, Perl or Lua code.
+_UNKNOWN_FENCE_TAGS, _UNKNOWN_EXTENSION = ["ruby", "perl", "lua", "rb"], ".rb"
+FENCE_TAGS = {**{language.id: list(language.fence_tags) for language in LANGUAGES}, "unknown": _UNKNOWN_FENCE_TAGS}
+EXTENSIONS = {**{language.id: "." + language.extensions[0] for language in LANGUAGES}, "unknown": _UNKNOWN_EXTENSION}
 #: Share of each language's code snippets turned into each task (translate draws a target language).
 CODE_TASKS = {"complete": 0.2, "fix": 0.17, "explain": 0.14, "test": 0.11, "refactor": 0.13, "translate": 0.17, "generate": 0.08}
 
@@ -219,13 +214,13 @@ def gpteacher(shared: Path) -> tuple[list[dict], list[tuple[str, str]]]:
 
 
 def mbpp_code(shared: Path) -> list[str]:
-    return [json.loads(line)["code"].replace("\r\n", "\n") for line in (shared / "mbpp" / "mbpp.jsonl").read_text().splitlines()]
+    return [record["code"].replace("\r\n", "\n") for _, record in iter_jsonl(shared / "mbpp" / "mbpp.jsonl")]
 
 
 def mbpp_descriptions(shared: Path) -> list[str]:
     out = []
-    for line in (shared / "mbpp" / "mbpp.jsonl").read_text().splitlines():
-        text = json.loads(line)["text"].strip().rstrip(".")
+    for _, record in iter_jsonl(shared / "mbpp" / "mbpp.jsonl"):
+        text = record["text"].strip().rstrip(".")
         desc = re.sub(r"^(?:Write|Create) an? (?:python )?(?:function|program|method)(?: that| which| to)? ", "", text, flags=re.I)
         if desc != text and len(desc) > 10:
             out.append(desc[0].lower() + desc[1:])
@@ -233,12 +228,12 @@ def mbpp_descriptions(shared: Path) -> list[str]:
 
 
 def humaneval_x(shared: Path) -> dict[str, list[dict]]:
-    short = {"cpp": "cpp", "java": "java", "js": "javascript", "go": "go", "rust": "rust", "python": "python"}
-    out = {}
-    for key, lang in short.items():
-        with gzip.open(shared / "humaneval-x" / f"humaneval_{key}.jsonl.gz", "rt") as fh:
-            out[lang] = [json.loads(line) for line in fh]
-    return out
+    """HumanEval-X's problems by language, Python last (the order the test split is drawn in)."""
+    languages = sorted((language for language in LANGUAGES if language.humaneval_x), key=lambda language: language.id == "python")
+    return {
+        language.id: [record for _, record in iter_jsonl(shared / "humaneval-x" / f"humaneval_{language.humaneval_x}.jsonl.gz")]
+        for language in languages
+    }
 
 
 def _docstring_summary(prompt: str) -> str | None:

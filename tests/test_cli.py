@@ -54,3 +54,16 @@ def test_missing_mixture_is_one_clear_line(tmp_path):
     )
     assert proc.returncode == 2
     assert "mixture directory not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_generate_with_a_named_expert_does_not_route(tiny_mixture, monkeypatch, capsys):
+    from moe_coder.routing.router import PromptRouter
+
+    def no_routing(self, prompts):
+        raise AssertionError("generate --expert routed the prompt")
+
+    monkeypatch.setattr(PromptRouter, "predict_proba_with_cues", no_routing)
+    for extra in ([], ["--json"], ["--no-stream"]):
+        assert main(["generate", "Write a PHP function.", "--expert", "web", "--max-new-tokens", "2",
+                     "--mixture", str(tiny_mixture), *extra]) == 0
+    assert "-> web" in capsys.readouterr().err

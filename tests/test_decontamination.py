@@ -373,7 +373,7 @@ def test_builtin_sets_use_the_question_side():
     assert (len(humaneval.items), len(mbpp.items)) == (164, 974)
     assert humaneval.items[0].task_id == "HumanEval/0" and mbpp.items[0].task_id == "mbpp/1"
     decontaminator = Decontaminator([humaneval, mbpp])
-    from moe_coder.evaluation.datasets import load_benchmark
+    from moe_coder.benchmarks import load_benchmark
 
     problem = load_benchmark("humaneval")[12]
     assert [m.item.task_id for m in decontaminator.find("Solve:\n" + problem.prompt)] == ["HumanEval/12"]
@@ -398,7 +398,7 @@ def test_eval_sets_from_files(tmp_path):
 
 
 def test_cli_writes_clean_file_report_and_ids(tmp_path, capsys):
-    from moe_coder.evaluation.datasets import load_benchmark
+    from moe_coder.benchmarks import load_benchmark
 
     problem = load_benchmark("mbpp")[20]
     train = write_jsonl(tmp_path / "t.jsonl", [{"text": "unrelated"}, {"text": problem.question}])

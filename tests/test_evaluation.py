@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from moe_coder.cli import main
-from moe_coder.evaluation.datasets import BENCHMARKS, Problem, load_benchmark
+from moe_coder.benchmarks import BENCHMARKS, Problem, load_benchmark
 from moe_coder.evaluation.execution import Runner, classify
 from moe_coder.evaluation.executors import EXECUTORS, Toolchain, get_executor
 from moe_coder.evaluation.extract import extract_code, truncate_completion
@@ -406,3 +406,32 @@ def test_unknown_expert_is_a_user_error(tiny_mixture, tmp_path, capsys):
     assert main(["evaluate", "--benchmark", "humaneval", "--mixture", str(tiny_mixture), "--expert", "nobody",
                  "--out", str(tmp_path)]) == 2
     assert "unknown expert" in capsys.readouterr().err
+
+
+def test_a_single_expert_is_evaluated_as_the_same_expert_in_its_mixture(tiny_mixture, tmp_path):
+    from moe_coder import MoECoder
+    from moe_coder.evaluation.harness import ROUTED, Evaluation, GenerationSettings, expert_system
+    from moe_coder.experts.single import SingleExpert
+
+    coder = MoECoder.from_pretrained(tiny_mixture)
+    alone = SingleExpert(coder.config.expert("python"))
+    settings, system = GenerationSettings(max_new_tokens=8), expert_system("python")
+    outputs = {}
+    for name, generator in (("alone", alone), ("mixture", coder)):
+        Evaluation("humaneval", tmp_path / name, limit=2, workers=1).evaluate_mixture(generator, [system], settings)
+        rows = [json.loads(line) for line in (tmp_path / name / "samples.jsonl").read_text().splitlines()]
+        outputs[name] = [(r["task_id"], r["output"], r["passed"]) for r in rows]
+    assert outputs["alone"] == outputs["mixture"] and len(outputs["alone"]) == 2
+    with pytest.raises(ValueError, match="routes"):
+        Evaluation("humaneval", tmp_path / "routed", limit=1).evaluate_mixture(alone, [ROUTED], settings)
+
+
+def test_sample_store_resumes_past_a_half_written_last_row(tmp_path, caplog):
+    from moe_coder.evaluation.harness import SampleStore
+
+    path = tmp_path / "samples.jsonl"
+    row = {"system": "routed", "task_id": "HumanEval/0", "sample": 0, "completion": "pass"}
+    path.write_text(json.dumps(row) + "\n" + '{"system": "routed", "task_id": "Huma')
+    with caplog.at_level("WARNING"), SampleStore(path) as store:
+        assert list(store.rows.values()) == [row]
+    assert any(f"{path}:2: skipping a malformed line" in r.getMessage() for r in caplog.records)

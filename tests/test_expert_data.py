@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from moe_coder.decontamination import check_decontaminated
-from moe_coder.evaluation.datasets import load_benchmark
+from moe_coder.benchmarks import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("build_expert_data", ROOT / "experts" / "build_expert_data.py")

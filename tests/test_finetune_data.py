@@ -4,9 +4,8 @@ import pytest
 import torch
 
 from moe_coder.config import ExpertSpec
-from moe_coder.experts.prompt_formats import render_prompt
+from moe_coder.experts.prompt_formats import chat_template, render_prompt
 from moe_coder.finetune.attention import register as register_packed_sdpa
-from moe_coder.finetune.chat_templates import chat_template
 from moe_coder.finetune.data import (
     DataStats,
     Example,

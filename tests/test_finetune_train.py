@@ -1,5 +1,6 @@
 """Training an expert end to end on a tiny random Llama: outputs, the decontamination gate,
 resume after a kill, several processes, gradient accumulation, LoRA."""
+import dataclasses
 import json
 import os
 import shutil
@@ -217,9 +218,10 @@ def test_lora_adapter_over_shared_base_and_merged(tmp_path, fast, tiny_router):
 
     ids = torch.tensor([[5, 17, 42, 99, 7]])
     via_merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged")(ids).logits
-    coder = MoECoder(MixtureConfig(experts=[adapter.expert], generalist=adapter.expert.name, router="builtin"),
-                     tiny_router, device="cpu")
-    with coder.pool._activated(adapter.expert) as loaded:
+    # float32 as the merged copy loads (an unset dtype is bf16 on CPUs that compute it natively)
+    expert = dataclasses.replace(adapter.expert, dtype="float32")
+    coder = MoECoder(MixtureConfig(experts=[expert], generalist=expert.name, router="builtin"), tiny_router, device="cpu")
+    with coder.pool._activated(expert) as loaded:
         via_adapter = loaded.model(ids).logits
     torch.testing.assert_close(via_merged, via_adapter, rtol=1e-4, atol=1e-4)
     base = AutoModelForCausalLM.from_pretrained(ROOT / "examples" / "tiny-llama")(ids).logits

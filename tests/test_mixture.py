@@ -6,7 +6,8 @@ import pytest
 
 from moe_coder import MoECoder
 from moe_coder.config import CONFIG_NAME, ExpertSpec, MixtureConfig
-from moe_coder.routing.decision import GenerationResult
+from moe_coder.decisions import GenerationResult
+from moe_coder.routing.router import PromptRouter
 
 PY = "Write a Python function that reverses a list."
 PHP = "Write a PHP function that reverses a string."
@@ -162,3 +163,56 @@ def test_missing_router_artifacts_are_named(tiny_mixture, tmp_path):
     shutil.rmtree(broken / "router")
     with pytest.raises(FileNotFoundError, match="router artifacts not found"):
         MoECoder.from_pretrained(broken)
+
+
+# Held-out prompts the tiny router has not seen: some it routes to the wrong expert, unsure.
+HELD_OUT = [
+    ("Sort a list of dicts by a key", "python", "generate"), ("echo the date every minute", "bash", "generate"),
+    ("Render an HTML table from an array", "php", "generate"), ("Reverse the words of a sentence", "python", "generate"),
+    ("List files older than a week", "bash", "generate"), ("Connect to MySQL and print rows", "php", "generate"),
+    ("Write a function that adds two numbers", "python", "generate"), ("Count the vowels in a string", "bash", "generate"),
+]
+
+
+def test_calibrate_chooses_the_threshold_route_applies_and_save_keeps_it(tiny_mixture, tmp_path):
+    from moe_coder.decisions import score_experts
+    from moe_coder.routing.calibration import choose_threshold
+
+    coder = MoECoder.from_pretrained(tiny_mixture)
+    prompts, labels = [p for p, _, _ in HELD_OUT], [[lang, task] for _, lang, task in HELD_OUT]
+    threshold = coder.calibrate(prompts, labels).config.confidence_threshold
+    scores = score_experts(coder.router, prompts, coder.select_expert)
+    right = [e == coder.select_expert(lang, task) for e, (lang, task) in zip(scores.experts, labels)]
+    # chosen on the chosen expert's confidence, judged against the expert each prompt should reach
+    assert threshold == choose_threshold(scores.confidence, right)
+    decisions = coder.route_batch(prompts)
+    assert [d.confidence for d in decisions] == [round(float(c), 6) for c in scores.confidence]
+    assert [d.abstained for d in decisions] == [bool(c < threshold) for c in scores.confidence]
+    assert any(d.abstained for d in decisions) and not all(d.abstained for d in decisions)
+    coder.save_pretrained(tmp_path / "calibrated")
+    assert json.loads((tmp_path / "calibrated" / CONFIG_NAME).read_text())["confidence_threshold"] == threshold
+    again = MoECoder.from_pretrained(tmp_path / "calibrated")
+    assert [d.to_dict() for d in again.route_batch(prompts)] == [d.to_dict() for d in decisions]
+
+
+class CountingRouter(PromptRouter):
+    """The fitted tiny router, counting how often it scores prompts."""
+
+    calls = 0
+
+    def predict_proba_with_cues(self, prompts):
+        CountingRouter.calls += 1
+        return super().predict_proba_with_cues(prompts)
+
+
+def test_a_named_expert_is_not_routed(tiny_mixture_config, tiny_router):
+    router = CountingRouter()
+    router.__dict__.update(tiny_router.__dict__)
+    coder = MoECoder(tiny_mixture_config, router)
+    coder.route(PHP)
+    assert CountingRouter.calls == 1, "the counter counts routing"
+    result = coder.generate([PHP, PY], expert="python", return_details=True, max_new_tokens=2)
+    assert "".join(coder.stream(PHP, expert="web", max_new_tokens=2))
+    assert CountingRouter.calls == 1, "expert= must skip routing"
+    assert [r.decision.expert for r in result] == ["python", "python"]
+    assert {r.decision.stage for r in result} == {"forced"}

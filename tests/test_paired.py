@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from moe_coder.cli import main
-from moe_coder.evaluation.datasets import load_benchmark
+from moe_coder.benchmarks import load_benchmark
 from moe_coder.evaluation.paired import RunRef, compare_runs
 
 TASKS = 12

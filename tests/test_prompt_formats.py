@@ -1,6 +1,7 @@
 import pytest
 
-from moe_coder.experts.prompt_formats import normalise_messages, render_example, render_prompt
+from moe_coder.experts.prompt_formats import render_example, render_prompt
+from moe_coder.messages import normalise_messages
 from moe_coder.testing import build_tiny_tokenizer
 
 MESSAGES = [{"role": "user", "content": "Reverse a string in Python."}]

@@ -9,6 +9,7 @@ from moe_coder import MoECoder
 from moe_coder.routing.calibration import scaled_proba
 from moe_coder.cli import main
 from moe_coder.routing.dataset import load_labelled, split_by_source
+from moe_coder.routing.heads import logits, spread
 from moe_coder.routing.router import PromptRouter
 
 from conftest import ROUTER_PROMPTS
@@ -61,19 +62,20 @@ def test_fit_rejects_labels_of_the_wrong_shape():
 def test_save_and_load_round_trip(small_router, tmp_path):
     small_router.save_pretrained(tmp_path / "r")
     meta = json.loads((tmp_path / "r" / "router.json").read_text())
-    assert meta["heads"] == ["language", "task", "source_language"] and "abstain_threshold" in meta
+    assert meta["heads"] == ["language", "task", "source_language"]
+    assert "abstain_threshold" not in meta, "abstaining is the mixture's decision (mixture.json)"
     again = PromptRouter.from_pretrained(tmp_path / "r")
     prompts = ["Fix this bash script: unbound variable", "<?php\n$x = [];"]
     for a, b in zip(again.predict_proba(prompts), small_router.predict_proba(prompts)):
         assert np.allclose(a, b)
 
 
-def test_calibrate_sets_temperatures_and_threshold(small_router):
+def test_calibrate_sets_temperatures(small_router):
     rows = _rows()
     router = PromptRouter().fit([r["prompt"] for r in rows], [[r["language"], r["task"], r.get("source_language")] for r in rows])
     router.calibrate([r["prompt"] for r in rows], [[r["language"], r["task"], r.get("source_language")] for r in rows])
-    assert all(t > 0 for t in router.temperatures_)
-    assert 0.0 <= router.abstain_threshold_ <= 1.0
+    assert all(t > 0 for t in router.full_heads_.temperatures)
+    assert not hasattr(router, "abstain_threshold_"), "abstaining is the mixture's decision"
 
 
 def test_conversation_is_routed_on_its_last_user_turn(small_router):
@@ -192,7 +194,7 @@ def test_cascade_routes_a_prompt_the_same_alone_and_in_any_batch():
     router.calibrate([r["prompt"] for r in rows], _labels(rows))
     prompts = [r["prompt"] for r in rows] + ["Write a bash one-liner that lists big files.", "<?php\nclass A {}", ""]
     probas, cues, used_full = router.predict_proba_with_cues(prompts)
-    fast_conf = router._fast_confidence(router._stack_proba("fast_", router._fast_transform(prompts)[0]))
+    fast_conf = router._fast_confidence(router.fast_heads_.proba(router._fast_transform(prompts)[0], router.classes_))
     router.fast_threshold_ = float(np.median(fast_conf))  # force both stages in one batch
     probas, cues, used_full = router.predict_proba_with_cues(prompts)
     assert used_full.any() and (~used_full).any()
@@ -210,23 +212,24 @@ def test_cascade_off_answers_everything_with_the_full_heads():
     rows = _rows()
     router = PromptRouter(cascade=False).fit([r["prompt"] for r in rows], _labels(rows))
     router.calibrate([r["prompt"] for r in rows], _labels(rows))
-    assert router.fast_estimators_ == [] and not router._uses_cascade()
+    assert router.fast_heads_ is None and not router.uses_cascade
     _, _, used_full = router.predict_proba_with_cues(["Write a PHP function.", "#!/bin/bash\necho"])
     assert used_full.all()
 
 
 def test_translation_language_mixes_target_and_code_heads(small_router):
-    assert small_router.target_estimator_ is not None
+    heads, languages = small_router.full_heads_, small_router.classes_[0]
+    assert heads.target is not None
     prompts = ["Rewrite in bash:\n\n<?php echo 'hi'; ?>", "Write a PHP function that sums an array."]
     X = small_router.transform(prompts)
 
-    p_code = small_router._expand(
-        scaled_proba(small_router._logits([small_router.estimators_[0]], X)[0], small_router.temperatures_[0]),
-        small_router.estimators_[0].classes_,
+    p_code = spread(
+        scaled_proba(logits(heads.estimators[0], X), heads.temperatures[0]),
+        heads.estimators[0].classes_, languages,
     )
-    p_target = small_router._expand(
-        scaled_proba(small_router._logits([small_router.target_estimator_], X)[0], small_router.target_temperature_),
-        small_router.target_estimator_.classes_,
+    p_target = spread(
+        scaled_proba(logits(heads.target, X), heads.target_temperature),
+        heads.target.classes_, languages,
     )
     probas = small_router.predict_proba_features(X)
     p_tr = probas[1][:, list(small_router.classes_[1]).index("translate")][:, None]

@@ -184,12 +184,13 @@ def test_chat_routes_and_reports_the_route_header_and_real_token_usage(front, ti
     assert answer.usage.total_tokens == answer.usage.prompt_tokens + answer.usage.completion_tokens
 
 
-def test_a_named_expert_overrides_the_router(front):
+def test_a_named_expert_is_used_without_routing(front):
     raw = front.client().chat.completions.with_raw_response.create(
         model="generalist", messages=[{"role": "user", "content": BASH}], max_tokens=4
     )
     assert raw.headers["x-moe-expert"] == "generalist"
-    assert raw.parse().model_extra["route"]["language"] == "bash"
+    route = raw.parse().model_extra["route"]
+    assert route["expert"] == "generalist" and route["language"] == "unknown" and route["confidence"] == 1.0
 
 
 def test_long_generation_runs_to_max_tokens(front):

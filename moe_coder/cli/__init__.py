@@ -17,6 +17,7 @@ COMMANDS: tuple[str, ...] = (
     "generate",
     "route",
     "train_router",
+    "calibrate",
     "eval_router",
     "experts",
     "decontaminate",

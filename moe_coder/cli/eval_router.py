@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from moe_coder.routing.dataset import load_labelled
-    from moe_coder.routing.evaluation import evaluate, write_report
+    from moe_coder.routing.metrics import evaluate, write_report
 
     data = load_labelled(args.data)
     mixture = load_mixture(args)

@@ -10,7 +10,7 @@ from moe_coder.jsonl import iter_jsonl
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from moe_coder.evaluation.datasets import BENCHMARKS
+    from moe_coder.benchmarks import BENCHMARKS
 
     p = subparsers.add_parser(
         "evaluate",
@@ -56,6 +56,7 @@ def _ks(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from moe_coder.benchmarks import benchmark_key
     from moe_coder.evaluation.execution import Runner
     from moe_coder.evaluation.harness import ROUTED, Evaluation, GenerationSettings, expert_system, read_exclusions
     from moe_coder.evaluation.report import format_table
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     limits = Limits(timeout_s=args.timeout, memory_bytes=args.memory_mb << 20)
-    exclude = read_exclusions(args.exclude, _benchmark_key(args.benchmark)) if args.exclude else None
+    exclude = read_exclusions(args.exclude, benchmark_key(args.benchmark)) if args.exclude else None
     evaluation = Evaluation(
         args.benchmark, args.out, limit=args.limit, runner=Runner(limits=limits), workers=args.workers,
         exclude=exclude, exclude_source=args.exclude, ks=_ks(args.k),
@@ -95,7 +96,3 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(results))
         print(f"results: {Path(args.out) / 'results.json'}", file=sys.stderr)
     return 0
-
-
-def _benchmark_key(name: str) -> str:
-    return name.strip().lower().replace("+", "_plus").replace("-", "_")

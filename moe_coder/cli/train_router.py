@@ -8,8 +8,9 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train-router", help="train the (language, task) router on labelled prompts",
-        description="Fit the router on train.jsonl[.gz], calibrate it and choose its abstain threshold on "
-        "validation.jsonl[.gz] (a directory), or on a by-source hold-out of a single JSONL file.",
+        description="Fit the router on train.jsonl[.gz] and calibrate it on validation.jsonl[.gz] (a directory), "
+        "or on a by-source hold-out of a single JSONL file. A mixture's abstain threshold is then chosen "
+        "with `moe-coder calibrate`.",
     )
     p.add_argument("--data", required=True, metavar="DIR_OR_JSONL", help="directory with train/validation files, or one JSONL file")
     p.add_argument("--out", required=True, metavar="DIR", help="where to write the router artifacts (a mixture's router folder)")
@@ -66,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "out": str(args.out), "train": len(train), "validation": len(validation),
         "validation_score": router.joint_accuracy(router.labels(probas), validation.y),
-        "temperatures": router.temperatures_, "abstain_threshold": router.abstain_threshold_,
-        "fast_threshold": router.fast_threshold_ if router._uses_cascade() else None,
+        "temperatures": router.full_heads_.temperatures,
+        "fast_threshold": router.fast_threshold_ if router.uses_cascade else None,
         "validation_encoded_share": float(encoded.mean()) if len(encoded) else 0.0,
         "lexicon": str(lexicon_path) if lexicon is not None else None,
         "code_corpus": str(corpus_path) if corpus is not None else None,
@@ -76,7 +77,6 @@ def run(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         print(f"wrote {args.out}: validation language+task accuracy {summary['validation_score']:.3f}, "
-              f"abstain threshold {router.abstain_threshold_:.3f}, "
               f"{summary['validation_encoded_share']:.1%} of validation prompts needed the sentence encoder")
     return 0
 

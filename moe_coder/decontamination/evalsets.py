@@ -5,13 +5,12 @@ its tests), never the answer.
 """
 from __future__ import annotations
 
-import gzip
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence, Union
 
-from moe_coder.evaluation.datasets import BENCHMARKS, load_benchmark
+from moe_coder.benchmarks import BENCHMARKS, benchmark_key, load_benchmark
+from moe_coder.jsonl import iter_jsonl
 
 #: Tried in order when a JSONL evaluation file does not name its id field.
 ID_FIELDS = ("task_id", "id")
@@ -40,11 +39,6 @@ class EvalSet:
 EvalSpec = Union[str, Path, EvalSet]
 
 
-def benchmark_key(name: str) -> str:
-    """The canonical spelling of a built-in benchmark name (``HumanEval+`` -> ``humaneval_plus``)."""
-    return name.strip().lower().replace("+", "_plus").replace("-", "_")
-
-
 def _pick(record: dict, wanted: str | None, candidates: Sequence[str], what: str, where: str) -> str:
     names = (wanted,) if wanted else candidates
     for name in names:
@@ -57,28 +51,15 @@ def _pick(record: dict, wanted: str | None, candidates: Sequence[str], what: str
 
 
 def _load_file(path: Path, text_field: str | None, id_field: str | None) -> EvalSet:
-    if not path.is_file():
-        raise FileNotFoundError(f"evaluation file not found: {path}")
     name = path.name.removesuffix(".gz").removesuffix(".jsonl")
     items = []
     seen: set[str] = set()
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise ValueError(f"{where}: malformed JSON: {exc}") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            task_id = _pick(record, id_field, ID_FIELDS, "id", where)
-            if task_id in seen:
-                raise ValueError(f"{where}: duplicate id {task_id!r}")
-            seen.add(task_id)
-            items.append(EvalItem(name, task_id, _pick(record, text_field, TEXT_FIELDS, "text", where)))
+    for where, record in iter_jsonl(path, what="evaluation file"):
+        task_id = _pick(record, id_field, ID_FIELDS, "id", where)
+        if task_id in seen:
+            raise ValueError(f"{where}: duplicate id {task_id!r}")
+        seen.add(task_id)
+        items.append(EvalItem(name, task_id, _pick(record, text_field, TEXT_FIELDS, "text", where)))
     if not items:
         raise ValueError(f"evaluation file {path} has no items")
     return EvalSet(name, str(path), tuple(items))
@@ -88,7 +69,7 @@ def load_eval_set(spec: EvalSpec, text_field: str | None = None, id_field: str |
     """Resolve ``spec``: an :class:`EvalSet` as is, a built-in benchmark name, or a JSONL(.gz) path.
 
     A string is a path when it names an existing file or ends in ``.jsonl``/``.jsonl.gz``;
-    otherwise it must be one of :data:`moe_coder.evaluation.datasets.BENCHMARKS`. For files, the
+    otherwise it must be one of :data:`moe_coder.benchmarks.BENCHMARKS`. For files, the
     id comes from ``id_field`` (default: the first of :data:`ID_FIELDS` present) and the text
     from ``text_field`` (default: the first of :data:`TEXT_FIELDS` present).
     """

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from moe_coder.decontamination.evalsets import EvalSet, EvalSpec, load_eval_sets
 from moe_coder.atomic import atomic_output
-from moe_coder.decontamination.jsonl import CHUNK_BYTES, Chunk, file_sha256, parse_chunk, read_chunks
+from moe_coder.decontamination.chunks import CHUNK_BYTES, Chunk, file_sha256, parse_chunk, read_chunks
 from moe_coder.decontamination.matcher import NGRAM, SUBSTRING_LENGTH, SUBSTRINGS_PER_ITEM, Decontaminator
 from moe_coder.decontamination.report import DecontaminationReport, contaminated_ids_path
 

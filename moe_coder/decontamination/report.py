@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from moe_coder.decontamination.evalsets import benchmark_key
+from moe_coder.benchmarks import benchmark_key
 from moe_coder.atomic import atomic_output
-from moe_coder.decontamination.jsonl import file_sha256
+from moe_coder.decontamination.chunks import file_sha256
 from moe_coder.jsonl import read_json
 
 #: Bumped when a field changes meaning; readers should refuse versions they do not know.

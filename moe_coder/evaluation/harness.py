@@ -26,18 +26,23 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
-from moe_coder.evaluation.datasets import Problem, load_benchmark
+from moe_coder.atomic import atomic_output, write_text_atomic
+from moe_coder.benchmarks import Problem, load_benchmark
 from moe_coder.evaluation.execution import Runner, Verdict
 from moe_coder.evaluation.executors import KINDS, detect_toolchains
+from moe_coder.evaluation.generator import Generator, RoutingGenerator, expert_spec
 from moe_coder.evaluation.groundtruth import attach_ground_truth, is_plus
 from moe_coder.evaluation.passk import DEFAULT_KS
 from moe_coder.evaluation.prompts import build_request, instruction_prompt
 from moe_coder.evaluation.scoring import summarise
-from moe_coder.jsonl import read_json
+from moe_coder.jsonl import iter_jsonl, read_json
+
+if TYPE_CHECKING:
+    from moe_coder.decisions import RoutingDecision
 
 logger = logging.getLogger(__name__)
 
@@ -90,16 +95,8 @@ class SampleStore:
         self.path = Path(path)
         self.rows: dict[tuple[str, str, int], dict] = {}
         if self.path.exists():
-            with self.path.open(encoding="utf-8") as fh:
-                for number, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError:
-                        logger.warning("%s:%d: ignoring a truncated row (interrupted run)", self.path, number)
-                        continue
-                    self.rows[self.key(row)] = row
+            for _, row in iter_jsonl(self.path, what="samples file", skip_malformed=True):
+                self.rows[self.key(row)] = row
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = self.path.open("a", encoding="utf-8")
 
@@ -128,11 +125,9 @@ class SampleStore:
     def compact(self) -> None:
         """Rewrite the file with one row per sample (same content, without superseded rows)."""
         self._fh.close()
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
+        with atomic_output(self.path) as fh:
             for row in sorted(self.rows.values(), key=lambda r: (r["system"], _task_order(r["task_id"]), r["sample"])):
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        tmp.replace(self.path)
+                fh.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
         self._fh = self.path.open("a", encoding="utf-8")
 
 
@@ -163,7 +158,7 @@ class Evaluation:
     """One benchmark evaluated into one output directory.
 
     Args:
-        benchmark: a name from :data:`moe_coder.evaluation.datasets.BENCHMARKS`.
+        benchmark: a name from :data:`moe_coder.benchmarks.BENCHMARKS`.
         out_dir: where ``samples.jsonl``, ``results.json`` and the chart go.
         limit: evaluate only the first *limit* tasks (of each language, for HumanEval-X as a whole).
         runner: executes code (a default sandboxed :class:`Runner` otherwise).
@@ -272,7 +267,7 @@ class Evaluation:
         """Refuse to resume a directory that holds a run made with other settings."""
         path = self.out_dir / "run.json"
         if path.exists():
-            previous = json.loads(path.read_text(encoding="utf-8"))
+            previous = read_json(path, "run manifest")
             if previous != manifest:
                 changed = sorted(k for k in {*previous, *manifest} if previous.get(k) != manifest.get(k))
                 raise ValueError(
@@ -280,17 +275,14 @@ class Evaluation:
                     f"{ {k: previous.get(k) for k in changed} }); resume with the same ones or use another --out"
                 )
         else:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            write_text_atomic(path, json.dumps(manifest, indent=2) + "\n")
 
     def _finish(self, store: SampleStore, extra: Mapping[str, Any], started: float) -> dict:
         from moe_coder.evaluation.report import plot_pass_at_k
 
         store.compact()
         results = self._results(store, extra, started)
-        tmp = self.out_dir / "results.json.tmp"
-        tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(self.out_dir / "results.json")
+        write_text_atomic(self.out_dir / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         plot_pass_at_k(results, self.out_dir / "pass_at_k.png")
         return results
 
@@ -320,12 +312,18 @@ class Evaluation:
 
     def evaluate_mixture(
         self,
-        mixture: Any,
+        mixture: Generator,
         systems: Sequence[str],
         settings: GenerationSettings = GenerationSettings(),
         mixture_name: str = "",
     ) -> dict:
-        """Generate with each system (``expert:<name>`` or ``routed``), execute, and score."""
+        """Generate with each system (``expert:<name>`` or ``routed``), execute, and score.
+
+        ``mixture`` is what generates: a :class:`~moe_coder.mixture.MoECoder`, or any
+        :class:`~moe_coder.evaluation.generator.Generator` (one expert alone: a
+        :class:`~moe_coder.experts.single.SingleExpert`); ``routed`` needs a
+        :class:`~moe_coder.evaluation.generator.RoutingGenerator`.
+        """
         started = time.monotonic()
         generation = {k: v for k, v in asdict(settings).items() if k not in ("n_samples", "batch_size")}
         self._check_manifest({"benchmark": self.benchmark, "mixture": mixture_name, "generation": generation})
@@ -333,6 +331,8 @@ class Evaluation:
             for system in systems:
                 runnable = self._skip_rows(store, system, settings.n_samples)
                 if system == ROUTED:
+                    if not callable(getattr(mixture, "route_batch", None)):
+                        raise ValueError(f"system {ROUTED!r} needs a generator that routes (a mixture)")
                     self._generate_routed(mixture, store, runnable, settings)
                 else:
                     self._generate_expert(mixture, store, system, runnable, settings)
@@ -341,15 +341,15 @@ class Evaluation:
             return self._finish(store, extra, started)
 
     # -- generation ----------------------------------------------------------------------------------
-    def _generate_expert(self, mixture: Any, store: SampleStore, system: str, problems: Sequence[Problem],
+    def _generate_expert(self, mixture: Generator, store: SampleStore, system: str, problems: Sequence[Problem],
                          settings: GenerationSettings) -> None:
         name = system.removeprefix("expert:")
-        spec = mixture.config.expert(name)
+        spec = expert_spec(mixture, name)
         for j in range(settings.n_samples):
             todo = [p for p in problems if store.get(system, p.task_id, j) is None]
             self._generate(mixture, store, system, name, spec.prompt_format, todo, j, settings, routes=None)
 
-    def _generate_routed(self, mixture: Any, store: SampleStore, problems: Sequence[Problem],
+    def _generate_routed(self, mixture: RoutingGenerator, store: SampleStore, problems: Sequence[Problem],
                          settings: GenerationSettings) -> None:
         decisions = {}
         todo_any = [p for p in problems
@@ -371,13 +371,13 @@ class Evaluation:
                 else:
                     by_expert.setdefault(decision.expert, []).append(problem)
             for name, todo in by_expert.items():
-                fmt = mixture.config.expert(name).prompt_format
+                fmt = expert_spec(mixture, name).prompt_format
                 self._generate(mixture, store, ROUTED, name, fmt, todo, j, settings,
                                routes={p.task_id: decisions[p.task_id] for p in todo})
 
-    def _generate(self, mixture: Any, store: SampleStore, system: str, expert: str, prompt_format: str,
+    def _generate(self, mixture: Generator, store: SampleStore, system: str, expert: str, prompt_format: str,
                   problems: Sequence[Problem], sample: int, settings: GenerationSettings,
-                  routes: Mapping[str, Any] | None) -> None:
+                  routes: Mapping[str, RoutingDecision] | None) -> None:
         if not problems:
             return
         # a batch holds one kind of request (one set of stop strings), of like length so that left
@@ -393,17 +393,17 @@ class Evaluation:
         for chunk in chunks:
             began = time.monotonic()
             outputs = mixture.generate(
-                [request.prompt for _, request in chunk], expert=expert, return_details=True,
+                [request.prompt for _, request in chunk], expert=expert,
                 batch_size=batch, stop=list(chunk[0][1].stop) or None, **settings.kwargs(sample),
             )
             per_sample = (time.monotonic() - began) / len(chunk)
             for (problem, request), out in zip(chunk, outputs):
-                code, kind = request.code(problem, out.text)
+                code, kind = request.code(problem, out)
                 decision = routes[problem.task_id] if routes else None
                 store.put({
                     "system": system, "task_id": problem.task_id, "sample": sample, "language": problem.language,
                     "expert": expert, "route": _route(decision) if decision is not None else None,
-                    "prompt_format": prompt_format, "output": out.text, "completion": code, "kind": kind,
+                    "prompt_format": prompt_format, "output": out, "completion": code, "kind": kind,
                     "generation_s": round(per_sample, 3),
                 })
             progress.update(len(chunk))
@@ -418,7 +418,7 @@ def _verdict_fields(verdict: Verdict) -> dict[str, Any]:
             "time_s": round(verdict.time_s, 3)}
 
 
-def _route(decision: Any) -> dict[str, Any]:
+def _route(decision: RoutingDecision) -> dict[str, Any]:
     return {"language": decision.language, "task": decision.task, "confidence": decision.confidence,
             "expert": decision.expert, "abstained": decision.abstained}
 

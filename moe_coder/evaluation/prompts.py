@@ -16,18 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moe_coder.evaluation.datasets import Problem
+from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors import get_executor
 from moe_coder.evaluation.extract import extract_code, stop_sequences, truncate_completion
+from moe_coder.languages import display_name
 
 COMPLETION_FORMAT = "completion"
 #: Instruction answers stop once their code block closes: the explanation after it is not needed.
 #: (An opening fence carries a language tag, so it does not match.)
 CLOSING_FENCE = "\n```\n"
-
-LANGUAGE_NAMES = {
-    "python": "Python", "cpp": "C++", "java": "Java", "javascript": "JavaScript", "go": "Go", "rust": "Rust",
-}
 
 
 def writes_whole_function(problem: Problem) -> bool:
@@ -37,7 +34,7 @@ def writes_whole_function(problem: Problem) -> bool:
 
 def instruction_prompt(problem: Problem) -> str:
     """The user message an instruction expert receives for *problem*."""
-    name = LANGUAGE_NAMES.get(problem.language, problem.language)
+    name = display_name(problem.language)
     tag = problem.language  # every benchmark language id is also a code-fence tag
     if writes_whole_function(problem):
         return (

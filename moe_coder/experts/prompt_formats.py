@@ -1,8 +1,9 @@
 """Prompt formats: how a conversation becomes the text an expert model reads.
 
-One code path serves inference (:func:`render_prompt`) and training
-(:func:`render_example`, which also returns the answer so the loss can be masked to it),
-so training and serving agree.
+One code path serves inference (:func:`render_prompt`), training (:func:`render_example`, which
+also returns the answer so the loss can be masked to it) and the chat template a trained expert
+is exported with (:func:`chat_template`): ``phind`` and ``codellama_instruct`` are written once,
+as Jinja chat templates (:data:`TEMPLATES`), and rendered as ``apply_chat_template`` renders them.
 
 Formats:
 
@@ -14,56 +15,81 @@ Formats:
 """
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any, Sequence
 
-Message = dict[str, str]
+from moe_coder.messages import Message, normalise_messages
+
+#: Splits off the system message: the conversation's own one wins over the expert's
+#: (``DEFAULT_SYSTEM``).
+_SPLIT_SYSTEM = (
+    "{%- if messages and messages[0]['role'] == 'system' -%}"
+    "{%- set system = messages[0]['content'] -%}{%- set turns = messages[1:] -%}"
+    "{%- else -%}"
+    "{%- set system = DEFAULT_SYSTEM -%}{%- set turns = messages -%}"
+    "{%- endif -%}"
+)
+
+_PHIND = (
+    "{%- if system -%}{{ '### System Prompt\\n' + system + '\\n\\n' }}{%- endif -%}"
+    "{%- for m in turns -%}"
+    "{%- if m['role'] == 'user' -%}{{ '### User Message\\n' + m['content'] + '\\n\\n' }}"
+    "{%- else -%}{{ '### Assistant\\n' + m['content'] + '\\n\\n' }}{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '### Assistant\\n' }}{%- endif -%}"
+)
+
+_CODELLAMA = (
+    "{%- set ns = namespace(first=true) -%}"
+    "{%- for m in turns -%}"
+    "{%- if m['role'] == 'user' -%}"
+    "{%- set content = m['content'] | trim -%}"
+    "{%- if ns.first and system -%}{%- set content = '<<SYS>>\\n' + system + '\\n<</SYS>>\\n\\n' + content -%}{%- endif -%}"
+    "{%- set ns.first = false -%}"
+    "{{ '[INST] ' + content + ' [/INST]' }}"
+    "{%- else -%}{{ ' ' + (m['content'] | trim) + ' ' + eos_token }}{%- endif -%}"
+    "{%- endfor -%}"
+)
+
+#: The formats written here as Jinja chat templates: rendered for serving and training, and
+#: exported with a trained expert's tokenizer (:func:`chat_template`).
+TEMPLATES: dict[str, str] = {"phind": _PHIND, "codellama_instruct": _CODELLAMA}
 
 
-def normalise_messages(prompt: str | Sequence[Message]) -> list[Message]:
-    """Turn a prompt string or a chat ``messages`` list into a validated messages list."""
-    if isinstance(prompt, str):
-        return [{"role": "user", "content": prompt}]
-    messages = []
-    for i, m in enumerate(prompt):
-        if not isinstance(m, dict) or "role" not in m or "content" not in m:
-            raise ValueError(f"messages[{i}] must be an object with 'role' and 'content', found {m!r}")
-        if m["role"] not in ("system", "user", "assistant"):
-            raise ValueError(f"messages[{i}]: unknown role {m['role']!r}; expected system, user or assistant")
-        messages.append({"role": m["role"], "content": str(m["content"])})
-    if not any(m["role"] == "user" for m in messages):
-        raise ValueError("messages must contain at least one user message")
-    return messages
+@lru_cache(maxsize=None)
+def _compiled(prompt_format: str) -> Any:
+    """The format's template compiled as ``apply_chat_template`` compiles chat templates."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    return environment.from_string(_SPLIT_SYSTEM + TEMPLATES[prompt_format])
 
 
-def _with_system(messages: list[Message], system_prompt: str | None) -> tuple[str | None, list[Message]]:
-    """Split off the system message; the conversation's own system message wins over the expert's."""
-    if messages and messages[0]["role"] == "system":
-        return messages[0]["content"], messages[1:]
-    return system_prompt, messages
+def _adds_bos(tokenizer: Any) -> bool:
+    bos_id = getattr(tokenizer, "bos_token_id", None)
+    if bos_id is None:
+        return False
+    ids = tokenizer("x", add_special_tokens=True)["input_ids"]
+    return bool(ids) and ids[0] == bos_id
 
 
-def _phind(system: str | None, turns: list[Message]) -> str:
-    parts = [f"### System Prompt\n{system}\n\n"] if system else []
-    for m in turns:
-        header = "### User Message" if m["role"] == "user" else "### Assistant"
-        parts.append(f"{header}\n{m['content']}\n\n")
-    parts.append("### Assistant\n")
-    return "".join(parts)
+def chat_template(prompt_format: str, tokenizer: Any, system_prompt: str | None) -> str | None:
+    """The Jinja chat template a trained expert's tokenizer is saved with (``None`` when the
+    tokenizer's own one stands: ``chat_template`` and ``completion`` experts).
 
-
-def _codellama_instruct(system: str | None, turns: list[Message], eos: str) -> str:
-    out = []
-    first_user = True
-    for m in turns:
-        if m["role"] == "user":
-            content = m["content"].strip()
-            if first_user and system:
-                content = f"<<SYS>>\n{system}\n<</SYS>>\n\n{content}"
-            first_user = False
-            out.append(f"[INST] {content} [/INST]")
-        else:
-            out.append(f" {m['content'].strip()} {eos}")
-    return "".join(out)
+    It is the very template :func:`render_prompt` renders, with ``system_prompt`` as the default
+    system message, so ``tokenizer.apply_chat_template(messages, add_generation_prompt=True)``
+    gives the text the mixture feeds the expert. ``apply_chat_template`` tokenizes without adding
+    special tokens, so the template writes the BOS token itself exactly when the tokenizer would
+    have added it to a rendered prompt.
+    """
+    body = TEMPLATES.get(prompt_format)
+    if body is None:
+        return None
+    default = json.dumps(system_prompt) if system_prompt else "none"
+    bos = "{{ bos_token }}" if _adds_bos(tokenizer) else ""
+    return "{%- set DEFAULT_SYSTEM = " + default + " -%}" + _SPLIT_SYSTEM + bos + body
 
 
 def render_prompt(
@@ -76,15 +102,16 @@ def render_prompt(
     messages = normalise_messages(prompt)
     if prompt_format == "completion":
         return [m for m in messages if m["role"] == "user"][-1]["content"]
-    system, turns = _with_system(messages, system_prompt)
-    if prompt_format == "phind":
-        return _phind(system, turns)
-    if prompt_format == "codellama_instruct":
+    if prompt_format in TEMPLATES:
         eos = getattr(tokenizer, "eos_token", None) or "</s>"
-        return _codellama_instruct(system, turns, eos)
+        return _compiled(prompt_format).render(
+            messages=messages, DEFAULT_SYSTEM=system_prompt, add_generation_prompt=True, eos_token=eos, bos_token="",
+        )
     if prompt_format == "chat_template":
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             raise ValueError("prompt_format 'chat_template' needs a tokenizer that has a chat template")
+        # the conversation's own system message wins over the expert's, as in TEMPLATES
+        system, turns = (messages[0]["content"], messages[1:]) if messages[0]["role"] == "system" else (system_prompt, messages)
         full = ([{"role": "system", "content": system}] if system else []) + turns
         return tokenizer.apply_chat_template(full, tokenize=False, add_generation_prompt=True)
     raise ValueError(f"unknown prompt format {prompt_format!r}")

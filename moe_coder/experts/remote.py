@@ -19,7 +19,8 @@ import httpx
 
 from moe_coder.config import ExpertSpec
 from moe_coder.experts.completion import Completion, check_room
-from moe_coder.experts.prompt_formats import Message, normalise_messages, render_prompt
+from moe_coder.experts.prompt_formats import render_prompt
+from moe_coder.messages import Message, normalise_messages
 
 logger = logging.getLogger(__name__)
 

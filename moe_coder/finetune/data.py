@@ -15,7 +15,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from moe_coder.config import ExpertSpec
-from moe_coder.experts.prompt_formats import Message, render_example
+from moe_coder.experts.prompt_formats import render_example
+from moe_coder.messages import Message
 from moe_coder.jsonl import iter_jsonl
 
 logger = logging.getLogger(__name__)

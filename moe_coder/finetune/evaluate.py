@@ -2,34 +2,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-from moe_coder.config import ExpertSpec, MixtureConfig
+from moe_coder.config import ExpertSpec
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class _Answer:
-    text: str
-
-
-class _LoneExpert:
-    """What the harness asks of a mixture when it evaluates one expert alone, without a router:
-    its ``config`` and ``generate(prompts, expert=...)``."""
-
-    def __init__(self, spec: ExpertSpec) -> None:
-        from moe_coder.experts.pool import ExpertPool
-
-        self.config = MixtureConfig(experts=[spec], generalist=spec.name, router="builtin", name=spec.name)
-        self.pool = ExpertPool(max_loaded=1)
-
-    def generate(self, prompts: Sequence[str], *, expert: str, batch_size: int = 8, **settings: Any) -> list[_Answer]:
-        settings.pop("return_details", None)
-        texts = self.pool.generate(self.config.expert(expert), prompts, batch_size=batch_size, **settings)
-        return [_Answer(text) for text in texts]
 
 
 def pass_at_1(spec: ExpertSpec, benchmarks: Sequence[str], limit: int, max_new_tokens: int, out_dir: Path) -> dict[str, float]:
@@ -43,8 +21,9 @@ def pass_at_1(spec: ExpertSpec, benchmarks: Sequence[str], limit: int, max_new_t
         GenerationSettings,
         expert_system,
     )
+    from moe_coder.experts.single import SingleExpert
 
-    lone = _LoneExpert(spec)
+    lone = SingleExpert(spec)
     system = expert_system(spec.name)
     scores = {}
     for benchmark in benchmarks:

@@ -20,7 +20,7 @@ import torch
 
 from moe_coder.atomic import write_text_atomic
 from moe_coder.config import ExpertSpec
-from moe_coder.finetune.chat_templates import chat_template
+from moe_coder.experts.prompt_formats import chat_template
 from moe_coder.finetune.modeling import load_model
 from moe_coder.finetune.recipe import Recipe
 

@@ -15,7 +15,7 @@ command-line overrides (``--set data.train=[x.jsonl]``) are relative to the work
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,18 +23,12 @@ import yaml
 
 from moe_coder.config import ExpertSpec
 from moe_coder.experts.loading import PACKAGE_SCHEME
+from moe_coder.jsonl import check_keys
 
 SCHEDULERS = ("cosine", "linear", "constant")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 ATTENTIONS = ("auto", "flash_attention_2", "packed_sdpa", "flex_attention", "sdpa", "eager")
 SECTIONS = ("expert", "data", "training", "lora", "evaluation")
-
-
-def _check_keys(cls: type, data: dict, where: str) -> None:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {unknown}; expected some of {sorted(known)}")
 
 
 def _coerce(obj: Any, section: str, kind: type, names: Sequence[str]) -> None:
@@ -200,7 +194,7 @@ class Recipe:
     def from_dict(cls, data: dict[str, Any]) -> "Recipe":
         if not isinstance(data, dict):
             raise ValueError(f"a recipe must be a mapping, found {type(data).__name__}")
-        _check_keys(cls, data, "recipe")
+        check_keys(cls, data, "recipe")
         for name in ("expert", "data"):
             if not isinstance(data.get(name), dict):
                 raise ValueError(f"recipe: section {name!r} is required and must be a mapping")
@@ -212,7 +206,7 @@ class Recipe:
                 continue
             if not isinstance(value, dict):
                 raise ValueError(f"recipe: section {name!r} must be a mapping, found {value!r}")
-            _check_keys(kind, value, name)
+            check_keys(kind, value, name)
             try:
                 sections[name] = kind(**value)
             except TypeError as exc:

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from moe_coder.atomic import write_text_atomic
 from moe_coder.config import ExpertSpec
 from moe_coder.finetune import checkpoints as ckpt
-from moe_coder.finetune.contamination import (
+from moe_coder.finetune.provenance import (
     Provenance,
     decontaminated_output,
     run_decontamination,

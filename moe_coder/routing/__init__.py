@@ -1,5 +1,8 @@
-"""Routing: label sets, prompt encoder, the classifier, and routing decisions."""
-from moe_coder.routing.decision import GenerationResult, RoutingDecision
+"""Routing: label sets, cues, the prompt encoder and the classifier that scores labels.
+
+The router knows labels, not models: which expert a prompt goes to, and when to abstain, is the
+mixture's decision (:mod:`moe_coder.decisions`).
+"""
 from moe_coder.routing.labels import LANGUAGES, TASKS, UNKNOWN
 
-__all__ = ["GenerationResult", "RoutingDecision", "LANGUAGES", "TASKS", "UNKNOWN"]
+__all__ = ["LANGUAGES", "TASKS", "UNKNOWN"]

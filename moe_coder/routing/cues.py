@@ -12,30 +12,21 @@ import re
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-_LANGS = ("python", "cpp", "c", "java", "javascript", "typescript", "php", "csharp", "bash", "go", "rust", "sql")
+from moe_coder.languages import LANGUAGES, OTHER_EXTENSIONS, OTHER_FENCE_TAGS
+
+_LANGS = tuple(language.id for language in LANGUAGES)
 _OTHER = "other"
 
 #: Fence info strings (```tag) and the language they name.
 FENCE_TAGS: dict[str, str] = {
-    "python": "python", "py": "python", "python3": "python", "ipython": "python", "pycon": "python",
-    "cpp": "cpp", "c++": "cpp", "cxx": "cpp", "hpp": "cpp", "cc": "cpp", "c": "c", "h": "c",
-    "java": "java", "js": "javascript", "javascript": "javascript", "jsx": "javascript", "node": "javascript",
-    "mjs": "javascript", "ts": "typescript", "typescript": "typescript", "tsx": "typescript", "php": "php",
-    "cs": "csharp", "csharp": "csharp", "c#": "csharp", "bash": "bash", "sh": "bash", "shell": "bash",
-    "zsh": "bash", "console": "bash", "shell-session": "bash", "go": "go", "golang": "go", "rust": "rust",
-    "rs": "rust", "sql": "sql", "postgresql": "sql", "postgres": "sql", "mysql": "sql", "plsql": "sql",
-    "tsql": "sql", "sqlite": "sql", "ruby": _OTHER, "rb": _OTHER, "perl": _OTHER, "lua": _OTHER, "kotlin": _OTHER,
-    "swift": _OTHER, "scala": _OTHER, "haskell": _OTHER, "r": _OTHER, "dart": _OTHER, "elixir": _OTHER,
-    "html": _OTHER, "css": _OTHER, "yaml": _OTHER, "json": _OTHER, "xml": _OTHER,
+    **{tag: language.id for language in LANGUAGES for tag in language.all_fence_tags},
+    **{tag: _OTHER for tag in OTHER_FENCE_TAGS},
 }
 
 #: File extensions and the language they name.
 EXTENSIONS: dict[str, str] = {
-    "py": "python", "pyi": "python", "ipynb": "python", "cpp": "cpp", "cc": "cpp", "cxx": "cpp", "hpp": "cpp",
-    "hh": "cpp", "c": "c", "h": "c", "java": "java", "js": "javascript", "mjs": "javascript", "cjs": "javascript",
-    "jsx": "javascript", "ts": "typescript", "tsx": "typescript", "php": "php", "cs": "csharp", "csproj": "csharp",
-    "sh": "bash", "bash": "bash", "go": "go", "rs": "rust", "sql": "sql", "rb": _OTHER, "pl": _OTHER, "pm": _OTHER,
-    "lua": _OTHER, "kt": _OTHER, "swift": _OTHER, "scala": _OTHER, "hs": _OTHER, "dart": _OTHER, "ex": _OTHER,
+    **{ext: language.id for language in LANGUAGES for ext in language.extensions},
+    **{ext: _OTHER for ext in OTHER_EXTENSIONS},
 }
 
 #: How prose names each language. Names that are not also English words match in any case

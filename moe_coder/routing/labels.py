@@ -1,13 +1,13 @@
 """The label sets the router predicts."""
 from __future__ import annotations
 
+from moe_coder.languages import LANGUAGES as _LANGUAGES
+
 UNKNOWN = "unknown"
 
-#: Programming-language ids (``unknown`` when a prompt names or shows none).
-LANGUAGES: tuple[str, ...] = (
-    "python", "cpp", "c", "java", "javascript", "typescript", "php", "csharp",
-    "bash", "go", "rust", "sql", UNKNOWN,
-)
+#: Programming-language ids (:data:`moe_coder.languages.LANGUAGES`, then ``unknown`` when a
+#: prompt names or shows none).
+LANGUAGES: tuple[str, ...] = (*(language.id for language in _LANGUAGES), UNKNOWN)
 
 #: Task ids.
 TASKS: tuple[str, ...] = ("generate", "complete", "fix", "explain", "test", "translate", "refactor")

@@ -16,11 +16,13 @@ Features, concatenated into one sparse row per prompt:
 
 Each head is a multinomial logistic regression, fitted to convergence (``tol=1e-5``: stopping
 at 1e-3 cost about a point of accuracy on both heads); :meth:`PromptRouter.calibrate` fits one
-temperature per head on held-out prompts and chooses the abstain threshold there.
+temperature per head on held-out prompts. The router only scores labels: which expert answers,
+and when to abstain, is the mixture's decision (:mod:`moe_coder.decisions`).
 
 Cascade: encoding a prompt with MiniLM costs far more than everything else together, and most
 prompts that carry code are settled by their n-grams and cues alone. So the router also fits
-*fast heads* on features 2 to 5 only. A prompt whose fast-head confidence (on both language
+*fast heads* on features 2 to 5 only (:attr:`PromptRouter.full_heads_` and
+:attr:`PromptRouter.fast_heads_`, one :class:`~moe_coder.routing.heads.HeadStack` each). A prompt whose fast-head confidence (on both language
 and task) reaches ``fast_threshold_`` is answered by them; every other prompt is encoded and
 answered by the full heads. :meth:`PromptRouter.calibrate` chooses ``fast_threshold_`` as the
 lowest value at which the cascade is no less accurate than the full heads on the held-out
@@ -43,9 +45,10 @@ from sklearn.linear_model import LogisticRegression
 from moe_coder.atomic import atomic_output, write_text_atomic
 from moe_coder.jsonl import read_json
 from moe_coder.routing.code_language import CodeCorpus, CodeLanguageIdentifier, ngram_vectorizers, out_of_fold_proba
-from moe_coder.routing.calibration import choose_threshold, fit_temperature, scaled_proba
+from moe_coder.routing.calibration import fit_temperature
 from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
 from moe_coder.routing.encoder import BUILTIN_ENCODER, encode
+from moe_coder.routing.heads import HeadStack, logits
 from moe_coder.routing.labels import UNKNOWN
 from moe_coder.routing.lexicon import Lexicon
 from moe_coder.routing.text import RoutingInput, split_conversation
@@ -151,11 +154,16 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         return encode(texts, self.encoder, max_tokens=self.max_tokens, precision=self.encoder_precision) * self.embedding_weight
 
     def transform(self, prompts: Sequence[RoutingInput], fit: bool = False, code_proba: np.ndarray | None = None) -> sparse.csr_matrix:
-        """The full heads' feature matrix of each prompt's text (a conversation's last user turn)."""
+        """The full heads' feature matrix of each prompt's text (a conversation's last user turn):
+        the embedding's columns, then the fast heads' ones."""
         texts = [split_conversation(p)[0] for p in prompts]
+        return self._features(texts, fit=fit, code_proba=code_proba)[0]
+
+    def _features(self, texts: list[str], fit: bool = False, code_proba: np.ndarray | None = None) -> tuple[sparse.csr_matrix, int]:
+        """:meth:`transform` of plain texts, and the first column of the fast heads' part of it."""
         F, _ = self._fast_transform(texts, fit=fit, code_proba=code_proba)
         E = self._embed(texts)
-        return sparse.hstack([sparse.csr_matrix(E), F], format="csr", dtype=np.float32)
+        return sparse.hstack([sparse.csr_matrix(E), F], format="csr", dtype=np.float32), E.shape[1]
 
     # ------------------------------------------------------------------ estimator surface
     def fit(
@@ -179,13 +187,13 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         self.cue_names_ = list(CUE_NAMES)
         self.lexicon_ = lexicon if lexicon is not None and len(lexicon) else None
         self.code_model_, code_proba = None, None
+        texts = [split_conversation(p)[0] for p in prompts]
         if code_corpus is not None and len(code_corpus):
             if groups is not None and len(groups) != len(prompts):
                 raise ValueError(f"groups must name the source of each of the {len(prompts)} prompts; found {len(groups)}")
-            texts = [split_conversation(p)[0] for p in prompts]
             identifier = CodeLanguageIdentifier(self.char_features, self.word_features)
             self.code_model_, code_proba = out_of_fold_proba(identifier, code_corpus, texts, groups)
-        X = self.transform(prompts, fit=True, code_proba=code_proba)
+        X, fast_first_column = self._features(texts, fit=True, code_proba=code_proba)
         self.heads_ = ["language", "task"]
         source_rows = np.zeros(len(y), dtype=bool)
         if y.shape[1] == 3:
@@ -197,33 +205,25 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             self.translate_target and 2 <= translate_rows.sum() < len(y) - 1
             and len(set(y[translate_rows, 0])) > 1 and len(set(y[~translate_rows, 0])) > 1
         )
-        stacks = [("", X)]
-        if self.cascade:
-            stacks.append(("fast_", self._fast_columns(X)))
-        for prefix, M in stacks:
-            language_rows = ~translate_rows if split else np.ones(len(y), dtype=bool)
+        language_rows = ~translate_rows if split else np.ones(len(y), dtype=bool)
+
+        def fit_stack(first_column: int) -> HeadStack:
+            M = X[:, first_column:] if first_column else X
             estimators = [self._head(M[language_rows], y[language_rows, 0]), self._head(M, y[:, 1])]
             if "source_language" in self.heads_:
                 estimators.append(self._head(M[source_rows], y[source_rows, 2]))
-            setattr(self, prefix + "estimators_", estimators)
-            setattr(self, prefix + "temperatures_", [1.0] * len(estimators))
-            setattr(self, prefix + "target_estimator_", self._head(M[translate_rows], y[translate_rows, 0]) if split else None)
-            setattr(self, prefix + "target_temperature_", 1.0)
-        if not self.cascade:
-            self.fast_estimators_, self.fast_temperatures_, self.fast_target_estimator_ = [], [], None
-        languages = set(self.estimators_[0].classes_)
-        if self.target_estimator_ is not None:
-            languages |= set(self.target_estimator_.classes_)
-        self.classes_ = [np.array(sorted(languages))] + [e.classes_ for e in self.estimators_[1:]]
-        self.abstain_threshold_ = 0.0
+            target = self._head(M[translate_rows], y[translate_rows, 0]) if split else None
+            return HeadStack(estimators, target=target, first_column=first_column)
+
+        self.full_heads_ = fit_stack(0)
+        self.fast_heads_ = fit_stack(fast_first_column) if self.cascade else None
+        full = self.full_heads_
+        languages = set(full.estimators[0].classes_)
+        if full.target is not None:
+            languages |= set(full.target.classes_)
+        self.classes_ = [np.array(sorted(languages))] + [e.classes_ for e in full.estimators[1:]]
         self.fast_threshold_ = float("inf")  # until calibrate() measures where the fast heads can be trusted
         return self
-
-    def _fast_columns(self, X: sparse.csr_matrix) -> sparse.csr_matrix:
-        """The fast heads' part of a :meth:`transform` matrix: everything after the embedding."""
-        lexicon = len(self.lexicon_.languages) if self.lexicon_ is not None else 0
-        code = len(self.code_model_.classes_) if self.code_model_ is not None else 0
-        return X[:, X.shape[1] - self.char_features - self.word_features - len(self.cue_names_) - lexicon - code :]
 
     def _head(self, X: sparse.csr_matrix, y: np.ndarray) -> LogisticRegression:
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=self.tol).fit(X, y.astype(str))
@@ -233,42 +233,11 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         model.intercept_ = model.intercept_.astype(np.float32)
         return model
 
-    @staticmethod
-    def _logits(estimators: list[LogisticRegression], X: sparse.csr_matrix) -> list[np.ndarray]:
-        out = []
-        for e in estimators:
-            z = e.decision_function(X)
-            out.append(np.stack([-z, z], axis=1) if z.ndim == 1 else z)
-        return out
-
-    def _expand(self, p: np.ndarray, classes: np.ndarray) -> np.ndarray:
-        """Probabilities over ``classes`` laid out over the language head's :attr:`classes_`."""
-        if len(classes) == len(self.classes_[0]) and (classes == self.classes_[0]).all():
-            return p
-        out = np.zeros((p.shape[0], len(self.classes_[0])))
-        out[:, np.searchsorted(self.classes_[0], classes)] = p
-        return out
-
-    def _stack_proba(self, prefix: str, X: sparse.csr_matrix) -> list[np.ndarray]:
-        """Calibrated probabilities of the full (``""``) or fast (``"fast_"``) heads.
-
-        With a target head, a prompt's language is the mixture ``P(translate) * P(target) +
-        (1 - P(translate)) * P(language of the code)``: the code of a translation names its
-        source, and its prose names the language the answer must be in.
-        """
-        estimators = getattr(self, prefix + "estimators_")
-        probas = [scaled_proba(z, t) for z, t in zip(self._logits(estimators, X), getattr(self, prefix + "temperatures_"))]
-        probas[0] = self._expand(probas[0], estimators[0].classes_)
-        target = getattr(self, prefix + "target_estimator_", None)
-        if target is not None:
-            z = self._logits([target], X)[0]
-            p_target = self._expand(scaled_proba(z, getattr(self, prefix + "target_temperature_")), target.classes_)
-            p_translate = probas[1][:, list(self.classes_[1]).index("translate")][:, None]
-            probas[0] = (1 - p_translate) * probas[0] + p_translate * p_target
-        return probas
-
-    def _uses_cascade(self) -> bool:
-        return bool(getattr(self, "fast_estimators_", None)) and np.isfinite(getattr(self, "fast_threshold_", np.inf))
+    @property
+    def uses_cascade(self) -> bool:
+        """Whether the fast heads answer the prompts they are sure of (fitted with ``cascade=True``
+        and calibrated to a finite ``fast_threshold_``)."""
+        return getattr(self, "fast_heads_", None) is not None and bool(np.isfinite(getattr(self, "fast_threshold_", np.inf)))
 
     @staticmethod
     def _fast_confidence(probas: list[np.ndarray]) -> np.ndarray:
@@ -279,8 +248,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         """Probabilities of plain texts through the cascade, their cues, and which ones were encoded."""
         F, cue_lists = self._fast_transform(texts)
         n = F.shape[0]
-        if self._uses_cascade():
-            probas = self._stack_proba("fast_", F)
+        if self.uses_cascade:
+            probas = self.fast_heads_.proba(F, self.classes_)
             slow = np.flatnonzero(self._fast_confidence(probas) < self.fast_threshold_)
         else:
             probas = [np.zeros((n, len(c))) for c in self.classes_]
@@ -319,7 +288,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
 
     def predict_proba_features(self, X: sparse.csr_matrix) -> list[np.ndarray]:
         """The full heads' calibrated probabilities for a :meth:`transform` matrix."""
-        return self._stack_proba("", X)
+        return self.full_heads_.proba(X, self.classes_)
 
     def predict(self, prompts: Sequence[RoutingInput]) -> np.ndarray:
         return self.labels(self.predict_proba(prompts))
@@ -339,44 +308,37 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         return self.joint_accuracy(self.predict(prompts), y)
 
     def calibrate(self, prompts: Sequence[RoutingInput], y: Any) -> "PromptRouter":
-        """On held-out prompts: fit each head's temperature, choose the cascade's ``fast_threshold_``,
-        then the abstain threshold.
+        """On held-out prompts: fit each head's temperature, then choose the cascade's ``fast_threshold_``.
 
-        The abstain threshold applies to the language head's confidence (the experts are chosen
-        by language) and minimises ``wrong routes + ABSTAIN_COST * abstentions``.
+        The abstain threshold is not the router's: a mixture chooses it on its experts'
+        confidence (:meth:`moe_coder.mixture.MoECoder.calibrate`).
         """
         y = np.asarray(y, dtype=object)
         X = self.transform(prompts)
-        full = self._calibrate_stack("", X, y)
-        lang = full[0]
-        if getattr(self, "fast_estimators_", None):
-            fast = self._calibrate_stack("fast_", self._fast_columns(X), y)
+        full = self._calibrate_stack(self.full_heads_, X, y)
+        if self.fast_heads_ is not None:
+            fast = self._calibrate_stack(self.fast_heads_, X, y)
             self.fast_threshold_ = self._choose_fast_threshold(fast, full, y)
             accept = self._fast_confidence(fast) >= self.fast_threshold_
-            lang = np.where(accept[:, None], fast[0], full[0])
             logger.info("cascade: fast heads answer %.1f%% of held-out prompts (threshold %.4f)",
                         100 * accept.mean(), self.fast_threshold_)
-        confidence = lang.max(axis=1)
-        correct = self.classes_[0][lang.argmax(axis=1)] == y[:, 0].astype(str)
-        self.abstain_threshold_ = choose_threshold(confidence, correct)
-        logger.info("temperatures %s, abstain threshold %.3f", self.temperatures_, self.abstain_threshold_)
+        logger.info("temperatures %s", self.full_heads_.temperatures)
         return self
 
-    def _calibrate_stack(self, prefix: str, X: sparse.csr_matrix, y: np.ndarray) -> list[np.ndarray]:
-        """Fit the temperatures of one set of heads on held-out rows; return its calibrated probabilities."""
-        estimators = getattr(self, prefix + "estimators_")
-        target = getattr(self, prefix + "target_estimator_", None)
+    def _calibrate_stack(self, heads: HeadStack, X: sparse.csr_matrix, y: np.ndarray) -> list[np.ndarray]:
+        """Fit the temperatures of one set of heads on held-out rows (``X``: full feature rows);
+        return its calibrated probabilities."""
+        X = heads.columns(X)
         translate = y[:, 1].astype(str) == "translate"
         everything = np.ones(len(y), dtype=bool)
         temperatures = []
-        for h, (z, e) in enumerate(zip(self._logits(estimators, X), estimators)):
-            rows = ~translate if h == 0 and target is not None else everything
-            temperatures.append(_temperature(z, e.classes_, y[:, h], rows) if h < y.shape[1] else 1.0)
-        setattr(self, prefix + "temperatures_", temperatures)
-        if target is not None:
-            z = self._logits([target], X)[0]
-            setattr(self, prefix + "target_temperature_", _temperature(z, target.classes_, y[:, 0], translate))
-        return self._stack_proba(prefix, X)
+        for h, e in enumerate(heads.estimators):
+            rows = ~translate if h == 0 and heads.target is not None else everything
+            temperatures.append(_temperature(logits(e, X), e.classes_, y[:, h], rows) if h < y.shape[1] else 1.0)
+        heads.temperatures = temperatures
+        if heads.target is not None:
+            heads.target_temperature = _temperature(logits(heads.target, X), heads.target.classes_, y[:, 0], translate)
+        return heads.proba(X, self.classes_)
 
     def _choose_fast_threshold(self, fast: list[np.ndarray], full: list[np.ndarray], y: np.ndarray) -> float:
         """The lowest fast-head confidence above which the cascade loses (almost) no held-out accuracy.
@@ -413,12 +375,9 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
     def _fitted_estimators(self) -> dict[str, LogisticRegression]:
         """Every fitted head by its artifact name: ``head0`` ... (:attr:`heads_` order), ``target``, and ``fast_`` ones."""
         out: dict[str, LogisticRegression] = {}
-        for prefix in ("", "fast_"):
-            for j, estimator in enumerate(getattr(self, prefix + "estimators_", None) or []):
-                out[f"{prefix}head{j}"] = estimator
-            target = getattr(self, prefix + "target_estimator_", None)
-            if target is not None:
-                out[f"{prefix}target"] = target
+        for prefix, heads in (("", getattr(self, "full_heads_", None)), ("fast_", getattr(self, "fast_heads_", None))):
+            if heads is not None:
+                out.update(heads.named(prefix))
         return out
 
     def save_pretrained(self, directory: str | Path) -> None:
@@ -430,6 +389,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         estimators = self._fitted_estimators()
+        full, fast = getattr(self, "full_heads_", None), getattr(self, "fast_heads_", None)
         arrays: dict[str, np.ndarray] = {}
         for name, estimator in estimators.items():
             arrays[f"{name}.coef"] = estimator.coef_.astype(np.float16)
@@ -452,11 +412,10 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             "cue_names": list(getattr(self, "cue_names_", [])),
             "lexicon_languages": lexicon.languages if lexicon is not None else None,
             "code_languages": [str(c) for c in code_model.classes_] if code_model is not None else None,
-            "temperatures": getattr(self, "temperatures_", None),
-            "target_temperature": getattr(self, "target_temperature_", None),
-            "fast_temperatures": getattr(self, "fast_temperatures_", None),
-            "fast_target_temperature": getattr(self, "fast_target_temperature_", None),
-            "abstain_threshold": getattr(self, "abstain_threshold_", None),
+            "temperatures": full.temperatures if full is not None else None,
+            "target_temperature": full.target_temperature if full is not None else None,
+            "fast_temperatures": fast.temperatures if fast is not None else None,
+            "fast_target_temperature": fast.target_temperature if fast is not None else None,
             "fast_threshold": _finite_or_none(getattr(self, "fast_threshold_", None)),
             "unknown_label": UNKNOWN,
         }
@@ -502,14 +461,12 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         router.heads_ = list(meta["heads"])
         router.tfidf_ = TfidfTransformer(sublinear_tf=True)
         router.tfidf_.idf_ = arrays["tfidf.idf"].astype(np.float64)
-        for prefix in ("", "fast_"):
-            n = sum(1 for name in fitted if name.startswith(prefix + "head") and name[len(prefix) + 4 :].isdigit())
-            setattr(router, prefix + "estimators_", [fitted[f"{prefix}head{j}"] for j in range(n)])
-            setattr(router, prefix + "target_estimator_", fitted.get(f"{prefix}target"))
-            setattr(router, prefix + "temperatures_", meta.get(prefix + "temperatures") or [1.0] * n)
-            setattr(router, prefix + "target_temperature_", meta.get(prefix + "target_temperature") or 1.0)
+        router.full_heads_ = HeadStack.from_named(fitted, "", meta.get("temperatures"), meta.get("target_temperature"))
+        fast = HeadStack.from_named(fitted, "fast_", meta.get("fast_temperatures"), meta.get("fast_target_temperature"))
+        if fast is not None:  # the fast heads read everything after the embedding
+            fast.first_column = router.full_heads_.estimators[0].n_features_in_ - fast.estimators[0].n_features_in_
+        router.fast_heads_ = fast
         router.classes_ = [np.array(meta["classes"][h]) for h in router.heads_]
-        router.abstain_threshold_ = float(meta.get("abstain_threshold") or 0.0)
         threshold = meta.get("fast_threshold")
         router.fast_threshold_ = float(threshold) if threshold is not None else float("inf")
         return router

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from moe_coder.experts.prompt_formats import Message, normalise_messages
+from moe_coder.messages import Message, normalise_messages
 
 #: A plain prompt, or a chat conversation as a list of ``{"role", "content"}`` messages.
 RoutingInput = str | Sequence[Message]

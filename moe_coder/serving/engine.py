@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 from typing import Generator, Sequence
 
 from moe_coder.config import ExpertSpec
+from moe_coder.decisions import RoutingDecision
 from moe_coder.experts.completion import Completion
 from moe_coder.mixture import MoECoder
-from moe_coder.routing.decision import RoutingDecision
 from moe_coder.serving.protocol import AUTO, GenerationRequest
 
 
@@ -50,9 +50,10 @@ class Engine:
         return self._raw_specs[expert]
 
     def route(self, requests: Sequence[GenerationRequest]) -> list[RoutingDecision]:
-        """One decision per request, classified in one batch; a named expert overrides the router's pick."""
-        decisions = self.mixture.route_batch([r.prompt for r in requests])
-        return [d if r.model == AUTO else replace(d, expert=r.model) for r, d in zip(requests, decisions)]
+        """One decision per request: ``auto`` ones classified in one batch, the others forced to the expert they name."""
+        auto = [r.prompt for r in requests if r.model == AUTO]
+        routed = iter(self.mixture.route_batch(auto) if auto else [])
+        return [next(routed) if r.model == AUTO else RoutingDecision.forced(r.model) for r in requests]
 
     def answer_batch(self, requests: Sequence[GenerationRequest]) -> list[Answer | Exception]:
         """Answer many requests; each gets its answer or the error that stopped it.

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from moe_coder.experts.prompt_formats import Message, normalise_messages
+from moe_coder.messages import Message, normalise_messages
 from moe_coder.serving.errors import invalid
 
 AUTO = "auto"

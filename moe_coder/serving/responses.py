@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from moe_coder.experts.completion import Completion
-from moe_coder.routing.decision import RoutingDecision
+from moe_coder.decisions import RoutingDecision
 
 EXPERT_HEADER = "X-MoE-Expert"
 DONE = b"data: [DONE]\n\n"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from moe_coder.decontamination import check_decontaminated, decontaminate
-from moe_coder.decontamination.jsonl import file_sha256
+from moe_coder.decontamination.chunks import file_sha256
 
 logger = logging.getLogger(__name__)
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
+from moe_coder.atomic import write_text_atomic
 from moe_coder.routing.calibration import expected_calibration_error, reliability_bins
 from moe_coder.routing.dataset import LabelledPrompts
-from moe_coder.routing.decision import RoutingDecision
+if TYPE_CHECKING:
+    from moe_coder.decisions import RoutingDecision
 
-RouteBatch = Callable[[Sequence[Any]], list[RoutingDecision]]
+RouteBatch = Callable[[Sequence[Any]], list["RoutingDecision"]]
 
 
 def head_metrics(y_true: Sequence[str], y_pred: Sequence[str], confidence: Sequence[float]) -> dict[str, Any]:
@@ -102,7 +104,7 @@ def write_report(report: dict[str, Any], directory: str | Path) -> list[Path]:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = [directory / "report.json"]
-    written[0].write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(written[0], json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     for head in ("language", "task"):
         labels = report[head]["confusion"]["labels"]
         matrix = np.array(report[head]["confusion"]["matrix"])

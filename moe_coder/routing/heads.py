@@ -1,0 +1,87 @@
+"""A stack of router heads: the classifiers that read one block of feature columns, and their temperatures.
+
+The router has two stacks of the same shape: the *full* heads read every column of
+:meth:`~moe_coder.routing.router.PromptRouter.transform`, the *fast* heads (the cascade) read
+the columns from :attr:`HeadStack.first_column` on, everything but the sentence embedding.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+
+from moe_coder.routing.calibration import scaled_proba
+
+
+def logits(estimator: LogisticRegression, X: sparse.csr_matrix) -> np.ndarray:
+    """``(n, n_classes)`` logits of a head (a two-class head's one column made two)."""
+    z = estimator.decision_function(X)
+    return np.stack([-z, z], axis=1) if z.ndim == 1 else z
+
+
+def spread(p: np.ndarray, classes: np.ndarray, onto: np.ndarray) -> np.ndarray:
+    """Probabilities over ``classes`` laid out over the (sorted, larger) label set ``onto``."""
+    if len(classes) == len(onto) and (classes == onto).all():
+        return p
+    out = np.zeros((p.shape[0], len(onto)))
+    out[:, np.searchsorted(onto, classes)] = p
+    return out
+
+
+@dataclass
+class HeadStack:
+    """One set of heads over one block of feature columns.
+
+    ``estimators`` are the heads in the router's :attr:`heads_` order (language, task[,
+    source_language]), ``temperatures`` their calibration temperatures; ``target`` is the
+    language head of translation prompts (the language the answer must be in), when fitted.
+    The stack reads the columns of the full feature matrix from ``first_column`` on.
+    """
+
+    estimators: list[LogisticRegression]
+    temperatures: list[float] = field(default_factory=list)
+    target: LogisticRegression | None = None
+    target_temperature: float = 1.0
+    first_column: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.temperatures:
+            self.temperatures = [1.0] * len(self.estimators)
+
+    def columns(self, X: sparse.csr_matrix) -> sparse.csr_matrix:
+        """The part of a full feature matrix this stack reads."""
+        return X[:, self.first_column :] if self.first_column else X
+
+    def proba(self, X: sparse.csr_matrix, classes: list[np.ndarray]) -> list[np.ndarray]:
+        """Calibrated probabilities of each head for this stack's columns ``X``, laid out over ``classes``.
+
+        With a target head, a prompt's language is the mixture ``P(translate) * P(target) +
+        (1 - P(translate)) * P(language of the code)``: the code of a translation names its
+        source, and its prose names the language the answer must be in.
+        """
+        probas = [scaled_proba(logits(e, X), t) for e, t in zip(self.estimators, self.temperatures)]
+        probas[0] = spread(probas[0], self.estimators[0].classes_, classes[0])
+        if self.target is not None:
+            p_target = spread(scaled_proba(logits(self.target, X), self.target_temperature), self.target.classes_, classes[0])
+            p_translate = probas[1][:, list(classes[1]).index("translate")][:, None]
+            probas[0] = (1 - p_translate) * probas[0] + p_translate * p_target
+        return probas
+
+    def named(self, prefix: str) -> dict[str, LogisticRegression]:
+        """The heads by artifact name: ``{prefix}head0`` ... in order, then ``{prefix}target``."""
+        out = {f"{prefix}head{j}": e for j, e in enumerate(self.estimators)}
+        if self.target is not None:
+            out[f"{prefix}target"] = self.target
+        return out
+
+    @classmethod
+    def from_named(cls, heads: dict[str, LogisticRegression], prefix: str, temperatures: list[float] | None,
+                   target_temperature: float | None, first_column: int = 0) -> "HeadStack | None":
+        """The stack :meth:`named` wrote under ``prefix`` (``None`` when there is none)."""
+        n = sum(1 for name in heads if name.startswith(prefix + "head") and name[len(prefix) + 4 :].isdigit())
+        if not n:
+            return None
+        return cls([heads[f"{prefix}head{j}"] for j in range(n)], list(temperatures or []),
+                   heads.get(f"{prefix}target"), target_temperature or 1.0, first_column)
