@@ -6,17 +6,38 @@ GGUF file, or ``pkg://<python package>`` for weights shipped inside an installed
 """
 from __future__ import annotations
 
+import difflib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from moe_coder.atomic import write_text_atomic
 from moe_coder.jsonl import check_keys, read_json
+from moe_coder.routing.labels import LANGUAGES, TASKS, UNKNOWN
 
 CONFIG_NAME = "mixture.json"
+#: A trained expert's entry, in its folder (see :meth:`ExpertSpec.from_json_file`).
+EXPERT_NAME = "expert.json"
 PROMPT_FORMATS = ("chat_template", "phind", "codellama_instruct", "completion")
+#: The newest ``mixture.json`` layout this version reads (and the one it writes).
+FORMAT_VERSION = 1
+
+
+def _check_labels(expert: str, field_name: str, values: Any, labels: tuple[str, ...]) -> None:
+    """Reject values the router never predicts: an expert serving only those would never be chosen."""
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError(f"expert {expert!r}: {field_name!r} must be a list of strings, found {values!r}")
+    for value in values:
+        if value == UNKNOWN:
+            raise ValueError(f"expert {expert!r}: {field_name!r} has {UNKNOWN!r}; prompts in no known language go to the generalist")
+        if value not in labels:
+            close = difflib.get_close_matches(value, labels, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"expert {expert!r}: {field_name!r} has {value!r}, which is not a router label; {hint}expected some of {list(labels)}"
+            )
 
 
 @dataclass
@@ -58,6 +79,8 @@ class ExpertSpec:
             raise ValueError(
                 f"expert {self.name!r}: unknown prompt_format {self.prompt_format!r}; expected one of {PROMPT_FORMATS}"
             )
+        _check_labels(self.name, "languages", self.languages, tuple(x for x in LANGUAGES if x != UNKNOWN))
+        _check_labels(self.name, "tasks", self.tasks, TASKS)
         self._check_remote()
 
     def _check_remote(self) -> None:
@@ -82,6 +105,32 @@ class ExpertSpec:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike) -> "ExpertSpec":
+        """Read a trained expert's ``expert.json``; its relative paths are relative to its folder."""
+        path = Path(path)
+        data = read_json(path, "expert")
+        try:
+            return cls.from_dict(data).anchored(path.parent)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+    def anchored(self, folder: str | os.PathLike) -> "ExpertSpec":
+        """This spec with relative ``model``/``adapter`` paths that exist under ``folder`` made absolute.
+
+        Trained experts and mixtures write local paths relative to their own folder, so the folder
+        can move; anything else (a hub id, ``pkg://``, a path relative to the working directory,
+        a remote expert's served model name) is left as it is.
+        """
+        if self.endpoint:
+            return self
+        changes = {}
+        for name in ("model", "adapter"):
+            value = getattr(self, name)
+            if value and not os.path.isabs(os.path.expanduser(value)) and (Path(folder) / value).exists():
+                changes[name] = str((Path(folder) / value).resolve())
+        return replace(self, **changes)
+
     def serves(self, language: str, task: str) -> bool:
         return (not self.languages or language in self.languages) and (not self.tasks or task in self.tasks)
 
@@ -101,9 +150,16 @@ class MixtureConfig:
     max_loaded_experts: int = 2
     name: str = "mixture"
     description: str = ""
-    format_version: int = 1
+    format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
+        if not isinstance(self.format_version, int) or self.format_version < 1:
+            raise ValueError(f"mixture: format_version must be a positive integer, found {self.format_version!r}")
+        if self.format_version > FORMAT_VERSION:
+            raise ValueError(
+                f"mixture: format_version {self.format_version} is newer than this moe-coder reads "
+                f"({FORMAT_VERSION}); upgrade moe-coder (pip install -U moe-coder)"
+            )
         names = [e.name for e in self.experts]
         if not names:
             raise ValueError("mixture has no experts")
@@ -144,9 +200,11 @@ class MixtureConfig:
         path = Path(path)
         data = read_json(path, "mixture config")
         try:
-            return cls.from_dict(data)
+            config = cls.from_dict(data)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: {exc}") from None
+        config.experts = [spec.anchored(path.parent) for spec in config.experts]
+        return config
 
     def to_json_file(self, path: str | os.PathLike) -> None:
         write_text_atomic(Path(path), json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")

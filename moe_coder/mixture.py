@@ -97,6 +97,18 @@ class MoECoder:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
+        """Save this mixture and upload it to the hub model repo ``repo_id``; return the commit URL.
+
+        Every expert must name weights others can load (a hub id or ``pkg://``); ``kwargs`` go to
+        :func:`moe_coder.hub.push_folder_to_hub` (``token``, ``private``, ``commit_message``, ``revision``).
+        """
+        from moe_coder.hub import push_folder_to_hub
+
+        with tempfile.TemporaryDirectory(prefix="moe-coder-push-") as staging:
+            self.save_pretrained(Path(staging) / "mixture")
+            return push_folder_to_hub(Path(staging) / "mixture", repo_id, **kwargs)
+
     # ----------------------------------------------------------------- routing
     @property
     def experts(self) -> list[ExpertSpec]:

@@ -2,10 +2,11 @@
 
 ``build_tiny_llama(dir)`` writes a Llama-architecture causal LM (the same architecture as
 CodeLlama) with a byte-level BPE tokenizer trained on a few lines of code and a ChatML chat
-template, in Hugging Face format.
+template, in Hugging Face format; ``build_tiny_gguf(path)`` writes such a model as one GGUF file.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 CHATML_TEMPLATE = (
@@ -77,3 +78,66 @@ def build_tiny_llama(directory: str | Path, seed: int = 0, hidden_size: int = 64
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def build_tiny_gguf(path: str | Path, seed: int = 0, hidden_size: int = 64, layers: int = 2) -> Path:
+    """Write a tiny random Llama model with its tokenizer as one GGUF file (float32 tensors)."""
+    import gguf
+    import numpy as np
+
+    path = Path(path)
+    tokenizer = build_tiny_tokenizer()
+    model = json.loads(tokenizer.backend_tokenizer.to_str())
+    tokens = [""] * len(tokenizer)
+    for token, index in model["model"]["vocab"].items():
+        tokens[index] = token
+    specials = {added["id"] for added in model["added_tokens"]}
+    for added in model["added_tokens"]:
+        tokens[added["id"]] = added["content"]
+    heads, kv_heads, ffn = 4, 2, hidden_size * 2
+    kv_size = kv_heads * hidden_size // heads
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_context_length(512)
+    writer.add_embedding_length(hidden_size)
+    writer.add_block_count(layers)
+    writer.add_feed_forward_length(ffn)
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_layer_norm_rms_eps(1e-6)
+    writer.add_rope_freq_base(10000.0)
+    writer.add_rope_dimension_count(hidden_size // heads)
+    writer.add_vocab_size(len(tokens))
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(tokens)
+    writer.add_token_types([gguf.TokenType.CONTROL if i in specials else gguf.TokenType.NORMAL for i in range(len(tokens))])
+    writer.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in model["model"]["merges"]])
+    writer.add_bos_token_id(tokenizer.bos_token_id)
+    writer.add_eos_token_id(tokenizer.eos_token_id)
+    writer.add_pad_token_id(tokenizer.pad_token_id)
+    writer.add_unk_token_id(tokenizer.unk_token_id)
+    writer.add_chat_template(CHATML_TEMPLATE)
+
+    rng = np.random.default_rng(seed)
+
+    def random(name: str, shape: tuple[int, ...]) -> None:
+        writer.add_tensor(name, (rng.standard_normal(shape) * 0.02).astype(np.float32))
+
+    random("token_embd.weight", (len(tokens), hidden_size))
+    writer.add_tensor("output_norm.weight", np.ones(hidden_size, np.float32))
+    for block in range(layers):
+        writer.add_tensor(f"blk.{block}.attn_norm.weight", np.ones(hidden_size, np.float32))
+        writer.add_tensor(f"blk.{block}.ffn_norm.weight", np.ones(hidden_size, np.float32))
+        random(f"blk.{block}.attn_q.weight", (hidden_size, hidden_size))
+        random(f"blk.{block}.attn_k.weight", (kv_size, hidden_size))
+        random(f"blk.{block}.attn_v.weight", (kv_size, hidden_size))
+        random(f"blk.{block}.attn_output.weight", (hidden_size, hidden_size))
+        random(f"blk.{block}.ffn_gate.weight", (ffn, hidden_size))
+        random(f"blk.{block}.ffn_up.weight", (ffn, hidden_size))
+        random(f"blk.{block}.ffn_down.weight", (hidden_size, ffn))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

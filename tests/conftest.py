@@ -28,6 +28,12 @@ ROUTER_PROMPTS = [
 ]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory) -> None:
+    """De-quantised GGUF files go to a folder of this test session, never into the user's cache."""
+    os.environ["MOE_CODER_CACHE"] = str(tmp_path_factory.mktemp("moe-coder-cache"))
+
+
 @pytest.fixture(scope="session")
 def tiny_llama_dir(tmp_path_factory) -> Path:
     from moe_coder.testing import build_tiny_llama

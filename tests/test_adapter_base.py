@@ -43,3 +43,20 @@ def test_an_adapter_of_another_shape_is_a_clear_error(tmp_path, tiny_adapter_dir
     loaded = load_base(spec, device="cpu")
     with pytest.raises(ValueError, match=r"expert 'python': the LoRA adapter at .* does not fit the base"):
         attach_adapter(loaded, spec)
+
+
+def test_the_base_in_a_relocatable_expert_json_is_read_relative_to_its_folder(
+        tmp_path, tiny_adapter_dir, tiny_llama_dir, tiny_llama_b_dir, monkeypatch):
+    """train-expert writes the base relative to the adapter's folder; the check resolves it from there."""
+    import os
+
+    out = tmp_path / "runs" / "trained"
+    shutil.copytree(tiny_adapter_dir, out)
+    entry = ExpertSpec(name="python", model=os.path.relpath(tiny_llama_dir, out), adapter=".").to_dict()
+    (out / "expert.json").write_text(json.dumps(entry))
+    monkeypatch.chdir(tmp_path)
+    right = ExpertSpec(name="python", model=str(tiny_llama_dir), adapter=str(out))
+    assert attach_adapter(load_base(right, device="cpu"), right) == "adapter_0"
+    wrong = ExpertSpec(name="python", model=str(tiny_llama_b_dir), adapter=str(out))
+    with pytest.raises(ValueError, match=f"trained on base '{tiny_llama_dir.resolve()}'"):
+        attach_adapter(load_base(wrong, device="cpu"), wrong)

@@ -41,3 +41,22 @@ def test_cli_experts_lists_the_builtin_table(capsys):
     assert main(["experts"]) == 0
     out = capsys.readouterr().out
     assert "generalist (generalist)" in out and "python: python" in out
+
+
+def test_the_cached_expert_equals_the_gguf_it_came_from(builtin):
+    """The built-in base read back from the GGUF cache gives the logits transformers' own GGUF reader gives."""
+    from dataclasses import replace
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from moe_coder.experts.loading import load_base, resolve_model_path
+
+    spec = replace(builtin.config.expert("python"), dtype="float32")
+    cached = load_base(spec, device="cpu")
+    direct = AutoModelForCausalLM.from_pretrained(
+        resolve_model_path(spec.model), gguf_file=spec.gguf_file, dtype=torch.float32
+    ).eval()
+    ids = cached.tokenizer("def reverse(s):\n    return", return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert torch.equal(cached.model(ids).logits, direct(ids).logits)

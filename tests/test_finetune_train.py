@@ -80,8 +80,11 @@ def test_train_expert_command_writes_a_loadable_expert(tmp_path, fast, tiny_rout
     assert metrics["eval_loss"][-1] < metrics["eval_loss_initial"], "training lowers held-out loss"
     assert metrics["non_padding_fraction"] > 0.9 and metrics["tokens_per_s"] > 0 and metrics["wall_time_s"] > 0
 
-    spec = ExpertSpec.from_dict(json.loads((out / "expert.json").read_text()))
+    entry = (out / "expert.json").read_text()
+    assert json.loads(entry)["model"] == "." and str(tmp_path) not in entry, "expert.json holds no absolute path"
+    spec = ExpertSpec.from_json_file(out / "expert.json")
     assert spec.model == str(out.resolve()) and spec.adapter is None and spec.prompt_format == "phind"
+    assert printed["expert"] == spec.to_dict()
     training = json.loads((out / "training.json").read_text())
     assert training["data"]["reports"] and Path(training["data"]["reports"][0]).is_file()
     assert training["data"]["contaminated_allowed"] is False
@@ -92,8 +95,19 @@ def test_train_expert_command_writes_a_loadable_expert(tmp_path, fast, tiny_rout
     messages = [{"role": "user", "content": "Add two numbers in Python."}]
     assert tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) == \
         render_prompt("phind", messages, tokenizer, spec.system_prompt)
-    coder = MoECoder(MixtureConfig(experts=[spec], generalist=spec.name, router="builtin"), tiny_router, device="cpu")
-    assert isinstance(coder.generate("Write a Python function.", expert=spec.name, max_new_tokens=4), str)
+    card = (out / "README.md").read_text()
+    for part in (f"# {spec.name}", "full fine-tune", "learning_rate", "tokens/s", "held-out loss",
+                 f"{metrics['eval_loss_initial']:.4f} → {metrics['eval_loss'][-1]:.4f}", "decontaminated against"):
+        assert part in card, part
+    assert str(tmp_path) not in card
+
+    answer = MoECoder(MixtureConfig(experts=[spec], generalist=spec.name, router="builtin"), tiny_router,
+                      device="cpu").generate("Write a Python function.", expert=spec.name, max_new_tokens=4)
+    moved = shutil.move(out, tmp_path / "elsewhere" / "expert")
+    relocated = ExpertSpec.from_json_file(Path(moved) / "expert.json")
+    assert relocated.model == str(Path(moved).resolve())
+    coder = MoECoder(MixtureConfig(experts=[relocated], generalist=spec.name, router="builtin"), tiny_router, device="cpu")
+    assert coder.generate("Write a Python function.", expert=spec.name, max_new_tokens=4) == answer
 
 
 def test_refuses_data_nobody_decontaminated(tmp_path, fast, clean_data):

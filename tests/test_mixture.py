@@ -19,11 +19,14 @@ def coder(tiny_mixture):
     return MoECoder.from_pretrained(tiny_mixture)
 
 
-def test_save_pretrained_round_trips_exactly(coder, tmp_path):
+def test_save_pretrained_round_trips_exactly(coder, tiny_mixture, tmp_path):
     coder.save_pretrained(tmp_path / "copy")
     again = MoECoder.from_pretrained(tmp_path / "copy")
     assert again.config == coder.config
-    assert (tmp_path / "copy" / CONFIG_NAME).read_text() == (tmp_path / "copy" / CONFIG_NAME).read_text()
+    saved = sorted(p.relative_to(tiny_mixture) for p in tiny_mixture.rglob("*") if p.is_file())
+    assert sorted(p.relative_to(tmp_path / "copy") for p in (tmp_path / "copy").rglob("*") if p.is_file()) == saved
+    for name in saved:
+        assert (tmp_path / "copy" / name).read_bytes() == (tiny_mixture / name).read_bytes(), name
     assert [d.to_dict() for d in again.route_batch([PY, PHP])] == [d.to_dict() for d in coder.route_batch([PY, PHP])]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging folder left behind"
 

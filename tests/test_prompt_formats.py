@@ -46,11 +46,21 @@ def test_conversation_system_message_overrides_expert_system_prompt():
 
 
 @pytest.mark.parametrize("fmt", ["phind", "codellama_instruct", "chat_template", "completion"])
-def test_training_prompt_equals_inference_prompt(fmt, tokenizer):
+def test_training_prompt_equals_inference_prompt(fmt, tiny_llama_dir):
+    """The tokens a trained expert learns to continue are, token for token, those the mixture feeds
+    it: the fine-tuning data path (render, tokenize) against the expert pool's (render, encode)."""
+    from moe_coder.config import ExpertSpec
+    from moe_coder.experts.pool import ExpertPool
+    from moe_coder.finetune.data import encode_conversations
+
+    spec = ExpertSpec(name="e", model=str(tiny_llama_dir), prompt_format=fmt, system_prompt="sys")
+    pool = ExpertPool(max_loaded=1, device="cpu")
+    tokenizer = pool.tokenizer(spec)
     convo = MESSAGES + [{"role": "assistant", "content": "s[::-1]"}]
-    prompt, answer = render_example(fmt, convo, tokenizer, system_prompt="sys")
-    assert prompt == render_prompt(fmt, MESSAGES, tokenizer, system_prompt="sys")
-    assert answer == "s[::-1]" + tokenizer.eos_token
+    (example,) = encode_conversations([convo], spec, tokenizer, seq_len=512)
+    fed = pool._encode(pool._get(spec), spec, [pool.render(spec, MESSAGES)], max_new_tokens=8)
+    assert example.ids[: example.prompt_len].tolist() == fed["input_ids"][0].tolist()
+    assert tokenizer.decode(example.ids[example.prompt_len :]) == "s[::-1]" + tokenizer.eos_token
 
 
 def test_bad_messages_are_rejected_with_their_index():

@@ -12,6 +12,8 @@ import logging
 import sys
 from typing import Sequence
 
+from moe_coder import __version__
+
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "generate",
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Route coding prompts to specialised code models, and build and evaluate them.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"moe_coder.cli.{name}").register(subparsers)

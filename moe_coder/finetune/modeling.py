@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from moe_coder.config import ExpertSpec
-from moe_coder.experts.loading import resolve_model_path
+from moe_coder.experts.loading import weights_source
 from moe_coder.finetune.attention import NAME as PACKED_SDPA
 from moe_coder.finetune.attention import register as register_packed_sdpa
 from moe_coder.finetune.recipe import LoraSettings
@@ -65,10 +64,9 @@ def mixed_precision(requested: str, on_cpu: bool) -> str:
 def load_tokenizer(spec: ExpertSpec) -> Any:
     from transformers import AutoTokenizer
 
-    source = resolve_model_path(spec.model, spec.name)
-    kwargs = {"gguf_file": spec.gguf_file} if spec.gguf_file else {}
+    source = weights_source(spec)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(source)
     except OSError as exc:
         raise FileNotFoundError(f"expert {spec.name!r}: could not load the tokenizer from {source!r}: {exc}") from None
     if tokenizer.pad_token is None:
@@ -81,29 +79,19 @@ def load_model(spec: ExpertSpec, attention: str, gradient_checkpointing: bool, l
 
     Loaded on the CPU of each process (``accelerate`` moves it, or shards it under FSDP /
     DeepSpeed ZeRO-3, which also take over loading when their configs ask for it). A GGUF base is
-    dequantized on load; from then on it is a plain model that saves as safetensors.
+    read from its de-quantised copy in the user cache (see :func:`~moe_coder.experts.loading.weights_source`):
+    a plain float32 model that saves as safetensors.
     """
     from transformers import AutoModelForCausalLM
 
-    source = resolve_model_path(spec.model, spec.name)
+    source = weights_source(spec)
     if attention == PACKED_SDPA:
         register_packed_sdpa()
-    kwargs: dict[str, Any] = {"dtype": torch.float32, "attn_implementation": attention}
-    if spec.gguf_file:
-        if Path(source).is_dir() and not (Path(source) / spec.gguf_file).is_file():
-            raise FileNotFoundError(f"expert {spec.name!r}: GGUF file {spec.gguf_file!r} not found in {source}")
-        kwargs["gguf_file"] = spec.gguf_file
-    logger.info("loading base %s%s for training (%s attention)", source,
-                f" ({spec.gguf_file})" if spec.gguf_file else "", attention)
+    logger.info("loading base %s for training (%s attention)", source, attention)
     try:
-        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, attn_implementation=attention)
     except OSError as exc:
         raise FileNotFoundError(f"expert {spec.name!r}: could not load model from {source!r}: {exc}") from None
-    if spec.gguf_file:
-        model.hf_quantizer = None
-        model.is_quantized = False
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
     model.config.use_cache = False
     if gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

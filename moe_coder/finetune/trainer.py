@@ -210,7 +210,7 @@ class ExpertTrainer:
                 "processes": acc.num_processes, "precision": self.precision, "attention": self.attention,
                 "trainable_parameters": trainable, "parameters": total,
                 "versions": _versions(),
-            })
+            }, metrics)
         acc.wait_for_everyone()
         acc.end_training()
         return TrainResult(self.output, expert, metrics)
@@ -462,7 +462,7 @@ def train_expert(recipe: Recipe, output_dir: str | os.PathLike, *, resume: bool 
     Args:
         recipe: a :class:`~moe_coder.finetune.recipe.Recipe` (see :func:`~moe_coder.finetune.recipe.load_recipe`).
         output_dir: receives the expert (Hugging Face files, ``expert.json``, ``training.json``,
-            ``metrics.json``), ``checkpoints/``, TensorBoard ``logs/`` and, when it runs here,
+            ``metrics.json``, the model card ``README.md``), ``checkpoints/``, TensorBoard ``logs/`` and, when it runs here,
             ``decontamination/``.
         resume: continue from the last checkpoint in ``output_dir`` (starts afresh when there is none).
         decontaminate: decontaminate the training data against ``recipe.data.benchmarks`` first.
