@@ -47,6 +47,11 @@ class ExpertSpec:
     ``languages``/``tasks`` empty means "any". ``generation`` holds the expert's default
     generation settings (``max_new_tokens``, ``temperature``, ``top_p``, ...), which call-time
     arguments override.
+
+    A remote expert names an OpenAI-compatible ``endpoint`` (vLLM, TGI, SGLang, llama.cpp,
+    another ``moe-coder serve``) instead of local weights: ``model`` is then the model name that
+    endpoint serves, ``api_key_env`` the environment variable holding its key, and ``timeout``
+    the seconds to wait for an answer.
     """
 
     name: str
@@ -61,6 +66,9 @@ class ExpertSpec:
     max_context: int | None = None
     dtype: str | None = None
     description: str = ""
+    endpoint: str | None = None
+    api_key_env: str | None = None
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -73,6 +81,19 @@ class ExpertSpec:
             )
         _check_labels(self.name, "languages", self.languages, tuple(x for x in LANGUAGES if x != UNKNOWN))
         _check_labels(self.name, "tasks", self.tasks, TASKS)
+        self._check_remote()
+
+    def _check_remote(self) -> None:
+        if self.endpoint is None:
+            if self.api_key_env or self.timeout is not None:
+                raise ValueError(f"expert {self.name!r}: 'api_key_env' and 'timeout' need an 'endpoint'")
+            return
+        if not isinstance(self.endpoint, str) or not self.endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"expert {self.name!r}: endpoint must be an http:// or https:// URL, found {self.endpoint!r}")
+        if self.adapter or self.gguf_file:
+            raise ValueError(f"expert {self.name!r}: a remote expert (endpoint) has no local 'adapter' or 'gguf_file'")
+        if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
+            raise ValueError(f"expert {self.name!r}: timeout must be a positive number of seconds, found {self.timeout!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ExpertSpec":
@@ -98,9 +119,11 @@ class ExpertSpec:
         """This spec with relative ``model``/``adapter`` paths that exist under ``folder`` made absolute.
 
         Trained experts and mixtures write local paths relative to their own folder, so the folder
-        can move; anything else (a hub id, ``pkg://``, a path relative to the working directory)
-        is left as it is.
+        can move; anything else (a hub id, ``pkg://``, a path relative to the working directory,
+        a remote expert's served model name) is left as it is.
         """
+        if self.endpoint:
+            return self
         changes = {}
         for name in ("model", "adapter"):
             value = getattr(self, name)

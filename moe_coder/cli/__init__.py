@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "evaluate",
     "compare",
     "train_expert",
+    "serve",
 )
 
 

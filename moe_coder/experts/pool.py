@@ -6,9 +6,11 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from typing import Any, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Generator, Iterator, Sequence
 
 from moe_coder.config import ExpertSpec
+from moe_coder.experts.completion import Completion, GenerationMonitor, check_room, eos_token_ids, generated_lengths
 from moe_coder.experts.loading import LoadedModel, attach_adapter, default_device, load_base
 from moe_coder.experts.prompt_formats import Message, render_prompt
 
@@ -47,7 +49,8 @@ class ExpertPool:
     Experts that name the same base weights share one loaded model; experts that add a
     LoRA adapter load it onto that shared base and the pool switches adapters per batch.
     At most ``max_loaded`` distinct base models stay in memory; the least recently used
-    one is dropped when another is needed.
+    one is dropped when another is needed. Remote experts (an ``endpoint``) load nothing:
+    their requests go over HTTP, concurrently with local generation.
     """
 
     def __init__(self, max_loaded: int = 2, device: str | None = None) -> None:
@@ -57,6 +60,9 @@ class ExpertPool:
         self.device = device or default_device()
         self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
         self._lock = threading.RLock()
+        self._endpoints: dict[tuple, Any] = {}
+        self._endpoints_lock = threading.Lock()  # not the model lock: remote calls never wait on local generation
+        self._remote_workers = ThreadPoolExecutor(max_workers=64, thread_name_prefix="remote-expert")
 
     @staticmethod
     def _key(spec: ExpertSpec) -> tuple:
@@ -78,6 +84,16 @@ class ExpertPool:
                     logger.info("evicting base model %s", evicted)
                 self._models[key] = load_base(spec, self.device)
             return self._models[key]
+
+    def remote_endpoint(self, spec: ExpertSpec) -> Any:
+        """The HTTP client of a remote expert's endpoint, created on first use (its API key read then)."""
+        from moe_coder.experts.remote import RemoteEndpoint
+
+        key = (spec.endpoint, spec.api_key_env)
+        with self._endpoints_lock:
+            if key not in self._endpoints:
+                self._endpoints[key] = RemoteEndpoint.for_expert(spec)
+            return self._endpoints[key]
 
     def tokenizer(self, spec: ExpertSpec) -> Any:
         return self._get(spec).tokenizer
@@ -106,12 +122,8 @@ class ExpertPool:
         add_special = not (bos and all(t.startswith(bos) for t in texts))
         enc = tok(texts, add_special_tokens=add_special, padding=True, return_tensors="pt")
         context = spec.max_context or getattr(loaded.model.config, "max_position_embeddings", None)
-        if context:
-            room = context - max_new_tokens
-            if room < 1:
-                raise ValueError(
-                    f"expert {spec.name!r}: max_new_tokens={max_new_tokens} leaves no room in its {context}-token context"
-                )
+        room = check_room(spec, context, max_new_tokens)
+        if room:
             if enc["input_ids"].shape[1] > room:
                 logger.warning(
                     "expert %r: prompt of %d tokens exceeds the %d-token context minus max_new_tokens; "
@@ -151,37 +163,82 @@ class ExpertPool:
         batch_size: int = 8,
         **overrides: Any,
     ) -> list[str]:
-        """Answer ``(expert, prompt)`` pairs, in order.
+        """Answer ``(expert, prompt)`` pairs, in order (the texts of :meth:`complete_many`)."""
+        return [c.text for c in self.complete_many(requests, batch_size, **overrides)]
+
+    def complete_many(
+        self,
+        requests: Sequence[tuple[ExpertSpec, str | Sequence[Message]]],
+        batch_size: int = 8,
+        **overrides: Any,
+    ) -> list[Completion]:
+        """Answer ``(expert, prompt)`` pairs, in order, with token counts.
 
         Requests that run on the same weights (base model and adapter) with the same
         generation settings share batches even when they come from different experts:
         experts on one base differ only in how their prompts are rendered. Within a group,
         prompts are sorted by length so that left-padded batches carry little padding.
+        Remote experts' requests are all sent at once (their engines batch them) and answered
+        while local ones generate; the first failure is raised once every request has finished.
         """
+        remote = [i for i, (spec, _) in enumerate(requests) if spec.endpoint]
+        local = [i for i, (spec, _) in enumerate(requests) if not spec.endpoint]
+        calls = [
+            (self.remote_endpoint(spec).complete, spec, prompt, merge_generation_settings(spec, overrides))
+            for spec, prompt in (requests[i] for i in remote)
+        ]
+        if len(calls) == 1 and not local:  # nothing to overlap with: no thread hop
+            call, *arguments = calls[0]
+            return [call(*arguments)]
+        futures = [self._remote_workers.submit(*call) for call in calls]
+        outputs: list[Any] = [None] * len(requests)
+        try:
+            self._complete_local(requests, local, outputs, batch_size, overrides)
+        finally:  # even when local generation failed, no remote request is left running
+            for i, future in zip(remote, futures):
+                outputs[i] = future.exception() or future.result()
+        for answer in outputs:
+            if isinstance(answer, BaseException):
+                raise answer
+        return outputs
+
+    def _complete_local(
+        self,
+        requests: Sequence[tuple[ExpertSpec, str | Sequence[Message]]],
+        indices: Sequence[int],
+        outputs: list[Any],
+        batch_size: int,
+        overrides: dict[str, Any],
+    ) -> None:
         import torch
 
         groups: dict[tuple, list[int]] = {}
         group_settings: dict[tuple, tuple[ExpertSpec, dict[str, Any]]] = {}
-        for i, (spec, _) in enumerate(requests):
+        for i in indices:
+            spec = requests[i][0]
             settings = merge_generation_settings(spec, overrides)
             key = (self._key(spec), spec.adapter, spec.max_context, json.dumps(settings, sort_keys=True, default=str))
             groups.setdefault(key, []).append(i)
             group_settings[key] = (spec, settings)
-        outputs = [""] * len(requests)
-        for key, indices in groups.items():
+        for key, members in groups.items():
             spec, settings = group_settings[key]
-            texts = {i: self.render(*requests[i]) for i in indices}
-            order = sorted(indices, key=lambda i: len(texts[i]))
+            texts = {i: self.render(*requests[i]) for i in members}
+            order = sorted(members, key=lambda i: len(texts[i]))
             with self._activated(spec) as loaded, torch.inference_mode():
                 kwargs = self._generate_kwargs(loaded, settings)
                 for start in range(0, len(order), batch_size):
                     chunk = order[start : start + batch_size]
                     enc = self._encode(loaded, spec, [texts[i] for i in chunk], kwargs["max_new_tokens"])
                     out = loaded.model.generate(**enc, **kwargs)
-                    rows = loaded.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-                    for i, row in zip(chunk, rows):
-                        outputs[i] = truncate_at_stop(row, settings.get("stop"))
-        return outputs
+                    new = out[:, enc["input_ids"].shape[1] :]
+                    rows = loaded.tokenizer.batch_decode(new, skip_special_tokens=True)
+                    eos = eos_token_ids(loaded.model, loaded.tokenizer)
+                    lengths = generated_lengths(new, eos, loaded.tokenizer.pad_token_id)
+                    prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
+                    for j, (i, row, n) in enumerate(zip(chunk, rows, lengths)):
+                        text = truncate_at_stop(row, settings.get("stop"))
+                        ran_out = n >= kwargs["max_new_tokens"] and text == row and int(new[j, n - 1]) not in eos
+                        outputs[i] = Completion(text, int(prompt_lengths[j]), n, "length" if ran_out else "stop")
 
     def generate(
         self,
@@ -193,47 +250,70 @@ class ExpertPool:
         """Generate one answer per prompt with one expert, ``batch_size`` prompts at a time (left padded)."""
         return self.generate_many([(spec, p) for p in prompts], batch_size, **overrides)
 
-    def stream(self, spec: ExpertSpec, prompt: str | Sequence[Message], **overrides: Any) -> Iterator[str]:
-        """Yield pieces of the answer as they are generated; stops at a stop string."""
-        import torch
-        from transformers import TextIteratorStreamer
+    def stream(
+        self,
+        spec: ExpertSpec,
+        prompt: str | Sequence[Message],
+        cancel: threading.Event | None = None,
+        **overrides: Any,
+    ) -> Generator[str, None, Completion]:
+        """Yield pieces of the answer as they are generated; stops at a stop string.
 
+        The generator's return value is the :class:`Completion` with its token counts. The
+        pool's lock is held by the generating thread only, never across a ``yield``: a slow
+        reader delays nobody else. Setting ``cancel``, or closing the generator, stops the
+        generation at its next token.
+        """
         settings = merge_generation_settings(spec, overrides)
+        if spec.endpoint:
+            return (yield from self.remote_endpoint(spec).stream(spec, prompt, settings, cancel))
+        import torch
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
+
         text = self.render(spec, prompt)
         stop = settings.get("stop")
-        with self._activated(spec) as loaded:
-            kwargs = self._generate_kwargs(loaded, settings)
-            enc = self._encode(loaded, spec, [text], kwargs["max_new_tokens"])
-            streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
-            errors: list[BaseException] = []
+        streamer = TextIteratorStreamer(self.tokenizer(spec), skip_prompt=True, skip_special_tokens=True)
+        halt = threading.Event()
+        monitor = GenerationMonitor(0, halt, cancel)
+        errors: list[BaseException] = []
 
-            def run() -> None:
-                try:
-                    with torch.inference_mode():
-                        loaded.model.generate(**enc, **kwargs, streamer=streamer)
-                except BaseException as exc:  # surfaced in the caller's thread below
-                    errors.append(exc)
-                    streamer.end()
-
-            worker = threading.Thread(target=run, daemon=True)
-            worker.start()
-            # Hold back enough characters that a stop string split across pieces is never emitted.
-            holdback = max((len(s) for s in stop or ()), default=1) - 1
-            pending = ""
+        def run() -> None:
             try:
-                for piece in streamer:
-                    pending += piece
-                    cut = truncate_at_stop(pending, stop)
-                    if len(cut) < len(pending):
-                        pending = cut
-                        break
-                    if len(pending) > holdback:
-                        ready = len(pending) - holdback
-                        yield pending[:ready]
-                        pending = pending[ready:]
-                if pending:
-                    yield pending
-            finally:
-                worker.join()  # generation itself halts at the stop string (stop_strings)
-            if errors:
-                raise errors[0]
+                with self._activated(spec) as loaded, torch.inference_mode():
+                    kwargs = self._generate_kwargs(loaded, settings)
+                    enc = self._encode(loaded, spec, [text], kwargs["max_new_tokens"])
+                    monitor.prompt_length = int(enc["input_ids"].shape[1])
+                    loaded.model.generate(
+                        **enc, **kwargs, streamer=streamer, stopping_criteria=StoppingCriteriaList([monitor])
+                    )
+            except BaseException as exc:  # surfaced in the caller's thread below
+                errors.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        # Hold back enough characters that a stop string split across pieces is never emitted.
+        holdback = max((len(s) for s in stop or ()), default=1) - 1
+        pending, emitted = "", []
+        try:
+            for piece in streamer:
+                pending += piece
+                cut = truncate_at_stop(pending, stop)
+                if len(cut) < len(pending):
+                    pending = cut
+                    break
+                if len(pending) > holdback:
+                    ready = len(pending) - holdback
+                    emitted.append(pending[:ready])
+                    yield pending[:ready]
+                    pending = pending[ready:]
+            if pending:
+                emitted.append(pending)
+                yield pending
+        finally:
+            halt.set()  # a no-op once generation ended; stops it at the next token when the reader left early
+            worker.join()
+        if errors:
+            raise errors[0]
+        ran_out = monitor.generated >= int(settings["max_new_tokens"])
+        return Completion("".join(emitted), monitor.prompt_length, monitor.generated, "length" if ran_out else "stop")
