@@ -40,3 +40,13 @@ def test_the_extractor_takes_the_block_fenced_with_any_tag_of_the_target_languag
 def test_executors_and_humaneval_x_cover_the_languages_with_a_toolchain():
     runnable = {language.id for language in LANGUAGES if language.toolchain}
     assert runnable == set(EXECUTORS) == set(HUMANEVAL_X_LANGUAGES.values())
+
+
+def test_executors_run_the_tool_languages_names():
+    from moe_coder.evaluation.executors import EXECUTORS
+    from moe_coder.languages import get_language
+
+    for language, executor in EXECUTORS.items():
+        assert executor.tool == get_language(language).toolchain[0]
+        if executor.toolchain.available:
+            assert executor.tool in executor.toolchain.paths

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from moe_coder.evaluation.datasets import Problem
+from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.execution import Runner
 from moe_coder.evaluation.executors import get_executor
 from moe_coder.evaluation.sandbox import Limits, RunResult, Sandbox, _apply_status

@@ -31,8 +31,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
-from moe_coder.evaluation.datasets import Problem
+from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.sandbox import Limits
+from moe_coder.languages import get_language
 
 KINDS = ("completion", "full")
 
@@ -98,6 +99,11 @@ class Executor(ABC):
     """Turns a problem and candidate code into a :class:`Program` for one language."""
 
     language: str = ""
+
+    @property
+    def tool(self) -> str:
+        """The command that runs (or compiles) this language's code, as :mod:`moe_coder.languages` names it."""
+        return get_language(self.language).toolchain[0]
 
     @functools.cached_property
     def toolchain(self) -> Toolchain:

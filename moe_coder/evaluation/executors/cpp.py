@@ -5,7 +5,7 @@ import re
 import shutil
 from pathlib import Path
 
-from moe_coder.evaluation.datasets import Problem
+from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors.base import (
     COMPILE_LIMITS, Executor, Program, Step, Toolchain, declared_name, lines_matching, missing_toolchain, run_tool, new_marker,
 )
@@ -18,10 +18,10 @@ class CppExecutor(Executor):
     language = "cpp"
 
     def _detect(self) -> Toolchain:
-        gxx = shutil.which("g++")
+        gxx = shutil.which(self.tool)
         if not gxx:
-            return missing_toolchain(self.language, "g++")
-        return Toolchain(self.language, True, "g++ " + run_tool([gxx, "-dumpfullversion"]), {"g++": gxx})
+            return missing_toolchain(self.language, self.tool)
+        return Toolchain(self.language, True, "g++ " + run_tool([gxx, "-dumpfullversion"]), {self.tool: gxx})
 
     #: Headers some HumanEval-X C++ tasks include beyond the standard library, and their package.
     EXTRA_HEADERS = (("openssl/md5.h", "libssl-dev"), ("boost/any.hpp", "libboost-dev"))
@@ -51,7 +51,7 @@ class CppExecutor(Executor):
         end = test.rfind("}")
         test = test[:end] + "    return 0;\n" + test[end:]
         driver = f'\n#include <cstdio>\nint main() {{\n    moe_test_main();\n    std::puts("{marker}");\n    return 0;\n}}\n'
-        compile_argv = [self.toolchain.paths["g++"], "-std=c++17", "-O1", "-w", "-o", "program", "program.cpp"]
+        compile_argv = [self.toolchain.paths[self.tool], "-std=c++17", "-O1", "-w", "-o", "program", "program.cpp"]
         if "openssl" in source + test:
             compile_argv.append("-lcrypto")
         steps = (

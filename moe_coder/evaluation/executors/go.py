@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import shutil
 
-from moe_coder.evaluation.datasets import Problem
+from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors.base import (
     COMPILE_LIMITS, Executor, Program, Step, Toolchain, cache_dir, declared_name, missing_toolchain, run_tool, helper_program, new_marker,
 )
@@ -33,10 +33,10 @@ class GoExecutor(Executor):
     language = "go"
 
     def _detect(self) -> Toolchain:
-        go = shutil.which("go")
+        go = shutil.which(self.tool)
         if not go:
-            return missing_toolchain(self.language, "go")
-        return Toolchain(self.language, True, run_tool([go, "version"]), {"go": go})
+            return missing_toolchain(self.language, self.tool)
+        return Toolchain(self.language, True, run_tool([go, "version"]), {self.tool: go})
 
     def code(self, problem: Problem, code: str, kind: str) -> str:
         self._check_kind(kind)
@@ -77,7 +77,7 @@ class GoExecutor(Executor):
         # Go ignores a go.mod that sits directly in the temp root, so TMPDIR must not be the workdir.
         env = {"GOCACHE": cache, "TMPDIR": "/tmp", "GOTMPDIR": "{workdir}", "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local",
                "CGO_ENABLED": "0", "GO111MODULE": "on", "GOPATH": "/nonexistent"}
-        build = Step((self.toolchain.paths["go"], "test", "-c", "-vet=off", "-o", "program.test", "."),
+        build = Step((self.toolchain.paths[self.tool], "test", "-c", "-vet=off", "-o", "program.test", "."),
                      COMPILE_LIMITS, env=env, writable=(cache,), compile=True)
         run = Step(("./program.test",), limits.replace(max_processes=max(limits.max_processes, 64)),
                    env={"GOMAXPROCS": "2"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import shutil
 
-from moe_coder.evaluation.datasets import Problem
+from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors.base import (
     Executor, Program, Step, Toolchain, declared_name, lines_matching, missing_toolchain, run_tool, new_marker,
 )
@@ -20,14 +20,14 @@ class JavaExecutor(Executor):
     language = "java"
 
     def _detect(self) -> Toolchain:
-        java = shutil.which("java")
+        java = shutil.which(self.tool)
         if not java:
-            return missing_toolchain(self.language, "java")
+            return missing_toolchain(self.language, self.tool)
         version = run_tool([java, "-version"]).splitlines()[0]
         major = re.search(r'version "(\d+)(?:\.(\d+))?', version)
         if major and int(major.group(1)) == 1:  # "1.8.0" style
             return Toolchain(self.language, False, f"needs Java 11 or newer, found {version}")
-        return Toolchain(self.language, True, version, {"java": java})
+        return Toolchain(self.language, True, version, {self.tool: java})
 
     def code(self, problem: Problem, code: str, kind: str) -> str:
         self._check_kind(kind)
@@ -52,7 +52,7 @@ class JavaExecutor(Executor):
         )
         heap_mb = max(64, limits.memory_bytes // 4 >> 20)
         argv = (
-            self.toolchain.paths["java"], "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
+            self.toolchain.paths[self.tool], "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
             f"-Xmx{heap_mb}m", "-Xss8m", "-XX:ReservedCodeCacheSize=64m", "-XX:MaxMetaspaceSize=256m",
             "-XX:CompressedClassSpaceSize=64m", "-Djava.io.tmpdir=.", "Main.java",
         )

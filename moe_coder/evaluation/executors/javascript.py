@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import shutil
 
-from moe_coder.evaluation.datasets import Problem
+from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors.base import Executor, Program, Step, Toolchain, declared_name, missing_toolchain, run_tool, new_marker
 from moe_coder.evaluation.sandbox import Limits
 
@@ -30,10 +30,10 @@ class JavaScriptExecutor(Executor):
     language = "javascript"
 
     def _detect(self) -> Toolchain:
-        node = shutil.which("node")
+        node = shutil.which(self.tool)
         if not node:
-            return missing_toolchain(self.language, "node")
-        return Toolchain(self.language, True, "node " + run_tool([node, "--version"]), {"node": node})
+            return missing_toolchain(self.language, self.tool)
+        return Toolchain(self.language, True, "node " + run_tool([node, "--version"]), {self.tool: node})
 
     def code(self, problem: Problem, code: str, kind: str) -> str:
         self._check_kind(kind)
@@ -48,6 +48,6 @@ class JavaScriptExecutor(Executor):
         source = self.code(problem, code, kind)
         program = f"{_JS_PRELUDE}\n{source}\n{problem.test}\nconsole.log({marker!r});\n"
         heap_mb = max(64, limits.memory_bytes // 2 >> 20)
-        argv = (self.toolchain.paths["node"], f"--max-old-space-size={heap_mb}", "program.js")
+        argv = (self.toolchain.paths[self.tool], f"--max-old-space-size={heap_mb}", "program.js")
         files = {"program.js": program, "node_modules/js-md5/index.js": _JS_MD5}
         return Program(files, (Step(argv, limits),), marker)

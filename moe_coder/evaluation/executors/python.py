@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import sys
 
-from moe_coder.evaluation.datasets import Problem
+from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors.base import Executor, Program, Step, Toolchain, helper_program, new_marker
 from moe_coder.evaluation.sandbox import Limits
 
@@ -20,7 +20,7 @@ class PythonExecutor(Executor):
 
     def _detect(self) -> Toolchain:
         version = ".".join(map(str, sys.version_info[:3]))
-        return Toolchain(self.language, True, f"Python {version}", {"python": sys.executable})
+        return Toolchain(self.language, True, f"Python {version}", {self.tool: sys.executable})
 
     def code(self, problem: Problem, code: str, kind: str) -> str:
         """Prompt context and candidate code, as one module."""

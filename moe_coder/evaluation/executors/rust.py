@@ -5,7 +5,7 @@ import re
 import shutil
 from pathlib import Path
 
-from moe_coder.evaluation.datasets import Problem
+from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors.base import (
     COMPILE_LIMITS, Executor, Program, Step, Toolchain, declared_name, lines_matching, missing_toolchain, run_tool, helper_program,
     new_marker,
@@ -35,13 +35,13 @@ class RustExecutor(Executor):
     language = "rust"
 
     def _detect(self) -> Toolchain:
-        rustc = shutil.which("rustc")
+        rustc = shutil.which(self.tool)
         if not rustc:
-            return missing_toolchain(self.language, "rustc")
+            return missing_toolchain(self.language, self.tool)
         # rustup installs a proxy that needs the caller's HOME; the sandbox runs the real compiler.
         real = Path(run_tool([rustc, "--print", "sysroot"]).splitlines()[-1]) / "bin" / "rustc"
         compiler = str(real) if real.exists() else rustc
-        return Toolchain(self.language, True, run_tool([compiler, "--version"]), {"rustc": compiler})
+        return Toolchain(self.language, True, run_tool([compiler, "--version"]), {self.tool: compiler})
 
     def declaration(self, problem: Problem) -> str:
         return re.sub(_RUST_UNAVAILABLE_USE, "", problem.extra.get("declaration", ""), flags=re.M)
@@ -72,7 +72,7 @@ class RustExecutor(Executor):
         calls = "".join(f"    tests::{name}();\n" for name in names)
         driver = f'\nfn main() {{\n{calls}    println!("{marker}");\n}}\n'
         program = "#![allow(unused, deprecated)]\n" + source + "\n\n" + _RUST_SHIMS + test + driver
-        compile_argv = (self.toolchain.paths["rustc"], "--edition", "2018", "-C", "debuginfo=0",
+        compile_argv = (self.toolchain.paths[self.tool], "--edition", "2018", "-C", "debuginfo=0",
                         "-o", "program", "program.rs")
         steps = (Step(compile_argv, COMPILE_LIMITS, compile=True), Step(("./program",), limits))
         return Program({"program.rs": program}, steps, marker)
