@@ -13,7 +13,7 @@ from moe_coder.evaluation.executors import EXECUTORS, Executor, helper_program
 
 def test_every_executor_implements_what_the_base_declares():
     declared = {name for name, member in vars(Executor).items() if getattr(member, "__isabstractmethod__", False)}
-    assert {"code", "program", "_detect"} <= declared
+    assert {"code", "program", "_describe"} <= declared
     for language, executor in EXECUTORS.items():
         assert not type(executor).__abstractmethods__, language
         assert inspect.getmodule(type(executor)).__name__.endswith(f".{language}"), "one module per language"

@@ -24,6 +24,7 @@ import functools
 import os
 import re
 import secrets
+import shutil
 import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -112,9 +113,16 @@ class Executor(ABC):
         except (OSError, subprocess.SubprocessError) as exc:
             return Toolchain(self.language, False, f"toolchain check failed: {exc}")
 
-    @abstractmethod
     def _detect(self) -> Toolchain:
-        """Find the toolchain (called once)."""
+        """Find :attr:`tool` on ``PATH`` and describe it (called once)."""
+        path = shutil.which(self.tool)
+        if not path:
+            return missing_toolchain(self.language, self.tool)
+        return self._describe(path)
+
+    @abstractmethod
+    def _describe(self, path: str) -> Toolchain:
+        """The toolchain whose :attr:`tool` is at *path*: its version, or why it cannot serve."""
 
     def completion_prompt(self, problem: Problem) -> str:
         """The text a completion model continues; a ``"completion"`` is appended to exactly this."""

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors.base import (
-    COMPILE_LIMITS, Executor, Program, Step, Toolchain, declared_name, lines_matching, missing_toolchain, run_tool, new_marker,
+    COMPILE_LIMITS, Executor, Program, Step, Toolchain, declared_name, lines_matching, run_tool, new_marker,
 )
 from moe_coder.evaluation.sandbox import Limits
 
@@ -17,11 +16,8 @@ class CppExecutor(Executor):
 
     language = "cpp"
 
-    def _detect(self) -> Toolchain:
-        gxx = shutil.which(self.tool)
-        if not gxx:
-            return missing_toolchain(self.language, self.tool)
-        return Toolchain(self.language, True, "g++ " + run_tool([gxx, "-dumpfullversion"]), {self.tool: gxx})
+    def _describe(self, path: str) -> Toolchain:
+        return Toolchain(self.language, True, "g++ " + run_tool([path, "-dumpfullversion"]), {self.tool: path})
 
     #: Headers some HumanEval-X C++ tasks include beyond the standard library, and their package.
     EXTRA_HEADERS = (("openssl/md5.h", "libssl-dev"), ("boost/any.hpp", "libboost-dev"))

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors.base import (
-    COMPILE_LIMITS, Executor, Program, Step, Toolchain, cache_dir, declared_name, missing_toolchain, run_tool, helper_program, new_marker,
+    COMPILE_LIMITS, Executor, Program, Step, Toolchain, cache_dir, declared_name, run_tool, helper_program, new_marker,
 )
 from moe_coder.evaluation.sandbox import Limits
 
@@ -32,11 +31,8 @@ class GoExecutor(Executor):
 
     language = "go"
 
-    def _detect(self) -> Toolchain:
-        go = shutil.which(self.tool)
-        if not go:
-            return missing_toolchain(self.language, self.tool)
-        return Toolchain(self.language, True, run_tool([go, "version"]), {self.tool: go})
+    def _describe(self, path: str) -> Toolchain:
+        return Toolchain(self.language, True, run_tool([path, "version"]), {self.tool: path})
 
     def code(self, problem: Problem, code: str, kind: str) -> str:
         self._check_kind(kind)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors.base import (
-    Executor, Program, Step, Toolchain, declared_name, lines_matching, missing_toolchain, run_tool, new_marker,
+    Executor, Program, Step, Toolchain, declared_name, lines_matching, run_tool, new_marker,
 )
 from moe_coder.evaluation.sandbox import Limits
 
@@ -19,15 +18,12 @@ class JavaExecutor(Executor):
 
     language = "java"
 
-    def _detect(self) -> Toolchain:
-        java = shutil.which(self.tool)
-        if not java:
-            return missing_toolchain(self.language, self.tool)
-        version = run_tool([java, "-version"]).splitlines()[0]
+    def _describe(self, path: str) -> Toolchain:
+        version = run_tool([path, "-version"]).splitlines()[0]
         major = re.search(r'version "(\d+)(?:\.(\d+))?', version)
         if major and int(major.group(1)) == 1:  # "1.8.0" style
             return Toolchain(self.language, False, f"needs Java 11 or newer, found {version}")
-        return Toolchain(self.language, True, version, {self.tool: java})
+        return Toolchain(self.language, True, version, {self.tool: path})
 
     def code(self, problem: Problem, code: str, kind: str) -> str:
         self._check_kind(kind)

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 from moe_coder.benchmarks import Problem
-from moe_coder.evaluation.executors.base import Executor, Program, Step, Toolchain, declared_name, missing_toolchain, run_tool, new_marker
+from moe_coder.evaluation.executors.base import Executor, Program, Step, Toolchain, declared_name, run_tool, new_marker
 from moe_coder.evaluation.sandbox import Limits
 
 
@@ -29,11 +28,8 @@ class JavaScriptExecutor(Executor):
 
     language = "javascript"
 
-    def _detect(self) -> Toolchain:
-        node = shutil.which(self.tool)
-        if not node:
-            return missing_toolchain(self.language, self.tool)
-        return Toolchain(self.language, True, "node " + run_tool([node, "--version"]), {self.tool: node})
+    def _describe(self, path: str) -> Toolchain:
+        return Toolchain(self.language, True, "node " + run_tool([path, "--version"]), {self.tool: path})
 
     def code(self, problem: Problem, code: str, kind: str) -> str:
         self._check_kind(kind)

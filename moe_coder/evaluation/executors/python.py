@@ -19,8 +19,11 @@ class PythonExecutor(Executor):
     language = "python"
 
     def _detect(self) -> Toolchain:
+        return self._describe(sys.executable)  # this interpreter, not whichever python is on PATH
+
+    def _describe(self, path: str) -> Toolchain:
         version = ".".join(map(str, sys.version_info[:3]))
-        return Toolchain(self.language, True, f"Python {version}", {self.tool: sys.executable})
+        return Toolchain(self.language, True, f"Python {version}", {self.tool: path})
 
     def code(self, problem: Problem, code: str, kind: str) -> str:
         """Prompt context and candidate code, as one module."""

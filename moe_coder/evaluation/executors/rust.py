@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.executors.base import (
-    COMPILE_LIMITS, Executor, Program, Step, Toolchain, declared_name, lines_matching, missing_toolchain, run_tool, helper_program,
+    COMPILE_LIMITS, Executor, Program, Step, Toolchain, declared_name, lines_matching, run_tool, helper_program,
     new_marker,
 )
 from moe_coder.evaluation.sandbox import Limits
@@ -34,13 +33,10 @@ class RustExecutor(Executor):
 
     language = "rust"
 
-    def _detect(self) -> Toolchain:
-        rustc = shutil.which(self.tool)
-        if not rustc:
-            return missing_toolchain(self.language, self.tool)
+    def _describe(self, path: str) -> Toolchain:
         # rustup installs a proxy that needs the caller's HOME; the sandbox runs the real compiler.
-        real = Path(run_tool([rustc, "--print", "sysroot"]).splitlines()[-1]) / "bin" / "rustc"
-        compiler = str(real) if real.exists() else rustc
+        real = Path(run_tool([path, "--print", "sysroot"]).splitlines()[-1]) / "bin" / "rustc"
+        compiler = str(real) if real.exists() else path
         return Toolchain(self.language, True, run_tool([compiler, "--version"]), {self.tool: compiler})
 
     def declaration(self, problem: Problem) -> str:
