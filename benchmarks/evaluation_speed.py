@@ -62,10 +62,9 @@ def main() -> None:
     requests = [build_request(p, spec.prompt_format) for p in problems]
     prompts, stop = [r.prompt for r in requests], list(requests[0].stop) or None
 
-    single_out, single_s, single_tps = _timed(coder, fp32, prompts[: args.single_prompts], 1, stop, 128)
+    _, _, single_tps = _timed(coder, fp32, prompts[: args.single_prompts], 1, stop, 128)
     few = prompts[: args.compare_prompts]
     out32, _, tps32 = _timed(coder, fp32, few, args.batch_size, stop, args.max_new_tokens)
-    coder.pool.generate(spec, few[:1], batch_size=1, max_new_tokens=4)
     out_default, _, tps_default = _timed(coder, spec, few, args.batch_size, stop, args.max_new_tokens)
     same = sum(a == b for a, b in zip(out32, out_default))
 

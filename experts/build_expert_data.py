@@ -152,11 +152,12 @@ def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source
         for name, languages in groups.items():
             if row["language"] in languages:
                 sets[name].append(row)
+    against = eval_sets()
     summary: dict = {"seed": seed, "max_per_source": max_per_source, "data": str(data), "experts": {}}
     for name in [*groups, GENERALIST]:
         raw = out / "raw" / f"{name}.jsonl"
         write_jsonl(raw, sets[name])
-        report = decontaminate([raw], eval_sets(), out / f"{name}.jsonl", out / f"{name}.report.json",
+        report = decontaminate([raw], against, out / f"{name}.jsonl", out / f"{name}.report.json",
                                fields=["instruction", "response"], workers=workers)
         before = Counter(r["source"] for r in sets[name])
         after = Counter(r["source"] for _, r in iter_jsonl(out / f"{name}.jsonl", what="clean set"))

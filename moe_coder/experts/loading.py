@@ -68,7 +68,7 @@ def _torch_dtype(name: str | None, device: str) -> Any:
 
     if name in (None, "auto"):
         # bf16 where the hardware computes it natively: on such a CPU batch-32 generation is
-        # 1.8x the tokens/s of float32 (benchmarks/generation.py)
+        # about twice the tokens/s of float32 (benchmarks/evaluation_speed.py)
         native = torch.cuda.is_bf16_supported() if device == "cuda" else device == "cpu" and native_bf16()
         return torch.bfloat16 if native else torch.float32
     try:
