@@ -113,3 +113,19 @@ def tiny_mixture(tmp_path_factory, tiny_mixture_config, tiny_router) -> Path:
     directory = tmp_path_factory.mktemp("tiny-mixture")
     MoECoder(tiny_mixture_config, tiny_router).save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """A real sandbox, one per test module (its fork server and caches are shared by the module's tests)."""
+    from moe_coder.evaluation.sandbox import Sandbox
+
+    with Sandbox() as box:
+        yield box
+
+
+def require(sandbox, what: str) -> None:
+    """Skip unless the sandbox has the isolation feature *what* (an ``Isolation`` field) on this platform."""
+    isolation = sandbox.isolation()
+    if not getattr(isolation, what):
+        pytest.skip(f"{what} not available on this platform: {isolation.notes}")

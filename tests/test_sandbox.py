@@ -18,12 +18,6 @@ def run_python(sandbox: Sandbox, source: str, **kwargs):
         return sandbox.run(None, workdir, limits=LIMITS, python_file=str(workdir / "p.py"), **kwargs)
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as box:
-        yield box
-
-
 def test_a_program_inherits_only_stdio(sandbox):
     result = run_python(sandbox, "import os\nprint(sorted(int(fd) for fd in os.listdir('/proc/self/fd')))\n")
     fds = eval(result.stdout)

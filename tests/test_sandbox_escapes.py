@@ -19,7 +19,9 @@ import pytest
 from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.execution import Runner
 from moe_coder.evaluation.executors import get_executor
-from moe_coder.evaluation.sandbox import Limits, RunResult, Sandbox, _apply_status
+from moe_coder.evaluation.sandbox import Limits, RunResult, _apply_status
+
+from conftest import require
 
 LIMITS = Limits(timeout_s=10.0, max_processes=32, max_open_files=64, max_file_bytes=1 << 20,
                 max_output_bytes=256 << 10)
@@ -38,12 +40,6 @@ CALL_ATTACK = {
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as box:
-        yield box
-
-
-@pytest.fixture(scope="module")
 def runner(sandbox):
     return Runner(sandbox, LIMITS)
 
@@ -54,12 +50,6 @@ def attack(runner: Runner, language: str, code: str):
     problem = Problem(task_id=f"Escape/{language}", language=language, prompt="", question="",
                       canonical_solution="", test=CALL_ATTACK[language])
     return runner.check(problem, code, "full")
-
-
-def require(sandbox: Sandbox, what: str) -> None:
-    isolation = sandbox.isolation()
-    if not getattr(isolation, what):
-        pytest.skip(f"{what} not available on this platform: {isolation.notes}")
 
 
 def world_readable_secret(parent: str | None = None) -> Path:

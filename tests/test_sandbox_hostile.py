@@ -15,7 +15,9 @@ import pytest
 
 from moe_coder.benchmarks import Problem
 from moe_coder.evaluation.execution import Runner
-from moe_coder.evaluation.sandbox import Limits, Sandbox
+from moe_coder.evaluation.sandbox import Limits
+
+from conftest import require
 
 LIMITS = Limits(timeout_s=3.0, memory_bytes=256 << 20, max_processes=32, max_open_files=64,
                 max_file_bytes=1 << 20, max_output_bytes=256 << 10)
@@ -27,12 +29,6 @@ PROBLEM = Problem(
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as box:
-        yield box
-
-
-@pytest.fixture(scope="module")
 def runner(sandbox):
     return Runner(sandbox, LIMITS)
 
@@ -41,12 +37,6 @@ def check(runner: Runner, code: str):
     start = time.monotonic()
     verdict = runner.check(PROBLEM, code, "full")
     return verdict, time.monotonic() - start
-
-
-def require(sandbox: Sandbox, what: str) -> None:
-    isolation = sandbox.isolation()
-    if not getattr(isolation, what):
-        pytest.skip(f"{what} not available on this platform: {isolation.notes}")
 
 
 def processes_with(token: str) -> list[int]:
