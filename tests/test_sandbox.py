@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from moe_coder.evaluation.sandbox import Limits, Sandbox, clean_env
+from moe_coder.evaluation.sandbox import Limits, Sandbox, _python_dirs, clean_env
 
 LIMITS = Limits(timeout_s=5.0, memory_bytes=512 << 20)
 
@@ -66,11 +66,13 @@ def test_a_program_sees_a_minimal_root(sandbox):
         pytest.skip("no private root on this platform")
     result = run_python(sandbox, "import os\nprint(sorted(os.listdir('/')), os.listdir('/tmp'))\n")
     top, tmp = result.stdout.split("] ")
+    # this Python's installation is bound read-only wherever it lives (a virtualenv in a clone under
+    # /tmp or /check, as CI may make), so the top directory of its path may show as well
+    installs = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.executable, *_python_dirs())}
+    install_tops = {q.parts[1] for q in installs if len(q.parts) > 1}
     assert set(eval(top + "]")) <= {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "tmp",
-                                    "usr", "root", "work", "home", "opt"}
+                                    "usr", "root", "home", "opt"} | install_tops
     # its own directory, and nothing else of the host's /tmp but the way to this Python's installation
-    # (bound read-only: a virtualenv in a clone under /tmp, as CI may make)
-    installs = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.executable)}
     bound = {q.relative_to("/tmp").parts[0] for q in installs if q.is_relative_to("/tmp")}
     own = [name for name in eval(tmp) if name not in bound]
     assert len(own) == 1 and own[0].startswith("moe-coder-run-"), eval(tmp)
