@@ -149,11 +149,13 @@ class ExpertPool:
         room = check_room(spec, context, max_new_tokens)
         if room:
             if enc["input_ids"].shape[1] > room:
-                logger.warning(
-                    "expert %r: prompt of %d tokens exceeds the %d-token context minus max_new_tokens; "
-                    "keeping the last %d tokens",
-                    spec.name, enc["input_ids"].shape[1], context, room,
-                )
+                longest = int(enc["attention_mask"].sum(dim=1).max())
+                if longest > room:  # not only the bucket's padding is cut
+                    logger.warning(
+                        "expert %r: prompt of %d tokens exceeds the %d-token context minus max_new_tokens; "
+                        "keeping the last %d tokens",
+                        spec.name, longest, context, room,
+                    )
                 enc = {k: v[:, -room:] for k, v in enc.items()}
         return {k: v.to(loaded.model.device) for k, v in enc.items()}
 
