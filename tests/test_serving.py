@@ -479,3 +479,39 @@ def test_remote_expert_specs_are_validated():
         ExpertSpec(name="r", model="m", endpoint="http://gpu-host:8000/v1", timeout=0)
     spec = ExpertSpec.from_dict({"name": "r", "model": "python-lora", "endpoint": "http://gpu-host:8000/v1", "api_key_env": "K"})
     assert ExpertSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_local_batches_run_at_a_few_sizes_and_prompt_lengths(tiny_llama_dir):
+    """Every batch size and padded prompt length the pool runs is a bucket, so per-shape kernel state stays bounded."""
+    from moe_coder.config import ExpertSpec
+    from moe_coder.experts.pool import BATCH_BUCKETS, PROMPT_LENGTH_MULTIPLE, ExpertPool, bucket_size
+
+    assert [bucket_size(n, 64) for n in (1, 3, 5, 13, 17, 33, 49, 64, 70)] == [1, 4, 8, 16, 24, 48, 64, 64, 70]
+    assert bucket_size(9, 10) == 10  # never past the batch size the caller asked for
+    spec = ExpertSpec(name="e", model=str(tiny_llama_dir), prompt_format="completion", dtype="float32")
+    pool = ExpertPool(device="cpu")
+    shapes: list[tuple[int, int]] = []
+    model = pool._get(spec).model
+    hook = model.register_forward_pre_hook(lambda m, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+    rng = random.Random(0)
+    prompts = [" ".join(rng.choice(["def", "add", "return", "a", "b"]) for _ in range(rng.randint(1, 40))) for _ in range(13)]
+    try:
+        answers = pool.complete_many([(spec, p) for p in prompts[:5]], batch_size=64, max_new_tokens=3)
+        single = pool.complete_many([(spec, prompts[0])], batch_size=64, max_new_tokens=3)
+        pool.complete_many([(spec, p) for p in prompts], batch_size=64, max_new_tokens=3)
+    finally:
+        hook.remove()
+    assert len(answers) == 5 and answers[0].text == single[0].text  # filler rows change no answer
+    prefills = [s for s in shapes if s[1] > 1]
+    assert {s[0] for s in shapes} <= set(BATCH_BUCKETS) and {s[0] for s in prefills} == {8, 1, 16}
+    assert all(s[1] % PROMPT_LENGTH_MULTIPLE == 0 for s in prefills)
+
+
+def test_the_heap_trimmer_trims_at_most_once_per_interval():
+    from moe_coder.serving.memory import HeapTrimmer
+
+    trimmer = HeapTrimmer(interval_s=60)
+    if not trimmer.available:
+        pytest.skip("not glibc")
+    assert trimmer() and not trimmer() and trimmer.trims == 1
+    assert HeapTrimmer(interval_s=0)()

@@ -19,6 +19,28 @@ logger = logging.getLogger(__name__)
 #: Generation settings a caller may pass; anything else is an error, not silently ignored.
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "stop", "seed")
 _DEFAULTS: dict[str, Any] = {"max_new_tokens": 256, "temperature": 0.0, "top_p": 1.0}
+#: The batch sizes a local generation runs at: a batch of 5 prompts runs as 8 rows (the last prompt
+#: repeated, its copies dropped). Kernel libraries keep per-shape state for every input shape they see
+#: (oneDNN's bf16 kernels on a CPU: JIT code and scratch memory), so a server whose batches take every
+#: size from 1 to 64 grows by that state request after request; a few sizes bound it, as vLLM's
+#: capture sizes do. Sizes past the last one are rounded up to a multiple of it.
+BATCH_BUCKETS = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64)
+#: Prompts in a batch are left-padded to a multiple of this many tokens, for the same reason.
+PROMPT_LENGTH_MULTIPLE = 16
+#: transformers resolves its top-level names lazily, and two threads resolving one at once can fail.
+_IMPORT_LOCK = threading.Lock()
+
+
+def bucket_size(rows: int, batch_size: int) -> int:
+    """The batch size ``rows`` prompts generate at: the smallest bucket that holds them, at most ``batch_size``.
+
+    ``rows`` itself when it is ``batch_size`` or more, so every size used is a bucket or ``batch_size``.
+    """
+    if rows >= batch_size:
+        return rows
+    last = BATCH_BUCKETS[-1]
+    bucket = next((b for b in BATCH_BUCKETS if b >= rows), -(-rows // last) * last)
+    return min(bucket, batch_size)
 
 
 def merge_generation_settings(spec: ExpertSpec, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -120,16 +142,20 @@ class ExpertPool:
         tok = loaded.tokenizer
         bos = tok.bos_token
         add_special = not (bos and all(t.startswith(bos) for t in texts))
-        enc = tok(texts, add_special_tokens=add_special, padding=True, return_tensors="pt")
+        enc = tok(
+            texts, add_special_tokens=add_special, padding=True, pad_to_multiple_of=PROMPT_LENGTH_MULTIPLE, return_tensors="pt"
+        )
         context = spec.max_context or getattr(loaded.model.config, "max_position_embeddings", None)
         room = check_room(spec, context, max_new_tokens)
         if room:
             if enc["input_ids"].shape[1] > room:
-                logger.warning(
-                    "expert %r: prompt of %d tokens exceeds the %d-token context minus max_new_tokens; "
-                    "keeping the last %d tokens",
-                    spec.name, enc["input_ids"].shape[1], context, room,
-                )
+                longest = int(enc["attention_mask"].sum(dim=1).max())
+                if longest > room:  # not only the bucket's padding is cut
+                    logger.warning(
+                        "expert %r: prompt of %d tokens exceeds the %d-token context minus max_new_tokens; "
+                        "keeping the last %d tokens",
+                        spec.name, longest, context, room,
+                    )
                 enc = {k: v[:, -room:] for k, v in enc.items()}
         return {k: v.to(loaded.model.device) for k, v in enc.items()}
 
@@ -228,13 +254,15 @@ class ExpertPool:
                 kwargs = self._generate_kwargs(loaded, settings)
                 for start in range(0, len(order), batch_size):
                     chunk = order[start : start + batch_size]
-                    enc = self._encode(loaded, spec, [texts[i] for i in chunk], kwargs["max_new_tokens"])
+                    # the last (longest) prompt fills the bucket: the filler rows pad no prompt further
+                    padded = [texts[i] for i in chunk] + [texts[chunk[-1]]] * (bucket_size(len(chunk), batch_size) - len(chunk))
+                    enc = self._encode(loaded, spec, padded, kwargs["max_new_tokens"])
                     out = loaded.model.generate(**enc, **kwargs)
-                    new = out[:, enc["input_ids"].shape[1] :]
+                    new = out[: len(chunk), enc["input_ids"].shape[1] :]
                     rows = loaded.tokenizer.batch_decode(new, skip_special_tokens=True)
                     eos = eos_token_ids(loaded.model, loaded.tokenizer)
                     lengths = generated_lengths(new, eos, loaded.tokenizer.pad_token_id)
-                    prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
+                    prompt_lengths = enc["attention_mask"][: len(chunk)].sum(dim=1).tolist()
                     for j, (i, row, n) in enumerate(zip(chunk, rows, lengths)):
                         text = truncate_at_stop(row, settings.get("stop"))
                         ran_out = n >= kwargs["max_new_tokens"] and text == row and int(new[j, n - 1]) not in eos
@@ -268,7 +296,9 @@ class ExpertPool:
         if spec.endpoint:
             return (yield from self.remote_endpoint(spec).stream(spec, prompt, settings, cancel))
         import torch
-        from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+        with _IMPORT_LOCK:
+            from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         text = self.render(spec, prompt)
         stop = settings.get("stop")

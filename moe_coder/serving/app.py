@@ -31,6 +31,7 @@ from moe_coder.serving.batching import Batcher
 from moe_coder.serving.defaults import DEFAULT_BATCH_WINDOW_MS, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES
 from moe_coder.serving.engine import Engine
 from moe_coder.serving.errors import APIError, invalid
+from moe_coder.serving.memory import HeapTrimmer, fix_mmap_threshold
 from moe_coder.serving.metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from moe_coder.serving.protocol import GenerationRequest, parse_request
 from moe_coder.serving.responses import DONE, EXPERT_HEADER, ChunkWriter, full_body
@@ -56,10 +57,11 @@ def api_error(exc: BaseException) -> APIError:
     return APIError(500, "internal server error; the server log has the details", "internal_error")
 
 
-def _next(stream: Generator[str, None, Completion]) -> tuple[str | None, Completion | None]:
+def _next(stream: Generator[str, None, Completion], trim: HeapTrimmer) -> tuple[str | None, Completion | None]:
     try:
         return next(stream), None
     except StopIteration as stop:
+        trim()  # the stream's generation has ended and freed its memory
         return None, stop.value
 
 
@@ -111,9 +113,17 @@ def create_app(
             mixture.pool.remote_endpoint(spec)
     engine = Engine(mixture, max_batch)
     metrics = ServerMetrics()
+    trim = HeapTrimmer()
+
+    def answer_batch(requests: list[GenerationRequest]) -> list[Any]:
+        try:
+            return engine.answer_batch(requests)
+        finally:
+            trim()  # runs in the batch's worker thread, after generation freed its memory
+
     arriving = 0  # generation requests accepted and not yet answered or turned into a stream: the batch may wait for them
     batcher: Batcher[GenerationRequest, Any] = Batcher(
-        engine.answer_batch, max_batch, batch_window_ms / 1000, on_batch=metrics.batch_size.observe, expected=lambda: arriving
+        answer_batch, max_batch, batch_window_ms / 1000, on_batch=metrics.batch_size.observe, expected=lambda: arriving
     )
     stream_threads = anyio.CapacityLimiter(1024)
     key = api_key.encode() if api_key else None
@@ -148,7 +158,7 @@ def create_app(
         cancel = threading.Event()
         decision, stream = await anyio.to_thread.run_sync(engine.open_stream, request, cancel, limiter=stream_threads)
         try:  # the first piece comes before the status line, so failing to start is still a proper HTTP error
-            first = await anyio.to_thread.run_sync(_next, stream, limiter=stream_threads)
+            first = await anyio.to_thread.run_sync(_next, stream, trim, limiter=stream_threads)
         except BaseException:
             stream.close()
             raise
@@ -175,7 +185,7 @@ def create_app(
                 while completion is None:
                     if piece:
                         yield writer.piece(piece)
-                    piece, completion = await anyio.to_thread.run_sync(_next, stream, limiter=stream_threads)
+                    piece, completion = await anyio.to_thread.run_sync(_next, stream, trim, limiter=stream_threads)
                 yield writer.finish(completion.finish_reason)
                 if request.include_usage:
                     yield writer.usage(completion)
@@ -295,6 +305,7 @@ def create_app(
     app.add_middleware(_MetricsMiddleware, metrics=metrics)
     app.state.metrics = metrics
     app.state.engine = engine
+    app.state.trimmer = trim
     return app
 
 
@@ -304,9 +315,14 @@ def serve(
     port: int = 8000,
     **options: Any,
 ) -> None:
-    """Serve ``mixture`` until interrupted (``options`` as :func:`create_app`)."""
+    """Serve ``mixture`` until interrupted (``options`` as :func:`create_app`).
+
+    Pins glibc's mmap threshold for the process first (:func:`moe_coder.serving.memory.fix_mmap_threshold`),
+    so that resident memory stays flat under load.
+    """
     import uvicorn
 
+    fix_mmap_threshold()  # process-wide, so here and not in create_app: the server owns this process
     app = create_app(mixture, **options)
     logger.warning("serving mixture %r on http://%s:%d/v1", mixture.config.name, host, port)
     uvicorn.run(
