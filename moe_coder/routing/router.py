@@ -13,10 +13,11 @@ Features, concatenated into one sparse row per prompt:
 5. when it is fitted with a code corpus, the per-language probabilities of a
    :class:`~moe_coder.routing.code_language.CodeLanguageIdentifier` reading the prompt's code
    only, learned from many more windows of code than the prompts carry;
-6. with the code identifier, the :class:`~moe_coder.routing.grammar.GrammarEvidence` columns:
-   how cleanly the tree-sitter grammars of the identifier's ``grammar_candidates`` most likely
-   languages parse the prompt's code, and which language-distinctive nodes they find
-   (``grammar_weight=0`` leaves them out).
+6. with the code identifier and ``grammar_weight > 0``, the
+   :class:`~moe_coder.routing.grammar.GrammarEvidence` columns: how cleanly the tree-sitter
+   grammars of the identifier's ``grammar_candidates`` most likely languages parse the prompt's
+   code, and which language-distinctive nodes they find. Off by default: a router trained with
+   them at weight 1 was worse on the test split (docs/router.md, "Grammar evidence").
 
 Each head is a multinomial logistic regression, fitted to convergence (``tol=1e-5``: stopping
 at 1e-3 cost about a point of accuracy on both heads); :meth:`PromptRouter.calibrate` fits one
@@ -107,7 +108,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         cue_weight: float = 0.5,
         lexicon_weight: float = 0.5,
         code_weight: float = 1.0,
-        grammar_weight: float = 1.0,
+        grammar_weight: float = 0.0,
         grammar_candidates: int = 3,
         C: float = 8.0,
         max_iter: int = 2000,
