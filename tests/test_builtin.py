@@ -60,3 +60,22 @@ def test_the_cached_expert_equals_the_gguf_it_came_from(builtin):
     ids = cached.tokenizer("def reverse(s):\n    return", return_tensors="pt").input_ids
     with torch.no_grad():
         assert torch.equal(cached.model(ids).logits, direct(ids).logits)
+
+
+def test_the_trained_adapters_change_what_the_experts_say():
+    """Each built-in expert's adapter loads onto the shared base and moves its next-token logits away from
+    the untuned base's (builtin-base), while all of them still share one loaded model."""
+    import torch
+
+    tuned, base = MoECoder.from_pretrained("builtin"), MoECoder.from_pretrained("builtin-base")
+    prompt = "Write a function that returns the largest element of a list."
+    with torch.no_grad():
+        for name in ("python", "web", "generalist"):
+            logits = []
+            for coder in (tuned, base):
+                spec = coder.config.expert(name)
+                with coder.pool._activated(spec) as loaded:
+                    ids = loaded.tokenizer(coder.pool.render(spec, prompt), return_tensors="pt").input_ids
+                    logits.append(loaded.model(ids).logits[0, -1].float())
+            assert not torch.allclose(*logits, atol=1e-2), name
+    assert len(tuned.pool.loaded_bases) == 1

@@ -1,5 +1,6 @@
 """``builtin-base``: the untuned baseline of the built-in mixture, by name, on every command."""
 import json
+from pathlib import Path
 
 from moe_coder import MoECoder
 from moe_coder.cli import main
@@ -23,3 +24,28 @@ def test_every_command_takes_builtin_base(capsys):
     assert listing["generalist"] == "generalist"
     assert {"python", "systems", "web"} <= {e["name"] for e in listing["experts"]}
     assert all(e["adapter"] is None for e in listing["experts"])
+
+
+def test_every_builtin_expert_ships_its_trained_adapter_within_the_size_budget():
+    """The built-in experts are LoRA adapters trained by experts/smollm2/ over the base builtin-base uses,
+    each shipped with its expert entry, training record and model card; all of them together ≤ 40 MB."""
+    from moe_coder.config import ExpertSpec
+
+    tuned = MoECoder.from_pretrained("builtin")
+    total = 0
+    for expert in tuned.experts:
+        folder = builtin_dir() / "experts" / expert.name
+        assert expert.adapter is not None and Path(expert.adapter).resolve() == folder.resolve()
+        for name in ("adapter_model.safetensors", "adapter_config.json", "expert.json", "training.json",
+                     "metrics.json", "README.md"):
+            assert (folder / name).is_file(), folder / name
+        trained = ExpertSpec.from_json_file(folder / "expert.json")
+        assert (trained.model, trained.gguf_file) == (expert.model, expert.gguf_file)
+        assert trained.system_prompt == expert.system_prompt
+        training = json.loads((folder / "training.json").read_text())
+        assert not training["data"]["contaminated_allowed"]
+        assert not any("/" in f for f in training["data"]["train_files"]), "no local paths in shipped files"
+        card = (folder / "README.md").read_text()
+        assert "## Data and attributions" in card and "tokens/s" in card
+        total += (folder / "adapter_model.safetensors").stat().st_size
+    assert total <= 40 * 1024 * 1024, f"{total / 1e6:.1f} MB of adapters"

@@ -1,0 +1,227 @@
+"""Ship trained experts into the package's built-in mixture (``moe_coder/builtin``).
+
+For each expert trained by ``train_all.sh`` (``RUNS/NAME``) this writes ``moe_coder/builtin/experts/NAME/``:
+
+- ``adapter_model.safetensors``: the LoRA weights in bfloat16 (half the size of the float32 training
+  output; every shipped adapter together must stay within 40 MB), ``adapter_config.json``;
+- ``expert.json`` (the trained entry: base, prompt format, system prompt), ``training.json`` (recipe
+  and data by name and SHA-256, no local paths), ``metrics.json`` (losses, tokens/s);
+- ``README.md``: the model card, with the data's sources and the attributions their licences ask
+  for, the decontamination summary and, given ``--eval``, the expert's execution scores.
+
+and points ``moe_coder/builtin/mixture.json``'s experts at them. With ``--plot`` it also draws every
+expert's training loss into one PNG for docs/experts.md. Nothing is written half-way: each file is
+written atomically, ``mixture.json`` last.
+
+    python experts/smollm2/ship.py --runs runs/experts --data-summary runs/expert-data/summary.json \\
+        [--eval runs/eval] [--plot docs/images/expert_training_loss.png]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from moe_coder.atomic import write_text_atomic
+from moe_coder.finetune.model_card import model_card
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILTIN = ROOT / "moe_coder" / "builtin"
+NAMES = ("generalist", "python", "systems", "java_csharp", "web", "shell_sql")
+BASE_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+#: Where each source of the training data comes from and what its licence asks of a model trained on it.
+SOURCES = {
+    "code/30seconds": "30-seconds-of-{python,php,golang,csharp} (Chalarangelo; Python CC-BY-4.0, others CC0-1.0) "
+                      "and deepakshrma/30-seconds-of-typescript (MIT; adapted from 30-seconds-of-code, CC-BY-4.0)",
+    "code/advising": "the Advising text-to-SQL set of jkkummerfeld/text2sql-data (CC-BY-4.0)",
+    "code/cpp30": "Bhupesh-V/30-seconds-of-cpp (MIT)",
+    "code/defog": "defog-ai/sql-eval with schemas from defog-ai/defog-data (Apache-2.0)",
+    "code/exercism": "Exercism language tracks (exercism/bash, c, cpp, csharp, go, java, javascript, php, python, "
+                     "rust, sqlite, typescript; MIT)",
+    "code/fragglet_c": "fragglet/c-algorithms (ISC)",
+    "code/jonas_csharp": "JonasSchubert/30-seconds-of-c-sharp (MIT)",
+    "code/musl": "musl libc (MIT)",
+    "code/named_algos": "kennyledet/Algorithm-Implementations and AllAlgorithms (MIT)",
+    "code/thealgorithms": "TheAlgorithms (C-Plus-Plus, Go, Java, PHP, Python, Rust, TypeScript; MIT)",
+    "code/tldr": "tldr-pages (CC-BY-4.0)",
+    "code/trekhleb_js": "trekhleb/javascript-algorithms (MIT)",
+    "gpteacher": "GPTeacher Codegen (teknium1/GPTeacher, MIT; written with GPT-4: check OpenAI's terms for your use)",
+    "mbpp": "MBPP's prompt, validation and train splits (task_ids 1-10 and 511-974; google-research, CC-BY-4.0)",
+}
+CC_BY = ("code/30seconds", "code/advising", "code/tldr", "mbpp")
+
+#: Benchmarks each expert is scored on in ``--eval``'s runs, and the label of each in its card.
+LABELS = {"humaneval": "HumanEval", "humaneval_plus": "HumanEval+", "mbpp_plus": "MBPP+",
+          "humaneval_x_cpp": "HumanEval-X C++", "humaneval_x_java": "HumanEval-X Java",
+          "humaneval_x_js": "HumanEval-X JS", "humaneval_x_go": "HumanEval-X Go", "humaneval_x_rust": "HumanEval-X Rust"}
+
+
+def _strip_paths(training: dict[str, Any]) -> dict[str, Any]:
+    """``training.json`` without local paths: data files by name (their SHA-256 stays)."""
+    data = dict(training["data"])
+    for key in ("train_files", "reports", "files"):
+        if key in data:
+            data[key] = [Path(p).name for p in data[key]]
+    recipe = json.loads(json.dumps(training["recipe"]))
+    for key in ("train", "eval", "decontamination_reports"):
+        value = recipe.get("data", {}).get(key)
+        if isinstance(value, list):
+            recipe["data"][key] = [Path(p).name for p in value]
+        elif isinstance(value, str):
+            recipe["data"][key] = Path(value).name
+    return {**training, "data": data, "recipe": recipe}
+
+
+def _data_section(name: str, summary: dict[str, Any]) -> list[str]:
+    entry = summary["experts"][name]
+    lines = ["## Data and attributions", "",
+             f"{entry['rows_after']:,} instruction-answer rows after decontamination ({entry['removed']} removed of "
+             f"{entry['rows_before']:,}), built by `experts/build_expert_data.py` (at most {summary['max_per_source']} "
+             "rows per source and language, seed " f"{summary['seed']}). Sources:", ""]
+    for source, counts in sorted(entry["by_source"].items()):
+        origin = SOURCES.get(source, source)
+        lines.append(f"- {origin}: {counts['after']:,} rows")
+    used_cc_by = [s for s in CC_BY if s in entry["by_source"]]
+    if used_cc_by:
+        lines += ["", "Sources under CC-BY-4.0 (" + ", ".join(SOURCES[s].split(" (")[0] for s in used_cc_by) +
+                  ") are used under that licence, with attribution to their authors as above; the other sources' "
+                  "MIT, ISC, Apache-2.0 and CC0 terms ask for their notices, kept with the data's origin "
+                  "in docs/experts.md."]
+    contaminated = ", ".join(f"{bench} {n}" for bench, n in entry["contaminated_tasks"].items())
+    lines += ["", "Decontaminated with `moe-coder decontaminate` (OpenAI's 50-character substring method) against "
+              f"HumanEval, HumanEval+, MBPP+, HumanEval-X and MBPP's test split; benchmark tasks matched by a "
+              f"training row: {contaminated}. Those tasks are left out of the clean scores.", ""]
+    return lines
+
+
+def _pass1(results: dict[str, Any], system: str, clean: bool = True) -> tuple[float, int] | None:
+    entry = results["systems"].get(system)
+    if entry is None:
+        return None
+    scores = entry.get("clean", entry) if clean else entry
+    return scores["pass@k"].get("pass@1"), scores["n_tasks"]
+
+
+def _score_section(name: str, eval_dir: Path | None) -> list[str]:
+    if eval_dir is None:
+        return []
+    rows = []
+    for bench, label in LABELS.items():
+        for folder, system in ((eval_dir / "builtin" / bench, f"expert:{name}"),):
+            results_file = folder / "results.json"
+            if bench == "humaneval_plus":
+                results_file = folder / system.replace(":", "-") / "results.json"
+            base_file = eval_dir / "builtin-base" / bench / "results.json"
+            if bench == "humaneval_plus":
+                base_file = eval_dir / "builtin-base" / bench / system.replace(":", "-") / "results.json"
+            if not results_file.exists():
+                continue
+            results = json.loads(results_file.read_text())
+            mine = _pass1(results, system if bench != "humaneval_plus" else "samples")
+            base = None
+            if base_file.exists():
+                base = _pass1(json.loads(base_file.read_text()), system if bench != "humaneval_plus" else "samples")
+            if mine is None:
+                continue
+            base_text = f"{100 * base[0]:.1f}" if base else "-"
+            rows.append(f"| {label} | {mine[1]} | {100 * mine[0]:.1f} | {base_text} |")
+    if not rows:
+        return []
+    return ["## Scores (greedy pass@1 %, clean subset, by running the code)", "",
+            "| benchmark | tasks | this expert | untuned base, same system prompt |", "|---|---:|---:|---:|", *rows, "",
+            "Reproduce: `bash experts/smollm2/evaluate_all.sh` (see docs/experts.md).", ""]
+
+
+def ship(runs: Path, summary_file: Path, eval_dir: Path | None, names: list[str]) -> dict[str, int]:
+    summary = json.loads(summary_file.read_text())
+    mixture_file = BUILTIN / "mixture.json"
+    mixture = json.loads(mixture_file.read_text())
+    by_name = {e["name"]: e for e in mixture["experts"]}
+    sizes = {}
+    for name in names:
+        source = runs / name
+        if not (source / "expert.json").exists():
+            raise FileNotFoundError(f"expert {name!r}: no trained expert at {source} (expert.json missing); "
+                                    "run experts/smollm2/train_all.sh first")
+        target = BUILTIN / "experts" / name
+        target.mkdir(parents=True, exist_ok=True)
+        weights = load_file(str(source / "adapter_model.safetensors"))
+        staged = target / ".adapter_model.safetensors.tmp"
+        save_file({k: v.to(torch.bfloat16) for k, v in weights.items()}, str(staged), metadata={"format": "pt"})
+        staged.replace(target / "adapter_model.safetensors")
+        config = json.loads((source / "adapter_config.json").read_text())
+        config["base_model_name_or_path"] = BASE_ID
+        write_text_atomic(target / "adapter_config.json", json.dumps(config, indent=2) + "\n")
+        entry = json.loads((source / "expert.json").read_text())
+        training = _strip_paths(json.loads((source / "training.json").read_text()))
+        metrics = json.loads((source / "metrics.json").read_text())
+        write_text_atomic(target / "training.json", json.dumps(training, indent=2, ensure_ascii=False) + "\n")
+        write_text_atomic(target / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        write_text_atomic(target / "expert.json", json.dumps(entry, indent=2, ensure_ascii=False) + "\n")
+        from moe_coder.config import ExpertSpec
+
+        spec = ExpertSpec.from_json_file(target / "expert.json")
+        card = model_card(spec, training, metrics).rstrip("\n").split("\n")
+        use = card.index("## Use")
+        extra = [*_data_section(name, summary), *_score_section(name, eval_dir),
+                 "Adapter weights are stored in bfloat16 (trained in float32 master weights with bf16 autocast).", ""]
+        write_text_atomic(target / "README.md", "\n".join(card[:use] + extra + card[use:]) + "\n")
+        mixed = by_name[name]
+        mixed["adapter"] = f"experts/{name}"
+        mixed["system_prompt"] = entry["system_prompt"]
+        mixed["max_context"] = entry.get("max_context")
+        mixed["description"] = entry.get("description") or mixed["description"]
+        sizes[name] = (target / "adapter_model.safetensors").stat().st_size
+    mixture["description"] = ("Embedded default: SmolLM2-135M-Instruct experts, each a LoRA adapter trained by "
+                              "experts/smollm2/ on decontaminated data, and the all-MiniLM-L6-v2 router.")
+    write_text_atomic(mixture_file, json.dumps(mixture, indent=2, ensure_ascii=False) + "\n")
+    return sizes
+
+
+def plot_losses(runs: Path, names: list[str], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name in names:
+        metrics = json.loads((runs / name / "metrics.json").read_text())
+        history = [h for h in metrics.get("history", []) if "loss" in h]
+        ax.plot([h["step"] for h in history], [h["loss"] for h in history], label=name)
+    ax.set_xlabel("optimizer step (8 packed rows of 1024 tokens)")
+    ax.set_ylabel("training loss (answer tokens)")
+    ax.set_title("Built-in experts: LoRA r=8 over SmolLM2-135M-Instruct")
+    ax.legend()
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=Path, default=Path("runs/experts"))
+    parser.add_argument("--data-summary", type=Path, default=Path("runs/expert-data/summary.json"))
+    parser.add_argument("--eval", type=Path, default=None, help="evaluate_all.sh's output folder, for the cards' scores")
+    parser.add_argument("--plot", type=Path, default=None, help="write the training-loss curves here (PNG)")
+    parser.add_argument("--experts", default=",".join(NAMES))
+    args = parser.parse_args(argv)
+    names = [n for n in args.experts.split(",") if n]
+    sizes = ship(args.runs, args.data_summary, args.eval, names)
+    for name, size in sizes.items():
+        print(f"{name}: {size / 1e6:.1f} MB")
+    print(f"total: {sum(sizes.values()) / 1e6:.1f} MB")
+    if args.plot:
+        plot_losses(args.runs, names, args.plot)
+        print(f"loss curves: {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
