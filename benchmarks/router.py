@@ -146,7 +146,10 @@ def _features(router: PromptRouter, data: LabelledPrompts, name: str, cache: Pat
 
     path = cache / f"{name}{'' if encoder else '-fast'}.npz" if cache else None
     if path is not None and path.is_file():
-        return sparse.load_npz(path)
+        X = sparse.load_npz(path)
+        if X.shape[0] == len(data):  # a --limit run's test rows are not the cached ones
+            return X
+        path = None
     texts = [split_conversation(p)[0] for p in data.prompts]
     code_proba = None
     if corpus is not None and router.code_model_ is not None:
