@@ -9,6 +9,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfTransformer
 
 from moe_coder.cli import main
+from moe_coder.routing.grammar import GRAMMAR_LANGUAGES, feature_names
 from moe_coder.routing.code_language import CodeCorpus, CodeLanguageIdentifier, _fold, out_of_fold_proba
 from moe_coder.routing.cues import code_outside_prose
 from moe_coder.routing.router import PromptRouter
@@ -111,14 +112,20 @@ def test_router_learns_the_identifier_and_saves_it(tmp_path):
     prompts = [p for p, _, _ in ROUTER_PROMPTS]
     y = [[lang, task] for _, lang, task in ROUTER_PROMPTS]
     corpus = _corpus()
-    router = PromptRouter(cascade=False, char_features=2**12, word_features=2**10).fit(
+    router = PromptRouter(cascade=False, char_features=2**12, word_features=2**10, grammar_weight=1.0).fit(
         prompts, y, code_corpus=corpus, groups=[f"s{i}" for i in range(len(prompts))])
     plain = PromptRouter(cascade=False, char_features=2**12, word_features=2**10).fit(prompts, y)
     assert plain.code_model_ is None and list(router.code_model_.classes_) == sorted(TEMPLATES)
-    assert router.transform(prompts[:2]).shape[1] == plain.transform(prompts[:2]).shape[1] + len(TEMPLATES)
+    # the identifier's columns, then the grammar evidence of its languages that have a grammar
+    grammar = [lang for lang in GRAMMAR_LANGUAGES if lang in TEMPLATES]
+    assert router.grammar_.languages == grammar
+    assert router.transform(prompts[:2]).shape[1] == (plain.transform(prompts[:2]).shape[1] + len(TEMPLATES)
+                                                       + len(feature_names(grammar)))
     router.save_pretrained(tmp_path / "r")
-    assert json.loads((tmp_path / "r" / "router.json").read_text())["code_languages"] == sorted(TEMPLATES)
+    meta = json.loads((tmp_path / "r" / "router.json").read_text())
+    assert meta["code_languages"] == sorted(TEMPLATES) and meta["grammar_languages"] == grammar
     again = PromptRouter.from_pretrained(tmp_path / "r")
+    assert again.grammar_.languages == grammar
     probe = ["fix: for _, v := range keys {\n\tfmt.Println(v)\n}", *prompts[:3]]
     for a, b in zip(again.predict_proba(probe), router.predict_proba(probe)):
         assert np.allclose(a, b, atol=1e-3)
@@ -179,3 +186,11 @@ def test_build_script_cuts_the_corpus_from_training_split_sources_only(tmp_path,
     assert all(r["source"] == train and r["language"] == "go" and "heldout" not in r["code"] for r in rows)
     build_data.write_code_corpus(tmp_path, tmp_path / "out", per_language=5, seed=0)
     assert CodeCorpus.load(tmp_path / "out" / "code.jsonl.gz").codes == [r["code"] for r in rows]
+
+
+def test_grammar_evidence_is_off_by_default():
+    prompts = [p for p, _, _ in ROUTER_PROMPTS]
+    y = [[lang, task] for _, lang, task in ROUTER_PROMPTS]
+    router = PromptRouter(cascade=False, char_features=2**12, word_features=2**10).fit(
+        prompts, y, code_corpus=_corpus(), groups=[f"s{i}" for i in range(len(prompts))])
+    assert router.grammar_ is None

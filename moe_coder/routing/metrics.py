@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -11,6 +12,7 @@ from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
 from moe_coder.atomic import write_text_atomic
 from moe_coder.routing.calibration import expected_calibration_error, reliability_bins
+from moe_coder.routing.cues import code_outside_prose, prose_outside_code
 from moe_coder.routing.dataset import LabelledPrompts
 if TYPE_CHECKING:
     from moe_coder.decisions import RoutingDecision
@@ -57,6 +59,90 @@ def latency(route_batch: RouteBatch, prompts: Sequence[Any], single: int = 200, 
         "batched_prompts_per_s": len(batch) / elapsed,
         "batched_n": len(batch),
     }
+
+
+#: The ways a prompt's style can differ from the training data's, each a way to split prompts into
+#: families: evaluation that holds out a whole family predicts how the router does on a style it
+#: never saw (``benchmarks/router.py --held-out-families``).
+FAMILY_AXES: tuple[str, ...] = ("template", "shape", "prose_language")
+
+_STOPWORDS: dict[str, frozenset[str]] = {
+    "en": frozenset("the is a an to this and how what why of my it with that does can i you".split()),
+    "es": frozenset("el la los las que de en una un por para cómo como función código con esto este qué "
+                    "mi se es".split()),
+    "de": frozenset("der die das und ist nicht ich wie mit eine ein funktion diesen dieser warum was "
+                    "mein wird für".split()),
+    "fr": frozenset("le la les des une un est pour pas que je ce cette fonction dans avec pourquoi "
+                    "comment mon du".split()),
+}
+_LINE_COMMENT = re.compile(r"^\s*(?://|#(?![!\[]|\s*(?:include|define|pragma)\b)|--\s)")
+_BLOCK_COMMENT = re.compile(r"^\s*(?:/\*|\*|\*/)")
+_PREAMBLE = re.compile(r"^\s*(?:#\s*include|import\s|from\s+\S+\s+import|using\s|package\s|<\?php|#!|use\s)")
+_OPENS_BLOCK = re.compile(r"(?:[{:]|=>\s*\{?|\bthen|\bdo)\s*$")
+
+
+def snippet_shape(prompt: str) -> str:
+    """The shape of a prompt's text, one of ``"signature after line-comment docstring"`` (``//``,
+    ``#`` or ``--`` lines, then a line opening a body at the end: the shape of MultiPL-E-style
+    completion prompts), ``"signature after block-comment docstring"``, ``"fenced code"``,
+    ``"unfenced code"`` or ``"prose only"``."""
+    lines = [line for line in prompt.strip().splitlines() if line.strip()]
+    if lines and _OPENS_BLOCK.search(lines[-1]) and len(lines) >= 2:
+        before = [line for line in lines[:-1] if not _PREAMBLE.match(line)]
+        if before and all(_LINE_COMMENT.match(line) for line in before):
+            return "signature after line-comment docstring"
+        if before and all(_BLOCK_COMMENT.match(line) or not re.search(r"[;{}()=]", line) for line in before) \
+                and any(_BLOCK_COMMENT.match(line) for line in before):
+            return "signature after block-comment docstring"
+    if "```" in prompt:
+        return "fenced code"
+    return "unfenced code" if code_outside_prose(prompt).strip() else "prose only"
+
+
+def prose_language(prompt: str) -> str:
+    """The human language of a prompt's prose: ``"zh"`` (any CJK), ``"es"``, ``"de"``, ``"fr"``,
+    ``"en"`` by stopword counts, or ``"none"`` (no prose words)."""
+    prose = prose_outside_code(prompt)
+    if re.search(r"[\u4e00-\u9fff]", prose):
+        return "zh"
+    words = re.findall(r"[a-záéíóúñäöüßèêàçù]+", prose.lower())
+    if not words:
+        return "none"
+    counts = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
+    best = max(counts, key=lambda lang: (counts[lang], lang == "en"))
+    return best if counts[best] >= 2 else "en" if counts["en"] else "none"
+
+
+def template_family(source: str) -> str:
+    """The family of prompt templates a prompt's ``source`` field comes from."""
+    kind = source.split(":", 1)[0]
+    if kind.startswith("prose"):
+        return "prose request"
+    if kind.startswith("stubs"):
+        return "stub"
+    if kind.startswith("gpteacher-code"):
+        return "gpteacher code answer"
+    if kind.startswith("gpteacher"):
+        return "gpteacher instruction"
+    if kind.startswith("mbpp"):
+        return "mbpp"
+    if kind.startswith("humaneval"):
+        return "humaneval-x"
+    if kind.startswith(("junk", "no-language", "other-language")):
+        return "no label language"
+    return "package code in a phrasing"
+
+
+def prompt_families(prompt: Any, source: str = "") -> dict[str, str]:
+    """The family of a prompt along each of :data:`FAMILY_AXES` (a chat prompt: its JSON text)."""
+    text = prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False)
+    return {"template": template_family(source), "shape": snippet_shape(text), "prose_language": prose_language(text)}
+
+
+def confident_wrong_rate(correct: Sequence[bool], confidence: Sequence[float], at: float = 0.85) -> float:
+    """Share of *all* prompts that are wrong with confidence at least ``at``."""
+    correct, confidence = np.asarray(correct, dtype=bool), np.asarray(confidence, dtype=float)
+    return float(np.mean(~correct & (confidence >= at))) if len(correct) else 0.0
 
 
 def evaluate(route_batch: RouteBatch, data: LabelledPrompts, measure_latency: bool = True) -> dict[str, Any]:

@@ -12,7 +12,12 @@ Features, concatenated into one sparse row per prompt:
    belong to that language's code;
 5. when it is fitted with a code corpus, the per-language probabilities of a
    :class:`~moe_coder.routing.code_language.CodeLanguageIdentifier` reading the prompt's code
-   only, learned from many more windows of code than the prompts carry.
+   only, learned from many more windows of code than the prompts carry;
+6. with the code identifier and ``grammar_weight > 0``, the
+   :class:`~moe_coder.routing.grammar.GrammarEvidence` columns: how cleanly the tree-sitter
+   grammars of the identifier's ``grammar_candidates`` most likely languages parse the prompt's
+   code, and which language-distinctive nodes they find. Off by default: a router trained with
+   them at weight 1 was worse on the test split (docs/router.md, "Grammar evidence").
 
 Each head is a multinomial logistic regression, fitted to convergence (``tol=1e-5``: stopping
 at 1e-3 cost about a point of accuracy on both heads); :meth:`PromptRouter.calibrate` fits one
@@ -49,6 +54,7 @@ from moe_coder.routing.code_language import CodeCorpus, CodeLanguageIdentifier, 
 from moe_coder.routing.calibration import fit_temperature
 from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
 from moe_coder.routing.encoder import BUILTIN_ENCODER, encode
+from moe_coder.routing.grammar import GRAMMAR_LANGUAGES, GrammarEvidence
 from moe_coder.routing.heads import HeadStack, logits
 from moe_coder.routing.labels import UNKNOWN
 from moe_coder.routing.lexicon import Lexicon
@@ -102,6 +108,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         cue_weight: float = 0.5,
         lexicon_weight: float = 0.5,
         code_weight: float = 1.0,
+        grammar_weight: float = 0.0,
+        grammar_candidates: int = 3,
         C: float = 8.0,
         max_iter: int = 2000,
         tol: float = 1e-5,
@@ -121,6 +129,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         self.cue_weight = cue_weight
         self.lexicon_weight = lexicon_weight
         self.code_weight = code_weight
+        self.grammar_weight = grammar_weight
+        self.grammar_candidates = grammar_candidates
         self.C = C
         self.max_iter = max_iter
         self.tol = tol
@@ -129,7 +139,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
     def _fast_transform(
         self, texts: list[str], fit: bool = False, code_proba: np.ndarray | None = None,
     ) -> tuple[sparse.csr_matrix, list[list[str]]]:
-        """The fast heads' features of plain texts (2 to 5: n-grams, cues, lexicon, code identifier),
+        """The fast heads' features of plain texts (2 to 6: n-grams, cues, lexicon, code identifier, grammars),
         and the cues that fired on each (with the lexicon's ``library:NAME>LANGUAGE`` hits).
         ``code_proba`` replaces the identifier's own outputs (:meth:`fit` passes out-of-fold ones)."""
         chars, words = ngram_vectorizers(self.char_features, self.word_features)
@@ -148,6 +158,9 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         if self.code_model_ is not None:
             P = code_proba if code_proba is not None else self.code_model_.predict_proba(texts)
             blocks.append(sparse.csr_matrix(P * self.code_weight))
+            if getattr(self, "grammar_", None) is not None:
+                G = self.grammar_.features(texts, P, [str(c) for c in self.code_model_.classes_])
+                blocks.append(sparse.csr_matrix(G * self.grammar_weight))
         return sparse.hstack(blocks, format="csr", dtype=np.float32), cue_lists
 
     def _embed(self, texts: list[str]) -> np.ndarray:
@@ -175,7 +188,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
 
         ``lexicon``, when given, adds its per-language columns (feature 4) and is kept in
         :attr:`lexicon_` and in the saved artifacts. ``code_corpus``, when given, trains the code
-        identifier of feature 5 (kept in :attr:`code_model_`); ``groups`` names the source of each
+        identifier of feature 5 (kept in :attr:`code_model_`), whose top languages the grammar
+        evidence of feature 6 parses (kept in :attr:`grammar_`); ``groups`` names the source of each
         prompt, so that a prompt's identifier outputs come from an identifier fitted without the
         corpus windows of its source (see :func:`~moe_coder.routing.code_language.out_of_fold_proba`).
         """
@@ -194,7 +208,25 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"groups must name the source of each of the {len(prompts)} prompts; found {len(groups)}")
             identifier = CodeLanguageIdentifier(self.char_features, self.word_features)
             self.code_model_, code_proba = out_of_fold_proba(identifier, code_corpus, texts, groups)
+        self.grammar_ = None
+        if self.code_model_ is not None and self.grammar_weight > 0:
+            languages = [lang for lang in GRAMMAR_LANGUAGES if lang in set(map(str, self.code_model_.classes_))]
+            self.grammar_ = GrammarEvidence(languages, self.grammar_candidates)
         X, fast_first_column = self._features(texts, fit=True, code_proba=code_proba)
+        return self.fit_heads(X, y, fast_first_column)
+
+    def fit_heads(self, X: sparse.csr_matrix, y: Any, fast_first_column: int | None = None) -> "PromptRouter":
+        """Fit the heads alone on rows of a fitted router's :meth:`transform` (its feature state,
+        the lexicon, code identifier and grammar evidence, is kept).
+
+        :meth:`fit` ends here; evaluation that holds out whole prompt families refits only the
+        heads on the rows outside a family (``benchmarks/router.py --held-out-families``).
+        ``fast_first_column`` is where the fast heads' columns begin (the embedding's width);
+        ``None`` fits no fast heads.
+        """
+        y = np.asarray(y, dtype=object)
+        if y.ndim != 2 or y.shape[1] not in (2, 3) or y.shape[0] != X.shape[0]:
+            raise ValueError(f"y must have shape ({X.shape[0]}, 2) or ({X.shape[0]}, 3); found {y.shape}")
         self.heads_ = ["language", "task"]
         source_rows = np.zeros(len(y), dtype=bool)
         if y.shape[1] == 3:
@@ -217,7 +249,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             return HeadStack(estimators, target=target, first_column=first_column)
 
         self.full_heads_ = fit_stack(0)
-        self.fast_heads_ = fit_stack(fast_first_column) if self.cascade else None
+        self.fast_heads_ = fit_stack(fast_first_column) if self.cascade and fast_first_column else None
         full = self.full_heads_
         languages = set(full.estimators[0].classes_)
         if full.target is not None:
@@ -403,6 +435,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         code_model = getattr(self, "code_model_", None)
         if code_model is not None:
             arrays.update(code_model.to_arrays())
+        grammar = getattr(self, "grammar_", None)
         with atomic_output(directory / _WEIGHTS) as fh:
             np.savez_compressed(fh, **arrays)
         meta = {
@@ -413,6 +446,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             "cue_names": list(getattr(self, "cue_names_", [])),
             "lexicon_languages": lexicon.languages if lexicon is not None else None,
             "code_languages": [str(c) for c in code_model.classes_] if code_model is not None else None,
+            "grammar_languages": grammar.languages if grammar is not None else None,
             "temperatures": full.temperatures if full is not None else None,
             "target_temperature": full.target_temperature if full is not None else None,
             "fast_temperatures": fast.temperatures if fast is not None else None,
@@ -466,6 +500,13 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
                 code_languages, arrays, router.char_features, router.word_features) if code_languages else None
         except ValueError as exc:
             raise ValueError(f"{weights_path}: {exc}") from None
+        grammar_languages = meta.get("grammar_languages")
+        if grammar_languages and router.code_model_ is None:
+            raise ValueError(f"{meta_path}: grammar evidence needs the code identifier, which the artifacts lack")
+        try:
+            router.grammar_ = GrammarEvidence(grammar_languages, router.grammar_candidates) if grammar_languages else None
+        except ValueError as exc:
+            raise ValueError(f"{meta_path}: {exc}") from None
         router.heads_ = list(meta["heads"])
         router.tfidf_ = TfidfTransformer(sublinear_tf=True)
         router.tfidf_.idf_ = arrays["tfidf.idf"].astype(np.float64)

@@ -1,0 +1,106 @@
+"""Grammar evidence (moe_coder/routing/grammar.py): the tree-sitter grammars of the twelve languages,
+as the router reads them."""
+import numpy as np
+import pytest
+
+from moe_coder.routing.grammar import (
+    CLEAN_ENOUGH, GRAMMAR_LANGUAGES, GrammarEvidence, feature_names, parse_code,
+)
+
+JS_COMPLETION = """// Return the number of vowels in the string.
+// >>> countVowels("hello")
+// 2
+function countVowels(s){
+"""
+CPP_COMPLETION = """#include<assert.h>
+#include<bits/stdc++.h>
+// Sum the even numbers.
+// >>> sum_even((std::vector<long>({(long)1, (long)2, (long)4})))
+// (6)
+long sum_even(std::vector<long> xs) {
+"""
+BASH_STUB = """#!/bin/bash
+# Print the words of a line in reverse order.
+# $1 is a string
+reverse_words() {
+"""
+KOTLIN = """fun area(shapes: List<Shape>): Double {
+    val total = shapes.sumOf { it.area() }
+    return total
+}
+data class Point(val x: Int, val y: Int)
+"""
+HASKELL = """area :: [Double] -> Double
+area xs = foldr (+) 0 xs
+main = print (area [1.0, 2.0])
+"""
+
+
+def test_the_right_grammar_accepts_and_a_lookalike_rejects():
+    assert parse_code(JS_COMPLETION, "javascript")[0] == 1.0  # the unclosed body at the end is no error
+    assert parse_code(JS_COMPLETION, "go")[0] < CLEAN_ENOUGH
+    cpp, c = parse_code(CPP_COMPLETION, "cpp"), parse_code(CPP_COMPLETION, "c")
+    assert cpp[0] == 1.0 and c[0] < cpp[0]
+    assert cpp[1]  # std:: qualified names are C++'s own nodes
+    assert parse_code(BASH_STUB, "bash")[0] >= CLEAN_ENOUGH
+
+
+@pytest.mark.parametrize("code", [KOTLIN, HASKELL])
+def test_code_outside_the_twelve_is_accepted_by_none(code):
+    shares = {lang: parse_code(code, lang)[0] for lang in GRAMMAR_LANGUAGES}
+    assert max(shares.values()) < CLEAN_ENOUGH, shares
+
+
+def test_distinctive_nodes_inside_errors_do_not_count():
+    assert parse_code("@@@ x := 1 @@@ )))\n", "go") == (0.0, False)  # the := sits inside an ERROR node
+    assert parse_code("package main\nfunc f() { x := 1; _ = x }\n", "go") == (1.0, True)
+
+
+def test_empty_code_and_unknown_language():
+    assert parse_code("", "python") == (0.0, False)
+    with pytest.raises(ValueError, match="no grammar for 'kotlin'"):
+        parse_code("fun f() = 1", "kotlin")
+    with pytest.raises(ValueError, match="no grammar"):
+        GrammarEvidence(["python", "cobol"])
+    with pytest.raises(ValueError, match="candidates"):
+        GrammarEvidence(candidates=0)
+
+
+def test_features_parse_only_the_top_candidates():
+    languages = list(GRAMMAR_LANGUAGES) + ["unknown"]
+    scores = np.zeros((2, len(languages)))
+    scores[0, languages.index("go")] = 0.6
+    scores[0, languages.index("javascript")] = 0.3
+    scores[0, languages.index("unknown")] = 0.9  # no grammar: never a candidate
+    evidence = GrammarEvidence(candidates=2)
+    F = evidence.features([JS_COMPLETION, "just some prose, no code at all"], scores, languages)
+    names = feature_names()
+    assert F.shape == (2, len(names)) == (2, 3 * 12 + 2)
+    row = dict(zip(names, F[0]))
+    assert row["clean:javascript"] == 1.0 and row["rejected:go"] > 1 - CLEAN_ENOUGH
+    parsed = {n.split(":")[1] for n, v in row.items() if n.startswith(("clean:", "rejected:")) and v}
+    assert parsed == {"go", "javascript"}
+    assert row["best_clean"] == 1.0 and row["none_clean"] == 0.0
+    assert not F[1].any()  # no scores for the second text: nothing parsed
+
+
+def test_features_flag_code_no_candidate_accepts():
+    languages = list(GRAMMAR_LANGUAGES)
+    scores = np.ones((1, len(languages)))
+    row = dict(zip(feature_names(), GrammarEvidence(candidates=12).features([KOTLIN], scores, languages)[0]))
+    assert row["none_clean"] == 1.0 and row["best_clean"] < CLEAN_ENOUGH
+
+
+def test_features_of_a_text_do_not_depend_on_its_batch():
+    languages = list(GRAMMAR_LANGUAGES)
+    texts = [JS_COMPLETION, CPP_COMPLETION, BASH_STUB, KOTLIN]
+    scores = np.random.default_rng(0).random((len(texts), len(languages)))
+    evidence = GrammarEvidence()
+    together = evidence.features(texts, scores, languages)
+    for i, text in enumerate(texts):
+        np.testing.assert_array_equal(evidence.features([text], scores[i:i + 1], languages)[0], together[i])
+
+
+def test_features_refuse_scores_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="scores must have shape"):
+        GrammarEvidence().features(["x = 1"], np.zeros((1, 3)), list(GRAMMAR_LANGUAGES))
