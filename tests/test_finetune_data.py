@@ -69,7 +69,10 @@ def test_prompt_tokens_are_what_serving_feeds_the_model(fmt, tiny_llama_dir):
     pool = ExpertPool(device="cpu")
     loaded = pool._get(spec)
     (example,) = encode_conversations([CONVERSATION], spec, loaded.tokenizer, seq_len=512)
-    served = pool._encode(loaded, spec, [pool.render(spec, CONVERSATION[:1])], max_new_tokens=8)["input_ids"][0]
+    enc = pool._encode(loaded, spec, [pool.render(spec, CONVERSATION[:1])], max_new_tokens=8)
+    # The pool pads prompts on the left to a multiple of 16 tokens; the model attends to the rest.
+    served = enc["input_ids"][0][enc["attention_mask"][0].bool()]
+    assert (enc["input_ids"][0][~enc["attention_mask"][0].bool()] == loaded.tokenizer.pad_token_id).all()
     assert example.ids[: example.prompt_len].tolist() == served.tolist()
     answer = loaded.tokenizer.decode(example.ids[example.prompt_len :].tolist())
     assert answer == CONVERSATION[1]["content"] + loaded.tokenizer.eos_token

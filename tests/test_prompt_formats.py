@@ -59,7 +59,10 @@ def test_training_prompt_equals_inference_prompt(fmt, tiny_llama_dir):
     convo = MESSAGES + [{"role": "assistant", "content": "s[::-1]"}]
     (example,) = encode_conversations([convo], spec, tokenizer, seq_len=512)
     fed = pool._encode(pool._get(spec), spec, [pool.render(spec, MESSAGES)], max_new_tokens=8)
-    assert example.ids[: example.prompt_len].tolist() == fed["input_ids"][0].tolist()
+    # The pool pads prompts on the left to a multiple of 16 tokens; the model attends to the rest.
+    attended = fed["attention_mask"][0].bool()
+    assert (fed["input_ids"][0][~attended] == tokenizer.pad_token_id).all()
+    assert example.ids[: example.prompt_len].tolist() == fed["input_ids"][0][attended].tolist()
     assert tokenizer.decode(example.ids[example.prompt_len :]) == "s[::-1]" + tokenizer.eos_token
 
 
