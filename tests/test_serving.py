@@ -515,3 +515,73 @@ def test_the_heap_trimmer_trims_at_most_once_per_interval():
         pytest.skip("not glibc")
     assert trimmer() and not trimmer() and trimmer.trims == 1
     assert HeapTrimmer(interval_s=0)()
+
+
+# ----------------------------------------------------------------------------- batched streams
+def test_streams_opened_together_generate_as_one_batch_and_each_equals_its_whole_answer(tiny_llama_dir):
+    """Every stream of a batch yields exactly its greedy answer, with the same token counts and finish reason."""
+    from moe_coder.config import ExpertSpec
+    from moe_coder.experts.pool import ExpertPool
+
+    pool = ExpertPool(max_loaded=1, device="cpu")
+    spec = ExpertSpec(name="e", model=str(tiny_llama_dir), prompt_format="completion", dtype="float32")
+    prompts = ["def add(a, b):", "import os\n", "x = [", "class A:\n    def f(self):", "# sum a list\n"]
+    whole = pool.complete_many([(spec, p) for p in prompts], batch_size=8, max_new_tokens=12, stop=["\n\n"])
+    shapes: list[tuple[int, int]] = []
+    model = pool._get(spec).model
+    hook = model.register_forward_pre_hook(lambda m, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+    try:
+        streams = pool.stream_many([(spec, p, None) for p in prompts], batch_size=8, max_new_tokens=12, stop=["\n\n"])
+        results = []
+        for stream in streams:
+            pieces = []
+            try:
+                while True:
+                    pieces.append(next(stream))
+            except StopIteration as end:
+                results.append(("".join(pieces), end.value))
+    finally:
+        hook.remove()
+    assert {s[0] for s in shapes} == {8}, "the five streams did not run as one batch (of bucket size 8)"
+    for (text, completion), expected in zip(results, whole):
+        assert text == completion.text == expected.text
+        assert (completion.prompt_tokens, completion.completion_tokens, completion.finish_reason) == (
+            expected.prompt_tokens, expected.completion_tokens, expected.finish_reason
+        )
+
+
+def test_a_stream_that_leaves_its_batch_stops_alone(tiny_llama_dir):
+    """Closing one stream of a batch ends its row; the other streams still get their whole answers."""
+    from moe_coder.config import ExpertSpec
+    from moe_coder.experts.pool import ExpertPool
+
+    pool = ExpertPool(max_loaded=1, device="cpu")
+    spec = ExpertSpec(name="e", model=str(tiny_llama_dir), prompt_format="completion", dtype="float32")
+    prompts = ["def add(a, b):", "def sub(a, b):", "def mul(a, b):"]
+    whole = pool.complete_many([(spec, p) for p in prompts], batch_size=4, max_new_tokens=40)
+    cancel = threading.Event()
+    leaving, staying, cancelled = pool.stream_many(
+        [(spec, prompts[0], None), (spec, prompts[1], None), (spec, prompts[2], cancel)], batch_size=4, max_new_tokens=40
+    )
+    next(leaving)
+    leaving.close()
+    cancel.set()
+    rest = list(cancelled)  # ends within a token of the cancel
+    assert len("".join(rest)) < len(whole[2].text) or whole[2].completion_tokens <= 2
+    assert "".join(staying) == whole[1].text
+
+
+def test_concurrent_streams_are_answered_in_one_batch(front):
+    before = front.metrics()
+
+    def stream(_: int) -> str:
+        chunks = _ask(front.client(), BASH, model="shell", max_tokens=6, stream=True)
+        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(stream, range(8)))
+    after = front.metrics()
+    batches = _metric(after, "moe_coder_batch_size_count") - _metric(before, "moe_coder_batch_size_count")
+    requests = _metric(after, "moe_coder_batch_size_sum") - _metric(before, "moe_coder_batch_size_sum")
+    assert requests == 8 and batches < 8
+    assert len(set(answers)) == 1 and answers[0] == _ask(front.client(), BASH, model="shell", max_tokens=6).choices[0].message.content

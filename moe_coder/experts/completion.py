@@ -1,7 +1,6 @@
 """One generated answer with its real token counts, and the pieces that measure them."""
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -22,6 +21,16 @@ class Completion:
     finish_reason: str = "stop"
 
 
+def truncate_at_stop(text: str, stop: Sequence[str] | None) -> str:
+    """Cut ``text`` at the earliest occurrence of any stop string."""
+    cut = len(text)
+    for s in stop or ():
+        i = text.find(s)
+        if s and i != -1:
+            cut = min(cut, i)
+    return text[:cut]
+
+
 class ContextLengthError(ValueError):
     """``max_new_tokens`` does not fit in the expert's context."""
 
@@ -36,44 +45,9 @@ def check_room(spec: ExpertSpec, context: int | None, max_new_tokens: int) -> in
     return room
 
 
-def generated_lengths(new_tokens: Any, eos_ids: Sequence[int], pad_id: int | None) -> list[int]:
-    """Tokens each row of ``generate``'s output really generated.
-
-    A row ends at its first end-of-sequence token (counted); a row stopped otherwise (a stop
-    string) is followed by padding, which is not counted.
-    """
-    lengths = []
-    for row in new_tokens.tolist():
-        n = len(row)
-        ends = [i for i, t in enumerate(row) if t in eos_ids]
-        if ends:
-            n = ends[0] + 1
-        elif pad_id is not None:
-            while n and row[n - 1] == pad_id:
-                n -= 1
-        lengths.append(n)
-    return lengths
-
-
 def eos_token_ids(model: Any, tokenizer: Any) -> list[int]:
     """The ids that end a sequence for this model (its generation config's, else the tokenizer's)."""
     eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     if eos is None:
         eos = tokenizer.eos_token_id
     return [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]) if e is not None]
-
-
-class GenerationMonitor:
-    """A ``generate`` stopping criterion that counts new tokens and halts when an event is set."""
-
-    def __init__(self, prompt_length: int, *events: threading.Event | None) -> None:
-        self.prompt_length = prompt_length
-        self.events = [e for e in events if e is not None]
-        self.generated = 0
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        self.generated = int(input_ids.shape[1]) - self.prompt_length
-        halt = any(e.is_set() for e in self.events)
-        return torch.full((input_ids.shape[0],), halt, dtype=torch.bool, device=input_ids.device)

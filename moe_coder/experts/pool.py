@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generator, Iterator, Sequence
 
 from moe_coder.config import ExpertSpec
-from moe_coder.experts.completion import Completion, GenerationMonitor, check_room, eos_token_ids, generated_lengths
+from moe_coder.experts.completion import Completion, check_room, eos_token_ids
 from moe_coder.experts.loading import LoadedModel, attach_adapter, default_device, load_base
 from moe_coder.experts.prompt_formats import Message, render_prompt
+from moe_coder.experts.streaming import BatchStream
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +54,6 @@ def merge_generation_settings(spec: ExpertSpec, overrides: dict[str, Any]) -> di
     if isinstance(settings.get("stop"), str):
         settings["stop"] = [settings["stop"]]
     return settings
-
-
-def truncate_at_stop(text: str, stop: Sequence[str] | None) -> str:
-    """Cut ``text`` at the earliest occurrence of any stop string."""
-    cut = len(text)
-    for s in stop or ():
-        i = text.find(s)
-        if s and i != -1:
-            cut = min(cut, i)
-    return text[:cut]
 
 
 class ExpertPool:
@@ -228,16 +219,17 @@ class ExpertPool:
                 raise answer
         return outputs
 
-    def _complete_local(
+    def _local_groups(
         self,
         requests: Sequence[tuple[ExpertSpec, str | Sequence[Message]]],
         indices: Sequence[int],
-        outputs: list[Any],
-        batch_size: int,
         overrides: dict[str, Any],
-    ) -> None:
-        import torch
+    ) -> list[tuple[ExpertSpec, dict[str, Any], list[int], dict[int, str]]]:
+        """Local requests grouped by the weights they run on and their settings.
 
+        Each group: a spec of it, the merged settings, its indices sorted by prompt length (so
+        left-padded batches carry little padding) and the rendered prompts.
+        """
         groups: dict[tuple, list[int]] = {}
         group_settings: dict[tuple, tuple[ExpertSpec, dict[str, Any]]] = {}
         for i in indices:
@@ -246,27 +238,26 @@ class ExpertPool:
             key = (self._key(spec), spec.adapter, spec.max_context, json.dumps(settings, sort_keys=True, default=str))
             groups.setdefault(key, []).append(i)
             group_settings[key] = (spec, settings)
+        result = []
         for key, members in groups.items():
-            spec, settings = group_settings[key]
             texts = {i: self.render(*requests[i]) for i in members}
-            order = sorted(members, key=lambda i: len(texts[i]))
-            with self._activated(spec) as loaded, torch.inference_mode():
-                kwargs = self._generate_kwargs(loaded, settings)
-                for start in range(0, len(order), batch_size):
-                    chunk = order[start : start + batch_size]
-                    # the last (longest) prompt fills the bucket: the filler rows pad no prompt further
-                    padded = [texts[i] for i in chunk] + [texts[chunk[-1]]] * (bucket_size(len(chunk), batch_size) - len(chunk))
-                    enc = self._encode(loaded, spec, padded, kwargs["max_new_tokens"])
-                    out = loaded.model.generate(**enc, **kwargs)
-                    new = out[: len(chunk), enc["input_ids"].shape[1] :]
-                    rows = loaded.tokenizer.batch_decode(new, skip_special_tokens=True)
-                    eos = eos_token_ids(loaded.model, loaded.tokenizer)
-                    lengths = generated_lengths(new, eos, loaded.tokenizer.pad_token_id)
-                    prompt_lengths = enc["attention_mask"][: len(chunk)].sum(dim=1).tolist()
-                    for j, (i, row, n) in enumerate(zip(chunk, rows, lengths)):
-                        text = truncate_at_stop(row, settings.get("stop"))
-                        ran_out = n >= kwargs["max_new_tokens"] and text == row and int(new[j, n - 1]) not in eos
-                        outputs[i] = Completion(text, int(prompt_lengths[j]), n, "length" if ran_out else "stop")
+            result.append((*group_settings[key], sorted(members, key=lambda i: len(texts[i])), texts))
+        return result
+
+    def _complete_local(
+        self,
+        requests: Sequence[tuple[ExpertSpec, str | Sequence[Message]]],
+        indices: Sequence[int],
+        outputs: list[Any],
+        batch_size: int,
+        overrides: dict[str, Any],
+    ) -> None:
+        for spec, settings, order, texts in self._local_groups(requests, indices, overrides):
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                batch = self._batch(spec, settings, [texts[i] for i in chunk], [None] * len(chunk), batch_size)
+                for i, completion in zip(chunk, batch.run()):
+                    outputs[i] = completion
 
     def generate(
         self,
@@ -290,60 +281,73 @@ class ExpertPool:
         The generator's return value is the :class:`Completion` with its token counts. The
         pool's lock is held by the generating thread only, never across a ``yield``: a slow
         reader delays nobody else. Setting ``cancel``, or closing the generator, stops the
-        generation at its next token.
+        generation at its next token. :meth:`stream_many` streams many prompts as one batch.
         """
-        settings = merge_generation_settings(spec, overrides)
-        if spec.endpoint:
-            return (yield from self.remote_endpoint(spec).stream(spec, prompt, settings, cancel))
-        import torch
+        return self.stream_many([(spec, prompt, cancel)], **overrides)[0]
 
-        with _IMPORT_LOCK:
-            from transformers import StoppingCriteriaList, TextIteratorStreamer
+    def stream_many(
+        self,
+        requests: Sequence[tuple[ExpertSpec, str | Sequence[Message], threading.Event | None]],
+        batch_size: int = 8,
+        **overrides: Any,
+    ) -> list[Generator[str, None, Completion]]:
+        """One stream per ``(expert, prompt, cancel)``, local ones generated together in batches.
 
-        text = self.render(spec, prompt)
-        stop = settings.get("stop")
-        streamer = TextIteratorStreamer(self.tokenizer(spec), skip_prompt=True, skip_special_tokens=True)
-        halt = threading.Event()
-        monitor = GenerationMonitor(0, halt, cancel)
-        errors: list[BaseException] = []
+        Local requests are grouped as :meth:`complete_many` groups them; each batch of a group
+        is one ``generate`` call (at a bucket size), started when the first of its streams is
+        read. Each stream is a generator as :meth:`stream` returns: pieces of text, then its
+        :class:`Completion`. A stream whose reader stops (closed, or its ``cancel`` set) ends its
+        own row at the next token; the others go on. Remote experts' streams go to their
+        endpoints, one request each.
+        """
+        streams: list[Any] = [None] * len(requests)
+        local = []
+        for i, (spec, prompt, cancel) in enumerate(requests):
+            if spec.endpoint:
+                settings = merge_generation_settings(spec, overrides)
+                streams[i] = self.remote_endpoint(spec).stream(spec, prompt, settings, cancel)
+            else:
+                local.append(i)
+        pairs = [(spec, prompt) for spec, prompt, _ in requests]
+        for spec, settings, order, texts in self._local_groups(pairs, local, overrides):
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                batch = self._batch(spec, settings, [texts[i] for i in chunk], [requests[i][2] for i in chunk], batch_size)
+                for j, i in enumerate(chunk):
+                    streams[i] = batch.reader(j)
+        return streams
 
-        def run() -> None:
-            try:
-                with self._activated(spec) as loaded, torch.inference_mode():
-                    kwargs = self._generate_kwargs(loaded, settings)
-                    enc = self._encode(loaded, spec, [text], kwargs["max_new_tokens"])
-                    monitor.prompt_length = int(enc["input_ids"].shape[1])
-                    loaded.model.generate(
-                        **enc, **kwargs, streamer=streamer, stopping_criteria=StoppingCriteriaList([monitor])
-                    )
-            except BaseException as exc:  # surfaced in the caller's thread below
-                errors.append(exc)
-                streamer.end()
+    def _batch(
+        self,
+        spec: ExpertSpec,
+        settings: dict[str, Any],
+        texts: list[str],
+        cancels: list[threading.Event | None],
+        batch_size: int,
+    ) -> BatchStream:
+        """One ``generate`` call over ``texts`` (padded to a bucket size) on ``spec``'s weights, run by :meth:`BatchStream.run` or streamed."""
+        fillers = bucket_size(len(texts), batch_size) - len(texts)
+        padded = texts + [texts[-1]] * fillers
 
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        # Hold back enough characters that a stop string split across pieces is never emitted.
-        holdback = max((len(s) for s in stop or ()), default=1) - 1
-        pending, emitted = "", []
-        try:
-            for piece in streamer:
-                pending += piece
-                cut = truncate_at_stop(pending, stop)
-                if len(cut) < len(pending):
-                    pending = cut
-                    break
-                if len(pending) > holdback:
-                    ready = len(pending) - holdback
-                    emitted.append(pending[:ready])
-                    yield pending[:ready]
-                    pending = pending[ready:]
-            if pending:
-                emitted.append(pending)
-                yield pending
-        finally:
-            halt.set()  # a no-op once generation ended; stops it at the next token when the reader left early
-            worker.join()
-        if errors:
-            raise errors[0]
-        ran_out = monitor.generated >= int(settings["max_new_tokens"])
-        return Completion("".join(emitted), monitor.prompt_length, monitor.generated, "length" if ran_out else "stop")
+        def run(batch: BatchStream) -> None:
+            import torch
+
+            with _IMPORT_LOCK:
+                from transformers import StoppingCriteriaList
+
+            with self._activated(spec) as loaded, torch.inference_mode():
+                kwargs = self._generate_kwargs(loaded, settings)
+                kwargs.pop("stop_strings", None)  # the watcher ends each row at its stop strings
+                kwargs.pop("tokenizer", None)
+                enc = self._encode(loaded, spec, padded, kwargs["max_new_tokens"])
+                batch.set_prompt_tokens(enc["attention_mask"].sum(dim=1).tolist())
+                tokenizer = loaded.tokenizer
+                watcher = batch.watch(
+                    lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
+                    eos_token_ids(loaded.model, loaded.tokenizer),
+                    settings.get("stop"),
+                    kwargs["max_new_tokens"],
+                )
+                loaded.model.generate(**enc, **kwargs, stopping_criteria=StoppingCriteriaList([watcher]))
+
+        return BatchStream(cancels, fillers, run)

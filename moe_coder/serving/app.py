@@ -121,9 +121,16 @@ def create_app(
         finally:
             trim()  # runs in the batch's worker thread, after generation freed its memory
 
-    arriving = 0  # generation requests accepted and not yet answered or turned into a stream: the batch may wait for them
+    # Requests the batchers may wait for: accepted with their body still being read, or parsed and
+    # not yet answered (plain) or opened (streams).
+    reading = plain = streaming = 0
     batcher: Batcher[GenerationRequest, Any] = Batcher(
-        answer_batch, max_batch, batch_window_ms / 1000, on_batch=metrics.batch_size.observe, expected=lambda: arriving
+        answer_batch, max_batch, batch_window_ms / 1000, on_batch=metrics.batch_size.observe, expected=lambda: reading + plain
+    )
+    # Streams that arrive together are opened together, so that they generate as one batch.
+    stream_batcher: Batcher[tuple[GenerationRequest, threading.Event], Any] = Batcher(
+        engine.open_streams, max_batch, batch_window_ms / 1000, on_batch=metrics.batch_size.observe,
+        expected=lambda: reading + streaming,
     )
     stream_threads = anyio.CapacityLimiter(1024)
     key = api_key.encode() if api_key else None
@@ -155,8 +162,12 @@ def create_app(
             raise APIError(404, f"model {name!r} does not exist; this server has {engine.models}", "model_not_found", "model")
 
     async def stream_answer(request: GenerationRequest) -> StreamingResponse:
+        nonlocal streaming
         cancel = threading.Event()
-        decision, stream = await anyio.to_thread.run_sync(engine.open_stream, request, cancel, limiter=stream_threads)
+        try:
+            decision, stream = await stream_batcher.submit((request, cancel))
+        finally:
+            streaming -= 1
         try:  # the first piece comes before the status line, so failing to start is still a proper HTTP error
             first = await anyio.to_thread.run_sync(_next, stream, trim, limiter=stream_threads)
         except BaseException:
@@ -234,21 +245,21 @@ def create_app(
         return JSONResponse(full_body(parsed.kind, result.decision, completion), headers={EXPERT_HEADER: result.decision.expert})
 
     async def generate(request: Request, kind: str) -> Response:
-        nonlocal arriving
+        nonlocal reading, plain, streaming
         authorise(request)
-        arriving += 1
+        reading += 1
         try:
             parsed = await read_request(request, kind)
-        except BaseException:
-            arriving -= 1
-            raise
-        if parsed.stream:  # streams do not go through the batcher
-            arriving -= 1
+        finally:
+            reading -= 1
+        if parsed.stream:  # the stream's batch is opened by stream_answer, which counts it out
+            streaming += 1
             return await answer(parsed)
+        plain += 1
         try:
             return await answer(parsed)
         finally:
-            arriving -= 1
+            plain -= 1
 
     async def chat_completions(request: Request) -> Response:
         return await generate(request, "chat")
@@ -285,9 +296,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         batcher.start()
+        stream_batcher.start()
         try:
             yield
         finally:
+            await stream_batcher.stop()
             await batcher.stop()
 
     app = Starlette(

@@ -81,10 +81,41 @@ class Engine:
                 results[i] = Answer(decisions[i], completion)
         return results
 
+    def open_streams(
+        self, requests: Sequence[tuple[GenerationRequest, threading.Event]]
+    ) -> list[tuple[RoutingDecision, Generator[str, None, Completion]] | Exception]:
+        """Route streaming requests together and open their streams, local ones batched.
+
+        Each ``(request, cancel)`` gets its decision and stream, or the error that stopped it.
+        Streams with the same generation settings are opened together, so the pool runs those
+        on the same weights as one batch; nothing is generated until a stream is first read.
+        """
+        decisions = self.route([request for request, _ in requests])
+        results: list[tuple[RoutingDecision, Generator[str, None, Completion]] | Exception] = [RuntimeError("not opened")] * len(requests)
+        groups: dict[str, list[int]] = {}
+        for i, (request, _) in enumerate(requests):
+            groups.setdefault(request.settings_key, []).append(i)
+        for indices in groups.values():
+            settings = requests[indices[0]][0].settings
+            try:
+                streams = self.mixture.pool.stream_many(
+                    [(self.spec_for(decisions[i].expert, requests[i][0].kind), requests[i][0].prompt, requests[i][1]) for i in indices],
+                    self.max_batch,
+                    **settings,
+                )
+            except Exception as exc:  # this group's requests fail with it; the other groups still open
+                for i in indices:
+                    results[i] = exc
+                continue
+            for i, stream in zip(indices, streams):
+                results[i] = (decisions[i], stream)
+        return results
+
     def open_stream(
         self, request: GenerationRequest, cancel: threading.Event
     ) -> tuple[RoutingDecision, Generator[str, None, Completion]]:
         """Route one request and start streaming its answer (nothing is generated until the first ``next``)."""
-        decision = self.route([request])[0]
-        spec = self.spec_for(decision.expert, request.kind)
-        return decision, self.mixture.pool.stream(spec, request.prompt, cancel, **request.settings)
+        result = self.open_streams([(request, cancel)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result

@@ -1,0 +1,203 @@
+"""Streamed generation of a whole batch: one ``generate`` call, one stream per row.
+
+:class:`BatchStream` runs one left-padded batch through ``model.generate`` in a worker thread.
+Its :class:`RowWatcher` is a stopping criterion, so it sees every generated token of every row
+in the generating thread, step by step. For each row it decodes the text so far, ends the row
+at its end-of-sequence token, at a stop string or when its reader cancels, and hands finished
+text to the row's queue. A row that ends stops generating (the criterion marks it done, and
+``generate`` pads it from then on); the batch stops when every row has ended.
+
+Each row is read through :meth:`BatchStream.reader`, a generator of text pieces whose return
+value is the row's :class:`~moe_coder.experts.completion.Completion`. Nothing is generated
+until some reader asks for its first piece. A reader that stops reading (closed, or its
+``cancel`` event set) ends its own row only. The generating thread never waits for a reader,
+so a slow reader delays nobody.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generator, Sequence
+
+from moe_coder.experts.completion import Completion, truncate_at_stop
+
+_END = object()
+
+
+@dataclass
+class _Row:
+    """One row of the batch: its tokens, the text handed out so far, and how it ended."""
+
+    prompt_tokens: int
+    cancel: threading.Event | None = None
+    filler: bool = False  # a bucket's filler copy: ended before it starts
+    ids: list[int] = field(default_factory=list)
+    sent: int = 0  # characters of the decoded text already handed to the reader
+    ended: bool = False
+    finish_reason: str = "stop"
+    text: str = ""  # the final text, once ended
+    pieces: "queue.SimpleQueue[Any]" = field(default_factory=queue.SimpleQueue)
+
+
+class RowWatcher:
+    """A ``generate`` stopping criterion that streams each row's new text and ends rows one by one.
+
+    Called once per generated token with the whole ``input_ids``; returns, per row, whether that
+    row is done (ended here, or earlier).
+    """
+
+    def __init__(
+        self,
+        rows: list[_Row],
+        decode: Callable[[list[int]], str],
+        eos_ids: Sequence[int],
+        stop: Sequence[str] | None,
+        max_new_tokens: int,
+    ) -> None:
+        self.rows = rows
+        self.decode = decode
+        self.eos_ids = set(eos_ids)
+        self.stop = [s for s in stop or () if s]
+        self.max_new_tokens = max_new_tokens
+        # Hold back enough characters that a stop string split across pieces is never handed out.
+        self.holdback = max((len(s) for s in self.stop), default=1) - 1
+
+    def _advance(self, row: _Row, token: int) -> None:
+        row.ids.append(token)
+        if token in self.eos_ids:
+            self.end(row, "stop")
+            return
+        text = self.decode(row.ids)
+        cut = truncate_at_stop(text, self.stop)
+        if len(cut) < len(text):
+            self.end(row, "stop", cut)
+            return
+        if len(row.ids) >= self.max_new_tokens:
+            self.end(row, "length", text)
+            return
+        if text.endswith("\ufffd"):  # a character split across tokens: wait for the rest
+            return
+        ready = len(text) - self.holdback
+        if ready > row.sent:
+            row.pieces.put(text[row.sent : ready])
+            row.sent = ready
+
+    def end(self, row: _Row, reason: str, text: str | None = None) -> None:
+        """End ``row``: hand out the rest of its text, then its completion (once)."""
+        if row.ended:
+            return
+        row.ended = True
+        row.finish_reason = reason
+        row.text = self.decode(row.ids) if text is None else text
+        if len(row.text) > row.sent:
+            row.pieces.put(row.text[row.sent :])
+        row.pieces.put(_END)
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        last = input_ids[:, -1].tolist()
+        for row, token in zip(self.rows, last):
+            if row.ended:
+                continue
+            if row.filler or (row.cancel is not None and row.cancel.is_set()):
+                self.end(row, "stop")  # the token of this step is not the reader's: it left
+                continue
+            self._advance(row, int(token))
+        return torch.tensor([row.ended for row in self.rows], dtype=torch.bool, device=input_ids.device)
+
+
+class BatchStream:
+    """One batch generating in a worker thread, read row by row.
+
+    ``run(batch)`` is called once, in the worker thread, on the first read of any row. It loads
+    and encodes what it needs, sets each row's prompt length (:meth:`set_prompt_tokens`) and
+    calls ``generate`` with :meth:`watch`'s criterion among its stopping criteria.
+    """
+
+    def __init__(self, cancels: Sequence[threading.Event | None], fillers: int, run: Callable[["BatchStream"], None]) -> None:
+        self.rows = [_Row(0, cancel) for cancel in cancels] + [_Row(0, filler=True) for _ in range(fillers)]
+        self.watcher: RowWatcher | None = None
+        self._run = run
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._closed = [False] * len(self.rows)
+
+    def set_prompt_tokens(self, counts: Sequence[int]) -> None:
+        """The number of prompt tokens each row reads (the padding not counted)."""
+        for row, n in zip(self.rows, counts):
+            row.prompt_tokens = int(n)
+
+    def watch(
+        self, decode: Callable[[list[int]], str], eos_ids: Sequence[int], stop: Sequence[str] | None, max_new_tokens: int
+    ) -> RowWatcher:
+        """The stopping criterion that streams this batch's rows."""
+        self.watcher = RowWatcher(self.rows, decode, eos_ids, stop, max_new_tokens)
+        return self.watcher
+
+    def _finish(self, error: BaseException | None) -> None:
+        """End every row still running once ``generate`` returned (or raised ``error``)."""
+        for row in self.rows:
+            if row.ended:
+                continue
+            if error is not None or self.watcher is None:
+                row.ended = True
+                row.pieces.put(error or RuntimeError("the batch ended without generating"))
+            else:  # generate stopped on its own (its own criteria, or the length)
+                reason = "length" if len(row.ids) >= self.watcher.max_new_tokens else "stop"
+                self.watcher.end(row, reason)
+
+    def _work(self) -> None:
+        error: BaseException | None = None
+        try:
+            self._run(self)
+        except BaseException as exc:  # handed to every reader whose row had not ended
+            error = exc
+        self._finish(error)
+
+    def run(self) -> list[Completion]:
+        """Generate the whole batch in this thread; the :class:`Completion` of each row (fillers left out)."""
+        with self._lock:
+            if self._worker is not None:
+                raise RuntimeError("this batch is already streaming")
+            self._worker = threading.current_thread()
+        self._run(self)
+        self._finish(None)
+        return [Completion(r.text, r.prompt_tokens, len(r.ids), r.finish_reason) for r in self.rows if not r.filler]
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="batch-stream", daemon=True)
+                self._worker.start()
+
+    def reader(self, index: int) -> Generator[str, None, Completion]:
+        """The pieces of row ``index``'s answer; returns its :class:`Completion`."""
+        row = self.rows[index]
+        self._start()
+        try:
+            while True:
+                item = row.pieces.get()
+                if item is _END:
+                    return Completion(row.text, row.prompt_tokens, len(row.ids), row.finish_reason)
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self._leave(index)
+
+    def _leave(self, index: int) -> None:
+        """A reader is done with its row: end it if it still runs; the last reader waits for the worker."""
+        row = self.rows[index]
+        if not row.ended and row.cancel is None:
+            row.cancel = threading.Event()
+        if not row.ended:
+            assert row.cancel is not None
+            row.cancel.set()  # the watcher ends it at the next token
+        with self._lock:
+            self._closed[index] = True
+            last = all(self._closed[i] or self.rows[i].filler for i in range(len(self.rows)))
+            worker = self._worker
+        if last and worker is not None:
+            worker.join()
