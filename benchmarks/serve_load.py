@@ -4,7 +4,8 @@ Starts a server (and, for the remote-expert figure, a second one whose experts a
 experts pointing at the first), then prints:
 - for 1, 4, 16, 64 closed-loop clients: requests/s, tokens/s, p50/p95/p99 latency, time to
   first token (over the streamed share of requests), errors, the server's peak RSS;
-- the same 16 requests sent one by one and all at once (target: at once <= 1/3 of one by one);
+- the same 16 requests sent one by one and all at once (target: at once <= 1/3 of one by one), and
+  the same again streamed;
 - routing + HTTP overhead per request at p50, beyond generation measured in-process (target <= 10 ms);
 - a remote expert's overhead over calling its endpoint directly, at p50 (target <= 5 ms);
 - a soak: 64 clients for ``--soak`` seconds, errors and RSS growth after warm-up (target 0, <= 10%).
@@ -312,6 +313,15 @@ def main() -> None:
                 "one_by_one_s": round(statistics.median(sequential), 3), "all_at_once_s": round(statistics.median(concurrent), 3),
                 "ratio": round(statistics.median(concurrent) / statistics.median(sequential), 3),
             }
+            streamed = [body(p, "auto", args.max_tokens, stream=True) for p in PROMPTS[:16]]
+            sequential, concurrent = [], []
+            for _ in range(args.repeats):
+                sequential.append(asyncio.run(one_by_one(server.url, streamed))[0])
+                concurrent.append(asyncio.run(all_at_once(server.url, streamed))[0])
+            report["sixteen_streamed"] = {
+                "one_by_one_s": round(statistics.median(sequential), 3), "all_at_once_s": round(statistics.median(concurrent), 3),
+                "ratio": round(statistics.median(concurrent) / statistics.median(sequential), 3),
+            }
 
             _, routed = asyncio.run(one_by_one(server.url, sixteen))
             forced = [body(p, r["expert"], args.max_tokens, stream=False) for p, r in zip(PROMPTS[:16], routed)]
@@ -358,6 +368,8 @@ def print_report(report: dict, as_json: bool) -> None:
               f"{lv['p99_ms']:>8} {lv['ttft_p50_ms']:>9} {lv['errors']:>6} {lv['peak_rss_mb']:>11}")
     s = report["sixteen"]
     print(f"16 requests: one by one {s['one_by_one_s']} s, all at once {s['all_at_once_s']} s, ratio {s['ratio']} (target <= 0.333)")
+    s = report["sixteen_streamed"]
+    print(f"16 streamed requests: one by one {s['one_by_one_s']} s, all at once {s['all_at_once_s']} s, ratio {s['ratio']}")
     o = report["routing_http_overhead_ms"]
     print(f"routing + HTTP overhead p50 of {o['pairs']} pairs: {o['p50']} ms (HTTP with model auto {o['slow_p50']} ms, "
           f"generation in-process {o['fast_p50']} ms; target <= 10)")
