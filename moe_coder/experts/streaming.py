@@ -54,8 +54,10 @@ class RowWatcher:
         eos_ids: Sequence[int],
         stop: Sequence[str] | None,
         max_new_tokens: int,
+        streaming: bool = True,
     ) -> None:
         self.rows = rows
+        self.streaming = streaming  # False: nobody reads pieces, so text is decoded only where a stop string needs it
         self.decode = decode
         self.eos_ids = set(eos_ids)
         self.stop = [s for s in stop or () if s]
@@ -67,6 +69,10 @@ class RowWatcher:
         row.ids.append(token)
         if token in self.eos_ids:
             self.end(row, "stop")
+            return
+        if not self.streaming and not self.stop:
+            if len(row.ids) >= self.max_new_tokens:
+                self.end(row, "length")
             return
         text = self.decode(row.ids)
         cut = truncate_at_stop(text, self.stop)
@@ -123,6 +129,7 @@ class BatchStream:
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._closed = [False] * len(self.rows)
+        self._streaming = True  # False when run() generates the whole batch for its completions
 
     def set_prompt_tokens(self, counts: Sequence[int]) -> None:
         """The number of prompt tokens each row reads (the padding not counted)."""
@@ -133,7 +140,7 @@ class BatchStream:
         self, decode: Callable[[list[int]], str], eos_ids: Sequence[int], stop: Sequence[str] | None, max_new_tokens: int
     ) -> RowWatcher:
         """The stopping criterion that streams this batch's rows."""
-        self.watcher = RowWatcher(self.rows, decode, eos_ids, stop, max_new_tokens)
+        self.watcher = RowWatcher(self.rows, decode, eos_ids, stop, max_new_tokens, streaming=self._streaming)
         return self.watcher
 
     def _finish(self, error: BaseException | None) -> None:
@@ -162,6 +169,7 @@ class BatchStream:
             if self._worker is not None:
                 raise RuntimeError("this batch is already streaming")
             self._worker = threading.current_thread()
+            self._streaming = False
         self._run(self)
         self._finish(None)
         return [Completion(r.text, r.prompt_tokens, len(r.ids), r.finish_reason) for r in self.rows if not r.filler]
