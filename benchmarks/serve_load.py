@@ -225,6 +225,18 @@ async def all_at_once(url: str, payloads: list[dict]) -> tuple[float, list[dict]
         return time.perf_counter() - start, list(results)
 
 
+def at_once_vs_one_by_one(url: str, payloads: list[dict], repeats: int) -> dict:
+    """Medians over ``repeats`` alternating rounds of the same requests sent one by one and all at once."""
+    sequential, concurrent = [], []
+    for _ in range(repeats):
+        sequential.append(asyncio.run(one_by_one(url, payloads))[0])
+        concurrent.append(asyncio.run(all_at_once(url, payloads))[0])
+    return {
+        "one_by_one_s": round(statistics.median(sequential), 3), "all_at_once_s": round(statistics.median(concurrent), 3),
+        "ratio": round(statistics.median(concurrent) / statistics.median(sequential), 3),
+    }
+
+
 class InProcess:
     """The same mixture loaded in this process: generation alone, no routing, no HTTP."""
 
@@ -305,23 +317,9 @@ def main() -> None:
                 levels.append(level)
             report["levels"] = levels
 
-            sequential, concurrent = [], []
-            for _ in range(args.repeats):
-                sequential.append(asyncio.run(one_by_one(server.url, sixteen))[0])
-                concurrent.append(asyncio.run(all_at_once(server.url, sixteen))[0])
-            report["sixteen"] = {
-                "one_by_one_s": round(statistics.median(sequential), 3), "all_at_once_s": round(statistics.median(concurrent), 3),
-                "ratio": round(statistics.median(concurrent) / statistics.median(sequential), 3),
-            }
+            report["sixteen"] = at_once_vs_one_by_one(server.url, sixteen, args.repeats)
             streamed = [body(p, "auto", args.max_tokens, stream=True) for p in PROMPTS[:16]]
-            sequential, concurrent = [], []
-            for _ in range(args.repeats):
-                sequential.append(asyncio.run(one_by_one(server.url, streamed))[0])
-                concurrent.append(asyncio.run(all_at_once(server.url, streamed))[0])
-            report["sixteen_streamed"] = {
-                "one_by_one_s": round(statistics.median(sequential), 3), "all_at_once_s": round(statistics.median(concurrent), 3),
-                "ratio": round(statistics.median(concurrent) / statistics.median(sequential), 3),
-            }
+            report["sixteen_streamed"] = at_once_vs_one_by_one(server.url, streamed, args.repeats)
 
             _, routed = asyncio.run(one_by_one(server.url, sixteen))
             forced = [body(p, r["expert"], args.max_tokens, stream=False) for p, r in zip(PROMPTS[:16], routed)]
