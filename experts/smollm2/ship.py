@@ -15,6 +15,7 @@ written atomically, ``mixture.json`` last.
 
     python experts/smollm2/ship.py --runs runs/experts --data-summary runs/expert-data/summary.json \\
         [--eval runs/eval] [--plot docs/images/expert_training_loss.png]
+    python experts/smollm2/ship.py --scores-only --eval runs/eval      # scores into the shipped cards only
 """
 from __future__ import annotations
 
@@ -184,6 +185,31 @@ def ship(runs: Path, summary_file: Path, eval_dir: Path | None, names: list[str]
     return sizes
 
 
+def update_scores(eval_dir: Path, names: list[str]) -> list[str]:
+    """Put (or replace) the execution scores in the shipped cards, from ``eval_dir``, without the training runs.
+
+    Returns the names whose card has scores now.
+    """
+    updated = []
+    for name in names:
+        card_file = BUILTIN / "experts" / name / "README.md"
+        if not card_file.exists():
+            raise FileNotFoundError(f"expert {name!r}: no shipped model card at {card_file}")
+        section = _score_section(name, eval_dir)
+        if not section:
+            continue
+        lines = card_file.read_text().rstrip("\n").split("\n")
+        title = section[0]
+        if title in lines:  # the previous scores, up to the next section
+            start = lines.index(title)
+            end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+            del lines[start:end]
+        at = lines.index("## Data and attributions")
+        write_text_atomic(card_file, "\n".join(lines[:at] + section + lines[at:]) + "\n")
+        updated.append(name)
+    return updated
+
+
 def plot_losses(runs: Path, names: list[str], out: Path) -> None:
     import matplotlib
 
@@ -211,8 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval", type=Path, default=None, help="evaluate_all.sh's output folder, for the cards' scores")
     parser.add_argument("--plot", type=Path, default=None, help="write the training-loss curves here (PNG)")
     parser.add_argument("--experts", default=",".join(NAMES))
+    parser.add_argument("--scores-only", action="store_true",
+                        help="only put --eval's scores into the shipped cards (no training runs needed)")
     args = parser.parse_args(argv)
     names = [n for n in args.experts.split(",") if n]
+    if args.scores_only:
+        if args.eval is None:
+            parser.error("--scores-only needs --eval")
+        print("scores in the cards of: " + (", ".join(update_scores(args.eval, names)) or "none (no results found)"))
+        return 0
     sizes = ship(args.runs, args.data_summary, args.eval, names)
     for name, size in sizes.items():
         print(f"{name}: {size / 1e6:.1f} MB")
