@@ -168,8 +168,6 @@ class ExpertPool:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         if settings.get("repetition_penalty") is not None:
             kwargs["repetition_penalty"] = float(settings["repetition_penalty"])
-        if settings.get("stop"):
-            kwargs.update(stop_strings=list(settings["stop"]), tokenizer=loaded.tokenizer)
         if settings.get("seed") is not None:
             torch.manual_seed(int(settings["seed"]))
         return kwargs
@@ -336,9 +334,7 @@ class ExpertPool:
                 from transformers import StoppingCriteriaList
 
             with self._activated(spec) as loaded, torch.inference_mode():
-                kwargs = self._generate_kwargs(loaded, settings)
-                kwargs.pop("stop_strings", None)  # the watcher ends each row at its stop strings
-                kwargs.pop("tokenizer", None)
+                kwargs = self._generate_kwargs(loaded, settings)  # no stop strings: the watcher ends each row at them
                 enc = self._encode(loaded, spec, padded, kwargs["max_new_tokens"])
                 batch.set_prompt_tokens(enc["attention_mask"].sum(dim=1).tolist())
                 tokenizer = loaded.tokenizer

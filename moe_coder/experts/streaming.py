@@ -32,6 +32,7 @@ class _Row:
     prompt_tokens: int
     cancel: threading.Event | None = None
     filler: bool = False  # a bucket's filler copy: ended before it starts
+    left: bool = False  # its reader is done with it (read to the end, closed or gone)
     ids: list[int] = field(default_factory=list)
     sent: int = 0  # characters of the decoded text already handed to the reader
     ended: bool = False
@@ -107,7 +108,7 @@ class RowWatcher:
         for row, token in zip(self.rows, last):
             if row.ended:
                 continue
-            if row.filler or (row.cancel is not None and row.cancel.is_set()):
+            if row.filler or row.left or (row.cancel is not None and row.cancel.is_set()):
                 self.end(row, "stop")  # the token of this step is not the reader's: it left
                 continue
             self._advance(row, int(token))
@@ -128,7 +129,6 @@ class BatchStream:
         self._run = run
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
-        self._closed = [False] * len(self.rows)
         self._streaming = True  # False when run() generates the whole batch for its completions
 
     def set_prompt_tokens(self, counts: Sequence[int]) -> None:
@@ -196,16 +196,10 @@ class BatchStream:
             self._leave(index)
 
     def _leave(self, index: int) -> None:
-        """A reader is done with its row: end it if it still runs; the last reader waits for the worker."""
-        row = self.rows[index]
-        if not row.ended and row.cancel is None:
-            row.cancel = threading.Event()
-        if not row.ended:
-            assert row.cancel is not None
-            row.cancel.set()  # the watcher ends it at the next token
+        """A reader is done with its row: the watcher ends the row at the next token if it still runs; the last reader waits for the worker."""
         with self._lock:
-            self._closed[index] = True
-            last = all(self._closed[i] or self.rows[i].filler for i in range(len(self.rows)))
+            self.rows[index].left = True
+            last = all(row.left or row.filler for row in self.rows)
             worker = self._worker
         if last and worker is not None:
             worker.join()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from typing import Generator, Sequence
+from typing import Any, Callable, Generator, Sequence
 
 from moe_coder.config import ExpertSpec
 from moe_coder.decisions import RoutingDecision
@@ -55,31 +55,44 @@ class Engine:
         routed = iter(self.mixture.route_batch(auto) if auto else [])
         return [next(routed) if r.model == AUTO else RoutingDecision.forced(r.model) for r in requests]
 
-    def answer_batch(self, requests: Sequence[GenerationRequest]) -> list[Answer | Exception]:
-        """Answer many requests; each gets its answer or the error that stopped it.
+    def _grouped(
+        self,
+        requests: Sequence[GenerationRequest],
+        call: Callable[[list[int], list[ExpertSpec], dict], Sequence[Any]],
+    ) -> list[tuple[RoutingDecision, Any] | Exception]:
+        """Route ``requests``, then hand each group to ``call(indices, specs, settings)``.
 
-        Requests with the same generation settings go through the pool together (which groups
-        them again by weights). A remote expert's requests form their own group, so an expert
-        that is down fails only its own requests.
+        A group is the requests with the same generation settings (the pool groups them again by
+        weights); a remote expert's requests form their own group, so an expert that is down
+        fails only its own requests. Each request gets its decision and output, or the error
+        that stopped its group.
         """
         decisions = self.route(requests)
         specs = [self.spec_for(d.expert, r.kind) for r, d in zip(requests, decisions)]
         groups: dict[tuple[str, str], list[int]] = {}
         for i, (request, spec) in enumerate(zip(requests, specs)):
             groups.setdefault((request.settings_key, spec.name if spec.endpoint else ""), []).append(i)
-        results: list[Answer | Exception] = [RuntimeError("not answered")] * len(requests)
+        results: list[tuple[RoutingDecision, Any] | Exception] = [RuntimeError("not answered")] * len(requests)
         for indices in groups.values():
             try:
-                completions = self.mixture.pool.complete_many(
-                    [(specs[i], requests[i].prompt) for i in indices], self.max_batch, **requests[indices[0]].settings
-                )
+                outputs = call(indices, specs, requests[indices[0]].settings)
             except Exception as exc:  # this group's requests fail with it; the other groups still run
                 for i in indices:
                     results[i] = exc
                 continue
-            for i, completion in zip(indices, completions):
-                results[i] = Answer(decisions[i], completion)
+            for i, output in zip(indices, outputs):
+                results[i] = (decisions[i], output)
         return results
+
+    def answer_batch(self, requests: Sequence[GenerationRequest]) -> list[Answer | Exception]:
+        """Answer many requests (grouped as :meth:`_grouped` says); each gets its answer or the error that stopped it."""
+        results = self._grouped(
+            requests,
+            lambda indices, specs, settings: self.mixture.pool.complete_many(
+                [(specs[i], requests[i].prompt) for i in indices], self.max_batch, **settings
+            ),
+        )
+        return [r if isinstance(r, Exception) else Answer(*r) for r in results]
 
     def open_streams(
         self, requests: Sequence[tuple[GenerationRequest, threading.Event]]
@@ -87,35 +100,13 @@ class Engine:
         """Route streaming requests together and open their streams, local ones batched.
 
         Each ``(request, cancel)`` gets its decision and stream, or the error that stopped it.
-        Streams with the same generation settings are opened together, so the pool runs those
-        on the same weights as one batch; nothing is generated until a stream is first read.
+        Grouped as :meth:`answer_batch` groups, so the pool runs the streams on the same weights
+        and settings as one batch; nothing is generated until a stream is first read.
         """
-        decisions = self.route([request for request, _ in requests])
-        results: list[tuple[RoutingDecision, Generator[str, None, Completion]] | Exception] = [RuntimeError("not opened")] * len(requests)
-        groups: dict[str, list[int]] = {}
-        for i, (request, _) in enumerate(requests):
-            groups.setdefault(request.settings_key, []).append(i)
-        for indices in groups.values():
-            settings = requests[indices[0]][0].settings
-            try:
-                streams = self.mixture.pool.stream_many(
-                    [(self.spec_for(decisions[i].expert, requests[i][0].kind), requests[i][0].prompt, requests[i][1]) for i in indices],
-                    self.max_batch,
-                    **settings,
-                )
-            except Exception as exc:  # this group's requests fail with it; the other groups still open
-                for i in indices:
-                    results[i] = exc
-                continue
-            for i, stream in zip(indices, streams):
-                results[i] = (decisions[i], stream)
-        return results
-
-    def open_stream(
-        self, request: GenerationRequest, cancel: threading.Event
-    ) -> tuple[RoutingDecision, Generator[str, None, Completion]]:
-        """Route one request and start streaming its answer (nothing is generated until the first ``next``)."""
-        result = self.open_streams([(request, cancel)])[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
+        plain = [request for request, _ in requests]
+        return self._grouped(
+            plain,
+            lambda indices, specs, settings: self.mixture.pool.stream_many(
+                [(specs[i], plain[i].prompt, requests[i][1]) for i in indices], self.max_batch, **settings
+            ),
+        )
