@@ -127,6 +127,8 @@ def strata(data: LabelledPrompts, pred: list[tuple[str, str]]) -> dict[str, dict
         text = prompt if isinstance(prompt, str) else json.dumps(prompt)
         if source.startswith("prose"):
             kind = "prose naming only a held-out tool" if any(t in text for t in held_out_tools) else "prose, other"
+        elif source.startswith("pip-pygments/"):
+            kind = "code in a language outside the twelve (unknown)"
         elif source.startswith(("junk", "no-language", "other-language")):
             kind = "no label language (unknown)"
         elif source.startswith(("humaneval", "stubs")):
@@ -480,16 +482,33 @@ def main() -> None:
                                                           encoder=not args.held_out_fast)
         print_held_out(report["held_out_families"])
     if not args.latency_only:
-        report["targets"] = print_targets(results, latency, report.get("held_out_families"))
+        report["targets"] = print_targets(results, latency, report.get("held_out_families"), by_kind)
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
 
 
-def print_targets(results: dict, latency: dict, held_out: dict | None) -> dict[str, bool]:
+HELD_OUT_TOOL = "prose naming only a held-out tool"
+
+
+def without_held_out_tools(by_kind: dict[str, dict[str, float]]) -> tuple[float, dict[str, float] | None]:
+    """Test-split language accuracy over every kind of prompt but those naming only a held-out tool, and
+    that row: such a prompt needs knowledge of a tool no training prompt named, so it is reported beside
+    the target, not inside it."""
+    rest = [r for kind, r in by_kind.items() if kind != HELD_OUT_TOOL]
+    n = sum(r["n"] for r in rest)
+    return sum(r["language"] * r["n"] for r in rest) / max(n, 1), by_kind.get(HELD_OUT_TOOL)
+
+
+def print_targets(results: dict, latency: dict, held_out: dict | None,
+                  by_kind: dict[str, dict[str, float]] | None = None) -> dict[str, bool]:
     """Issue 16's targets, met or not, printed and returned (measured on this machine, in this run)."""
     test = results["test_split"]["router"]
-    targets = {
-        "test language >= 0.97": test["language"] >= 0.97,
+    targets = {"test language >= 0.97 (every prompt)": test["language"] >= 0.97}
+    if by_kind:
+        rest, tool_row = without_held_out_tools(by_kind)
+        beside = f"; beside it, {HELD_OUT_TOOL}: {tool_row['language']:.3f} of {tool_row['n']}" if tool_row else ""
+        targets[f"test language >= 0.97 without held-out-tool prompts ({rest:.3f}{beside})"] = rest >= 0.97
+    targets.update({
         "test task >= 0.95": test["task"] >= 0.95,
         "beats both baselines on both heads (every set)": all(
             row["router"][h] > row[b][h] for row in results.values()
@@ -499,7 +518,7 @@ def print_targets(results: dict, latency: dict, held_out: dict | None) -> dict[s
         "single p99 <= 30 ms": latency["single_p99_ms"] <= 30,
         "batched >= 1000 prompts/s": latency["batched_prompts_per_s"] >= 1000,
         "one 120 KB prompt <= 50 ms": latency["prompt_120kb_ms"] <= 50,
-    }
+    })
     if held_out:
         pooled = held_out["held-out-style temperatures"]
         targets["held-out families: language >= 0.95 (pooled)"] = pooled["language"] >= 0.95

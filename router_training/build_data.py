@@ -2,7 +2,8 @@
 
 Real code from Debian / npm / PyPI packages (see ``sources.py``) and real prompts from
 ../shared/data (GPTeacher code instructions, MBPP, HumanEval, HumanEval-X) are wrapped into
-the seven tasks with the phrase banks in ``phrasing.py``. The split is by source: every
+the seven tasks with the phrase banks in ``phrasing.py`` and, for fixes, refactorings and tests,
+with the packages' own changelog entries (``changelogs.py``: "Simplify getpwuid call"). The split is by source: every
 package (or module of a big package), every dataset, and every phrasing belongs to exactly one
 of train / validation / test, so the test figure measures prompts from unseen code *and*
 unseen wording. HumanEval and HumanEval-X are test-only; MBPP is train-only.
@@ -45,7 +46,8 @@ from moe_coder.jsonl import iter_jsonl  # noqa: E402
 from moe_coder.languages import LANGUAGES  # noqa: E402
 from moe_coder.routing.lexicon import TOKEN, Lexicon  # noqa: E402
 from errors import error_message  # noqa: E402
-from sources import collect, cut_snippets, fetch, source_files  # noqa: E402
+import changelogs  # noqa: E402
+from sources import collect, cut_snippets, fetch, other_language_name, source_files  # noqa: E402
 
 logger = logging.getLogger("build_data")
 
@@ -56,6 +58,8 @@ _UNKNOWN_FENCE_TAGS, _UNKNOWN_EXTENSION = ["ruby", "perl", "lua", "rb"], ".rb"
 FENCE_TAGS = {**{language.id: list(language.fence_tags) for language in LANGUAGES}, "unknown": _UNKNOWN_FENCE_TAGS}
 EXTENSIONS = {**{language.id: "." + language.extensions[0] for language in LANGUAGES}, "unknown": _UNKNOWN_EXTENSION}
 #: Share of each language's code snippets turned into each task (translate draws a target language).
+#: How often a fix, refactor or test request is a changelog entry of its split's packages, where there is one.
+CHANGELOG_SHARE = 0.3
 CODE_TASKS = {"complete": 0.2, "fix": 0.17, "explain": 0.14, "test": 0.11, "refactor": 0.13, "translate": 0.17, "generate": 0.08}
 
 
@@ -254,17 +258,20 @@ def _row(prompt: str, language: str, task: str, source_language: str | None = No
 
 # ---------------------------------------------------------------- wrapping real code into tasks
 class Builder:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, changelog: dict[str, dict[str, list[str]]] | None = None) -> None:
         self.rng = random.Random(seed)
         self.banks = Banks()
         self.rows: dict[str, list[dict]] = defaultdict(list)
+        #: ``{split: {task: [request, ...]}}``: changelog entries of the packages of each split
+        self.changelog = changelog or {}
 
     def add(self, split: str, row: dict) -> None:
         self.rows[split].append(row)
 
     def code_task(self, split: str, source: str, language: str, code: str, task: str, descs: list[str]) -> dict:
         rng, banks = self.rng, self.banks
-        lname = name_of(language, rng) if language != "unknown" else rng.choice(["Ruby", "Perl", "Lua"])
+        lname = name_of(language, rng) if language != "unknown" else (
+            other_language_name(source) or rng.choice(["Ruby", "Perl", "Lua"]))
         if task == "complete":
             partial = truncate_for_completion(code, language, rng)
             if rng.random() < 0.45:
@@ -279,7 +286,11 @@ class Builder:
             err = error_message(language, code, rng)
             prompt = fill(banks.pick(phrasing.FIX_PROSE, split, rng), rng, err=err, L=lname)
             return _row(prompt, language, task, source=source)
-        request = fill(banks.pick(phrasing.CODE_REQUESTS[task], split, rng), rng, L=lname, desc=rng.choice(descs))
+        own_words = self.changelog.get(split, {}).get(task)
+        if own_words and rng.random() < CHANGELOG_SHARE:
+            request = rng.choice(own_words)
+        else:
+            request = fill(banks.pick(phrasing.CODE_REQUESTS[task], split, rng), rng, L=lname, desc=rng.choice(descs))
         request = noisy(request, rng)
         body = present_code(code, language, rng)
         if task == "fix" and rng.random() < 0.75:
@@ -386,9 +397,20 @@ def balanced(items: list[tuple[str, str]], budget: int, rng: random.Random) -> l
     return out
 
 
+def changelog_requests(cache: Path) -> dict[str, dict[str, list[str]]]:
+    """``{split: {task: [request, ...]}}``: each package's changelog entries go to the package's split."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for package, by_task in changelogs.collect(cache).items():
+        for task, requests in by_task.items():
+            out.setdefault(split_of(package), {}).setdefault(task, []).extend(requests)
+    for split, by_task in sorted(out.items()):
+        logger.info("changelog requests, %s: %s", split, {t: len(r) for t, r in sorted(by_task.items())})
+    return out
+
+
 def build(cache: Path, shared: Path, seed: int, per_language: int, per_source: int = 60) -> dict[str, list[dict]]:
     rng = random.Random(seed)
-    b = Builder(seed)
+    b = Builder(seed, changelog_requests(cache))
     snippets = collect(cache, per_source=per_source, seed=seed)
     mbpp = mbpp_descriptions(shared)
     own = phrasing.DESCRIPTIONS

@@ -41,8 +41,28 @@ DEBIAN = [
 NPM = ["rxjs@7.8.2", "zod@4.6.7", "fp-ts@2.16.11", "@tanstack/query-core@5.108.4", "immer@11.2.10",
        "mobx@7.1.3", "io-ts@2.2.22", "ts-pattern@5.9.2", "edge-js@26.1.0", "axios@1.21.1", "preact@11.2.0",
        "ramda@0.32.0", "lodash-es@4.18.1"]
-#: PyPI source distributions that ship C# sources.
-PYPI = ["pythonnet==3.2.1", "clr-loader==0.3.1"]
+#: PyPI source distributions: C# sources, and Pygments' example files (code in hundreds of languages).
+PYPI = ["pythonnet==3.2.1", "clr-loader==0.3.1", "pygments==2.21.0"]
+
+#: General-purpose languages outside the router's twelve: Pygments' example-file folder -> the language's name.
+#: Their code is labelled ``unknown`` (the generalist's), one source per language, so the by-source split
+#: holds whole languages out: the test split measures languages the router never saw. Shells, SQL
+#: dialects, markup and the twelve's own dialects (Objective-C, CUDA, JSX, ...) are left out on purpose.
+OTHER_LANGUAGES: dict[str, str] = {
+    "ada": "Ada", "agda": "Agda", "apl": "APL", "applescript": "AppleScript", "boo": "Boo", "ceylon": "Ceylon",
+    "chapel": "Chapel", "clojure": "Clojure", "cobol": "COBOL", "common-lisp": "Common Lisp",
+    "coffee-script": "CoffeeScript", "d": "D", "dart": "Dart", "delphi": "Delphi", "dylan": "Dylan",
+    "eiffel": "Eiffel", "elixir": "Elixir", "elm": "Elm", "erlang": "Erlang", "factor": "Factor", "fan": "Fantom",
+    "forth": "Forth", "fortran": "Fortran", "fortranfixed": "Fortran 77", "fsharp": "F#", "gdscript": "GDScript",
+    "gleam": "Gleam", "groovy": "Groovy", "haskell": "Haskell", "hx": "Haxe", "idris": "Idris", "ioke": "Ioke",
+    "j": "J", "julia": "Julia", "koka": "Koka", "kotlin": "Kotlin", "lean4": "Lean", "matlab": "MATLAB",
+    "modula2": "Modula-2", "mojo": "Mojo", "nemerle": "Nemerle", "newlisp": "newLISP", "nim": "Nim",
+    "ocaml": "OCaml", "odin": "Odin", "pawn": "Pawn", "perl6": "Raku", "pike": "Pike", "pony": "Pony",
+    "prolog": "Prolog", "purescript": "PureScript", "racket": "Racket", "reason": "Reason", "rebol": "Rebol",
+    "red": "Red", "rexx": "Rexx", "scala": "Scala", "scheme": "Scheme", "smalltalk": "Smalltalk",
+    "sml": "Standard ML", "snobol": "SNOBOL", "swift": "Swift", "vb.net": "VB.NET", "vbscript": "VBScript",
+    "verilog": "Verilog", "vhdl": "VHDL", "x10": "X10", "xtend": "Xtend", "zig": "Zig",
+}
 
 
 @dataclass(frozen=True)
@@ -133,6 +153,8 @@ RULES: list[FileRule] = [
     FileRule("unknown", "libruby3.1", "usr/lib/ruby", r"\.rb$", depth=2),
     FileRule("unknown", "perl-modules-5.36", "usr/share/perl", r"\.pm$", depth=2),
     FileRule("unknown", "lua-penlight", "usr/share/lua", r"\.lua$"),
+    FileRule("unknown", "pip-pygments", "pygments-2.21.0/tests/examplefiles",
+             "^/(" + "|".join(re.escape(name) for name in OTHER_LANGUAGES) + ")/", depth=1, exclude=r"\.output$"),
 ]
 
 #: Lines where a snippet may start: a definition or a statement people paste from.
@@ -189,8 +211,8 @@ def fetch(cache: Path) -> None:
 def _unpack_jdk(cache: Path) -> None:
     """The JDK sources ship as one zip: unpack the java.base, java.sql and java.net.http modules once."""
     src = cache / "openjdk-17-source" / "src"
-    if not src.is_dir():
-        archive = next((cache / "openjdk-17-source").rglob("src.zip"))
+    archive = next((cache / "openjdk-17-source").rglob("src.zip"), None) if not src.is_dir() else None
+    if archive is not None:
         with zipfile.ZipFile(archive) as zf:
             members = [m for m in zf.namelist() if m.startswith(("java.base/java/", "java.sql/", "java.net.http/")) and m.endswith(".java")]
             zf.extractall(src, members)
@@ -235,11 +257,20 @@ def _strip_header(text: str) -> list[str]:
     return (["<?php", ""] + body) if keep_php else body
 
 
+def other_language_name(source: str) -> str | None:
+    """The name of the language outside the twelve a source's code is in (``pip-pygments/cobol``: COBOL)."""
+    folder = source.removeprefix("pip-pygments/") if source.startswith("pip-pygments/") else None
+    return next((name for key, name in OTHER_LANGUAGES.items() if folder and key.split(".")[0] == folder), None)
+
+
 def cut_snippets(language: str, text: str, rng: random.Random, count: int) -> list[str]:
     """Up to ``count`` windows of code: mostly 4-40 lines from a definition-like line, some 2-8
     line fragments from anywhere (what people paste when one statement misbehaves)."""
     lines = _strip_header(text)
     starts = [i for i, line in enumerate(lines) if re.match(_STARTS[language], line)]
+    if not starts and language == "unknown":
+        # a language none of the patterns knows (COBOL, Haskell, Forth, ...): start at unindented lines
+        starts = [i for i, line in enumerate(lines) if line.strip() and not line[0].isspace()]
     rng.shuffle(starts)
     anywhere = [i for i, line in enumerate(lines) if line.strip()]
     out = []
