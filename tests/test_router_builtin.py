@@ -167,8 +167,13 @@ COBOL = ("       IDENTIFICATION DIVISION.\n       PROGRAM-ID. PAYROLL.\n       D
     "data class User(val name: String, val email: String?)\n",
     "module Main where\n\nimport Data.List (sortBy)\n\nmergeSorted :: Ord a => [a] -> [a] -> [a]\nmergeSorted [] ys = ys\n"
     "mergeSorted xs [] = xs\nmergeSorted (x:xs) (y:ys)\n  | x <= y = x : mergeSorted xs (y:ys)\n  | otherwise = y : mergeSorted (x:xs) ys\n",
-    pytest.param(COBOL, marks=pytest.mark.xfail(
-        strict=True, reason="unmet (issue 16): the shipped router sends COBOL's upper-case keywords to SQL at 0.92")),
+    COBOL,  # Pygments' COBOL example is in the router's training split; Kotlin's is in validation, Haskell's in training
+    "with Ada.Text_IO; use Ada.Text_IO;\nprocedure Hello is\nbegin\n   Put_Line (\"Hello, world!\");\nend Hello;\n",
+    pytest.param(
+        "struct Point {\n    var x: Double\n    var y: Double\n}\n\nfunc distance(_ a: Point, _ b: Point) -> Double {\n"
+        "    let dx = a.x - b.x\n    let dy = a.y - b.y\n    return (dx * dx + dy * dy).squareRoot()\n}\n",
+        marks=pytest.mark.xfail(strict=True, reason="unmet (issue 16): Swift, a language no training prompt holds "
+                                                    "(test split), goes to Go at 0.99: `func`, `let`, `struct`")),
 ])
 def test_code_outside_the_twelve_is_not_forced_into_a_language(coder, code):
     """Kotlin, Haskell, COBOL: the generalist, or at least no label language at high confidence."""
