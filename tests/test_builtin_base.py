@@ -16,6 +16,8 @@ def test_builtin_base_is_the_builtin_mixture_without_adapters():
         assert (b.model, b.gguf_file, b.system_prompt, b.languages) == (t.model, t.gguf_file, t.system_prompt, t.languages)
     prompt = "Write a PHP function that reverses a string."
     assert base.route(prompt) == tuned.route(prompt)  # one router
+    # and one abstain threshold: a retrained router's calibration reaches both mixtures
+    assert base.config.confidence_threshold == tuned.config.confidence_threshold
 
 
 def test_every_command_takes_builtin_base(capsys):
