@@ -507,7 +507,7 @@ def print_targets(results: dict, latency: dict, held_out: dict | None,
     if by_kind:
         rest, tool_row = without_held_out_tools(by_kind)
         beside = f"; beside it, {HELD_OUT_TOOL}: {tool_row['language']:.3f} of {tool_row['n']}" if tool_row else ""
-        targets[f"test language >= 0.97 without held-out-tool prompts ({rest:.3f}{beside})"] = rest >= 0.97
+        targets[f"test language >= 0.97 without held-out-tool prompts ({rest:.4f}{beside})"] = rest >= 0.97
     targets.update({
         "test task >= 0.95": test["task"] >= 0.95,
         "beats both baselines on both heads (every set)": all(
