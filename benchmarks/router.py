@@ -115,6 +115,9 @@ def accuracy(pred: list[tuple[str, str]], data: LabelledPrompts) -> tuple[float,
     return (float(np.mean([p[0] == t for p, t in zip(pred, y[:, 0])])), float(np.mean([p[1] == t for p, t in zip(pred, y[:, 1])])))
 
 
+HELD_OUT_TOOL = "prose naming only a held-out tool"
+
+
 def strata(data: LabelledPrompts, pred: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
     """Language accuracy by kind of test prompt: where the errors are, not just how many."""
     sys.path.insert(0, str(ROOT / "router_training"))
@@ -126,7 +129,7 @@ def strata(data: LabelledPrompts, pred: list[tuple[str, str]]) -> dict[str, dict
     for prompt, source, y, p in zip(data.prompts, data.sources, data.y, pred):
         text = prompt if isinstance(prompt, str) else json.dumps(prompt)
         if source.startswith("prose"):
-            kind = "prose naming only a held-out tool" if any(t in text for t in held_out_tools) else "prose, other"
+            kind = HELD_OUT_TOOL if any(t in text for t in held_out_tools) else "prose, other"
         elif source.startswith("pip-pygments/"):
             kind = "code in a language outside the twelve (unknown)"
         elif source.startswith(("junk", "no-language", "other-language")):
@@ -485,9 +488,6 @@ def main() -> None:
         report["targets"] = print_targets(results, latency, report.get("held_out_families"), by_kind)
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
-
-
-HELD_OUT_TOOL = "prose naming only a held-out tool"
 
 
 def without_held_out_tools(by_kind: dict[str, dict[str, float]]) -> tuple[float, dict[str, float] | None]:

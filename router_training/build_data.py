@@ -57,9 +57,9 @@ SPLITS = ("train", "validation", "test")
 _UNKNOWN_FENCE_TAGS, _UNKNOWN_EXTENSION = ["ruby", "perl", "lua", "rb"], ".rb"
 FENCE_TAGS = {**{language.id: list(language.fence_tags) for language in LANGUAGES}, "unknown": _UNKNOWN_FENCE_TAGS}
 EXTENSIONS = {**{language.id: "." + language.extensions[0] for language in LANGUAGES}, "unknown": _UNKNOWN_EXTENSION}
-#: Share of each language's code snippets turned into each task (translate draws a target language).
 #: How often a fix, refactor or test request is a changelog entry of its split's packages, where there is one.
 CHANGELOG_SHARE = 0.3
+#: Share of each language's code snippets turned into each task (translate draws a target language).
 CODE_TASKS = {"complete": 0.2, "fix": 0.17, "explain": 0.14, "test": 0.11, "refactor": 0.13, "translate": 0.17, "generate": 0.08}
 
 

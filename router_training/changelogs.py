@@ -16,12 +16,13 @@ import gzip
 import re
 from pathlib import Path
 
-#: Leading verbs (after the imperative rewrite) and the task they name.
+#: Leading verbs (after the imperative rewrite) and the task they name; ``make``, ``use``, ``move``,
+#: ``replace`` and ``split`` name a refactoring only in the phrases of ``_REFACTOR_ONLY_WITH``.
 TASK_VERBS: dict[str, tuple[str, ...]] = {
     "fix": ("fix", "correct", "resolve", "repair", "work around"),
     "refactor": ("refactor", "simplify", "clean up", "cleanup", "rewrite", "restructure", "reorganize", "reorganise",
-                 "rename", "extract", "deduplicate", "modernize", "modernise", "tidy", "split", "inline",
-                 "remove unused", "remove dead", "remove redundant", "use", "replace", "move", "make"),
+                 "rename", "extract", "deduplicate", "modernize", "modernise", "tidy", "inline",
+                 "remove unused", "remove dead", "remove redundant"),
     "test": ("add tests", "add test", "add a test", "add unit tests", "add more tests", "add regression tests",
              "add a regression test", "add missing tests", "test", "improve test coverage", "extend tests",
              "expand tests"),
@@ -36,7 +37,6 @@ _IMPERATIVE = {
     "extracted": "extract", "moved": "move", "replaced": "replace", "removed": "remove", "used": "use",
     "made": "make", "split up": "split", "added": "add", "adds": "add", "tested": "test", "improved": "improve",
 }
-#: ``make``, ``use``, ``move``, ``replace`` and ``split`` only count as refactoring with these.
 _REFACTOR_ONLY_WITH = re.compile(
     r"^(use \S.* instead of|replace \S.* with|move \S.* (in)?to|make \S.* (more )?(readable|consistent|simpler|clearer)"
     r"|split \S.* into)\b", re.I)
@@ -46,6 +46,9 @@ _NOISE = re.compile(
     r"\bchangelog\b|\bREADME\b|\bcopyright\b|\btypo|\bspelling|\bdoc(s|umentation)?\b|\bmanpage|\bbump|\bversion\b|"
     r"upstream|maintainer|\brelease\b|\btravis\b|\bappveyor\b|\bbuild system\b|\bcmake\b|\bmeson\b|\bautotools\b",
     re.I)
+#: The verbs of each task, longest first, so that "add tests" is tried before "add test".
+_VERBS_LONGEST_FIRST = {task: sorted(verbs, key=len, reverse=True) for task, verbs in TASK_VERBS.items()}
+_IMPERATIVE_LONGEST_FIRST = sorted(_IMPERATIVE.items(), key=lambda kv: -len(kv[0]))
 _FILES = re.compile(r"^(changelog|changes|news|history)([.-].*)?$", re.I)
 _BULLET = re.compile(r"^\s{0,6}(?:[-*+]|\d+\.)\s+(.*)$")
 
@@ -107,7 +110,7 @@ def clean(entry: str) -> str:
 
 def imperative(text: str) -> str:
     lower = text.lower()
-    for past, present in sorted(_IMPERATIVE.items(), key=lambda kv: -len(kv[0])):
+    for past, present in _IMPERATIVE_LONGEST_FIRST:
         if lower.startswith(past + " "):
             return present.capitalize() + text[len(past):]
     return text[:1].upper() + text[1:]
@@ -119,7 +122,7 @@ def task_of(request: str) -> str | None:
     if lower.startswith(("make ", "use ", "move ", "replace ", "split ")):
         return "refactor" if _REFACTOR_ONLY_WITH.match(request) else None
     for task in ("test", "fix", "refactor"):
-        for verb in sorted(TASK_VERBS[task], key=len, reverse=True):
+        for verb in _VERBS_LONGEST_FIRST[task]:
             if lower.startswith(verb + " ") or lower == verb:
                 if task == "test" and verb == "test" and not re.match(r"test (that|the|for|whether|if)\b", lower):
                     return None

@@ -257,10 +257,13 @@ def _strip_header(text: str) -> list[str]:
     return (["<?php", ""] + body) if keep_php else body
 
 
+#: ``{source: language name}`` for the Pygments rule's sources (named as :func:`source_files` names them).
+_OTHER_LANGUAGE_OF_SOURCE = {f"pip-pygments/{folder.split('.')[0]}": name for folder, name in OTHER_LANGUAGES.items()}
+
+
 def other_language_name(source: str) -> str | None:
     """The name of the language outside the twelve a source's code is in (``pip-pygments/cobol``: COBOL)."""
-    folder = source.removeprefix("pip-pygments/") if source.startswith("pip-pygments/") else None
-    return next((name for key, name in OTHER_LANGUAGES.items() if folder and key.split(".")[0] == folder), None)
+    return _OTHER_LANGUAGE_OF_SOURCE.get(source)
 
 
 def cut_snippets(language: str, text: str, rng: random.Random, count: int) -> list[str]:
