@@ -257,13 +257,55 @@ def test_routing_does_not_depend_on_the_batch(native_bf16, monkeypatch):
         for start in range(0, len(prompts), size):
             part, _, _ = router.predict_proba_with_cues(prompts[start : start + size])
             for head, whole in zip(part, batched):
-                assert np.allclose(head, whole[start : start + size], rtol=0, atol=1e-5)
+                assert np.array_equal(head, whole[start : start + size])  # bit for bit
 
 
-def test_encoder_precision_choices():
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_an_embedding_is_the_same_bits_alone_and_in_any_batch(precision):
+    """Each prompt runs at a shape of its own (batch of one, length bucket), so its embedding
+    cannot depend on its neighbours, in either precision (forced here, whatever this CPU has)."""
+    from moe_coder.routing.encoder import LENGTH_BUCKET, bucket_length, encode
+
+    texts = ["Write a Go HTTP server.", "def f(x):\n    return x * 2", "x", "SELECT name FROM users;" * 30,
+             "Explique ce code Rust : fn main() { println!(\"hi\"); }"]
+    together = encode(texts, precision=precision, max_tokens=64)
+    for i, text in enumerate(texts):
+        assert np.array_equal(encode([text], precision=precision, max_tokens=64)[0], together[i])
+    assert np.array_equal(encode(texts[::-1], precision=precision, max_tokens=64), together[::-1])
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=5e-3)  # unit norm, to bfloat16 rounding
+    assert [bucket_length(n, 64) for n in (1, 8, 9, 63, 64)] == [8, 8, 16, 64, 64]
+    assert LENGTH_BUCKET == 8
+
+
+def test_route_batch_in_chunks_matches_one_by_one(monkeypatch):
+    """A batch larger than a chunk is routed chunk by chunk, encoding in a second thread: the
+    probabilities are those of each prompt routed alone, bit for bit."""
+    from moe_coder.routing import router as router_module
+
+    rows = _rows()
+    router = PromptRouter().fit([r["prompt"] for r in rows], _labels(rows))
+    router.calibrate([r["prompt"] for r in rows], _labels(rows))
+    router.fast_threshold_ = 0.9  # some prompts take each path
+    prompts = [r["prompt"] for r in rows][:40]
+    monkeypatch.setattr(router_module, "ROUTE_CHUNK", 7)
+    monkeypatch.setattr(router_module, "_usable_cores", lambda: 2)
+    batched, _, used_full = router.predict_proba_with_cues(prompts)
+    assert 0 < used_full.sum() < len(prompts)
+    for i, prompt in enumerate(prompts):
+        alone, _, full_alone = router.predict_proba_with_cues([prompt])
+        assert full_alone[0] == used_full[i]
+        for head, whole in zip(alone, batched):
+            assert np.array_equal(head[0], whole[i])
+
+
+def test_encoder_precision_choices(monkeypatch):
+    from moe_coder import hardware
     from moe_coder.routing.encoder import encode, resolve_precision
 
-    assert resolve_precision("auto") == "float32"  # on every CPU: see test_routing_does_not_depend_on_the_batch
+    for native, expected in (("1", "bfloat16"), ("0", "float32")):
+        monkeypatch.setenv(hardware.ENV_OVERRIDE, native)
+        assert resolve_precision("auto") == expected
+    assert resolve_precision("float32") == "float32"
     with pytest.raises(ValueError, match="precision must be one of"):
         resolve_precision("int4")
     texts = ["Write a Go HTTP server.", "def f(x):\n    return x * 2"]
@@ -284,8 +326,13 @@ def test_encoder_threads_are_scoped_to_the_encoding_thread(monkeypatch):
     texts = ["Write a Go HTTP server.", "def f(x):\n    return x * 2", "SELECT name FROM users;"]
     before = torch.get_num_threads()
     seen: list[int] = []
-    model = encoder.load_encoder(encoder.BUILTIN_ENCODER, "float32")  # the instance encode() uses
-    hook = model[0].register_forward_pre_hook(lambda m, a: seen.append(torch.get_num_threads()))
+    traced = encoder.traced_encoder(encoder.BUILTIN_ENCODER, "float32")  # the forward pass encode() runs
+
+    def forward(input_ids, masks):  # records the thread count the forward pass runs with
+        seen.append(torch.get_num_threads())
+        return traced(input_ids, masks)
+
+    monkeypatch.setattr(encoder, "traced_encoder", lambda name, precision: forward)
     other: list[int] = []
     stop = threading.Event()
 
@@ -296,13 +343,12 @@ def test_encoder_threads_are_scoped_to_the_encoding_thread(monkeypatch):
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        one = encoder.encode(texts)
+        one = encoder.encode(texts, precision="float32")
         monkeypatch.setenv(encoder.THREADS_ENV, "2")
-        two = encoder.encode(texts)
+        two = encoder.encode(texts, precision="float32")
     finally:
         stop.set()
         watcher.join()
-        hook.remove()
     assert seen == [1, 2] and torch.get_num_threads() == before
     assert set(other) == {torch.get_num_threads()}
     assert np.allclose(one, two, rtol=0, atol=1e-5)

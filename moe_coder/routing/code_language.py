@@ -36,6 +36,7 @@ from sklearn.linear_model import SGDClassifier
 
 from moe_coder.jsonl import iter_jsonl
 from moe_coder.routing.cues import code_outside_prose
+from moe_coder.routing.hashing import CharNgramHasher
 from moe_coder.routing.labels import LANGUAGES
 
 #: Word tokens of the n-gram features: identifiers, single CJK characters, runs of 1-3 symbols.
@@ -44,12 +45,14 @@ WORD_TOKENS = r"[A-Za-z_][A-Za-z0-9_]*|[\u4e00-\u9fff]|[^\sA-Za-z0-9_]{1,3}"
 _MAX_CODE = 5000
 
 
-def ngram_vectorizers(char_features: int, word_features: int) -> tuple[HashingVectorizer, HashingVectorizer]:
-    """Hashed character 2-4-grams and word 1-2-grams, case kept (shared by the router and the identifier)."""
-    chars = HashingVectorizer(
-        analyzer="char", ngram_range=(2, 4), n_features=char_features, alternate_sign=False,
-        lowercase=False, norm=None, dtype=np.float32,
-    )
+def ngram_vectorizers(char_features: int, word_features: int) -> tuple[CharNgramHasher, HashingVectorizer]:
+    """Hashed character 2-4-grams (case kept) and word 1-2-grams (lowercased), shared by the router and the identifier.
+
+    The character n-grams are :class:`~moe_coder.routing.hashing.CharNgramHasher`'s: the matrix of
+    scikit-learn's ``HashingVectorizer(analyzer="char", ngram_range=(2, 4), lowercase=False,
+    alternate_sign=False, norm=None)``, computed with numpy.
+    """
+    chars = CharNgramHasher(n_features=char_features, ngram_range=(2, 4), dtype=np.float32)
     words = HashingVectorizer(
         analyzer="word", ngram_range=(1, 2), n_features=word_features, alternate_sign=False,
         token_pattern=WORD_TOKENS, norm=None, dtype=np.float32,

@@ -287,21 +287,24 @@ def _cues(text: str) -> tuple[str, ...]:
         return ("shape:empty",)
     if sum(ch < " " and ch not in "\n\r\t" for ch in text[:2000]) > 3:
         found.add("shape:binary")
+    # everything below reads at most 20,000 characters: the head and the tail of a longer prompt
+    sample = text if len(text) <= 20000 else text[:15000] + "\n" + text[-5000:]
     if len(text) > 20000:
         found.add("shape:long")
-    for tag in _FENCE.findall(text):
+    for tag in _FENCE.findall(sample):
         tag = tag.lower()
         found.add(f"fence:{FENCE_TAGS[tag]}" if tag in FENCE_TAGS else "fence:untagged")
-    first = stripped.splitlines()[0]
+    first = stripped[:2000].splitlines()[0]
     if first.startswith("#!"):
         kind = "bash" if re.search(r"\b(?:ba|z)?sh\b", first) else "python" if "python" in first else "other"
         found.add(f"shebang:{kind}")
-    for ext in _FILE.findall(text):
+    for ext in _FILE.findall(sample):
         lang = EXTENSIONS.get(ext.lower())
         if lang:
             found.add(f"file:{lang}")
     prose, words = _split_prose(text)
-    all_lines = text.splitlines()
+    prose = prose[:20000]
+    all_lines = sample.splitlines()
     code_lines = [l for l in all_lines if _CODE_LINE.search(l)]
     lines = [l for l in all_lines if l.strip()]
     if lines and len(code_lines) / len(lines) > 0.6:
@@ -328,7 +331,6 @@ def _cues(text: str) -> tuple[str, ...]:
         lang = _name_lang(m.group(1) or m.group(2))
         if lang:
             found.add(f"aside:{lang}")
-    sample = text if len(text) <= 20000 else text[:15000] + "\n" + text[-5000:]
     for name, rx in _SYNTAX_RX.items():
         if any(needle in sample for needle in _SYNTAX_NEEDS[name]) and rx.search(sample):
             found.add(f"syntax:{name}")
