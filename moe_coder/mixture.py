@@ -129,7 +129,21 @@ class MoECoder:
         return self.config.experts
 
     def select_expert(self, language: str, task: str) -> str:
-        """The most specific expert serving ``(language, task)``; the generalist if none does."""
+        """The most specific expert serving ``(language, task)``; the generalist if none does.
+
+        Answers are remembered for the expert table they came from: every routing call asks for
+        all 91 (language, task) pairs, and a changed table (experts added, edited) is read again."""
+        table = (self.config.generalist, tuple((e.name, tuple(e.languages), tuple(e.tasks)) for e in self.config.experts))
+        memo = self.__dict__.setdefault("_expert_memo", {})
+        if memo.get("table") != table:
+            memo.clear()
+            memo["table"] = table
+        key = (language, task)
+        if key not in memo:
+            memo[key] = self._select_expert(language, task)
+        return memo[key]
+
+    def _select_expert(self, language: str, task: str) -> str:
         candidates = [
             e for e in self.config.experts if e.name != self.config.generalist and language != UNKNOWN and e.serves(language, task)
         ]

@@ -68,3 +68,30 @@ def test_bad_settings_and_lone_surrogates():
         murmurhash3_ascii(np.zeros(8, dtype=np.uint8), 5)
     with pytest.raises(UnicodeEncodeError):  # what scikit-learn raises too
         CharNgramHasher(2**10).transform(["a\ud800b"])
+
+
+def test_tfidf_and_logits_without_validation_are_scikit_learns():
+    """The router's shortcuts past scikit-learn's input validation give its very bits."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+
+    from moe_coder.routing.hashing import tfidf_transform
+    from moe_coder.routing.heads import logits
+
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(["def", "fn", "SELECT", "$x", "{", "}", "élan", "日本"], size=rng.integers(0, 30))) for _ in range(300)]
+    counts = CharNgramHasher(2**12).transform(texts)
+    for kwargs in ({"sublinear_tf": True}, {}, {"norm": "l1"}, {"use_idf": False}):
+        tfidf = TfidfTransformer(**kwargs).fit(counts)
+        assert _same(tfidf_transform(tfidf, counts), tfidf.transform(counts))
+    X = TfidfTransformer(sublinear_tf=True).fit_transform(counts).astype(np.float32)
+    for k in (2, 3):
+        y = np.arange(len(texts)) % k
+        model = LogisticRegression(max_iter=200).fit(X, y)
+        model.coef_, model.intercept_ = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
+        z = model.decision_function(X)
+        expected = np.stack([-z, z], axis=1) if k == 2 else z
+        assert np.array_equal(logits(model, X), expected)
+        model.coef_ = model.coef_ * 2  # new coefficients are used, not a stale copy
+        z = model.decision_function(X)
+        assert np.array_equal(logits(model, X), np.stack([-z, z], axis=1) if k == 2 else z)

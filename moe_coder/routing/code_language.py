@@ -36,7 +36,8 @@ from sklearn.linear_model import SGDClassifier
 
 from moe_coder.jsonl import iter_jsonl
 from moe_coder.routing.cues import code_outside_prose
-from moe_coder.routing.hashing import CharNgramHasher
+from moe_coder.routing.hashing import CharNgramHasher, tfidf_transform
+from moe_coder.routing.heads import linear_scores
 from moe_coder.routing.labels import LANGUAGES
 
 #: Word tokens of the n-gram features: identifiers, single CJK characters, runs of 1-3 symbols.
@@ -131,7 +132,7 @@ class CodeLanguageIdentifier:
         rows = [i for i, c in enumerate(codes) if c.strip()]
         if not rows:
             return out
-        z = np.asarray(self.tfidf_.transform(self._counts([codes[i] for i in rows])) @ self.coef_.T) + self.intercept_
+        z = linear_scores(self, tfidf_transform(self.tfidf_, self._counts([codes[i] for i in rows])))
         # one-vs-rest logistic outputs, normalised: what SGDClassifier.predict_proba gives
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
         out[rows] = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)

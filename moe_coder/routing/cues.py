@@ -144,6 +144,9 @@ _TASK_WORDS: dict[str, str] = {
     "generate": r"\b(?:write|create|implement|build|make|generate|give me|how (?:do|can) i|need a|program that|function that|script that)\b|写一个|写个|实现|帮我写|\bescribe|\bcrea\b|\bnecesito|\bschreib|\berstelle|\bécris|\bcrée",
 }
 
+#: Control characters other than tab, line feed and carriage return: four in a prompt's first
+#: 2,000 characters make it binary.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _CODE_LINE = re.compile(r"[{};=()]\s*$|^\s{2,}\S|^\s*(?:#|//)")
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)")
 _FILE = re.compile(r"(?<![\w/])[\w./-]*?[\w-]\.([A-Za-z]{1,6})\b(?![\w(])")
@@ -285,7 +288,7 @@ def _cues(text: str) -> tuple[str, ...]:
     stripped = text.strip()
     if not stripped:
         return ("shape:empty",)
-    if sum(ch < " " and ch not in "\n\r\t" for ch in text[:2000]) > 3:
+    if len(_CONTROL.findall(text, 0, 2000)) > 3:
         found.add("shape:binary")
     # everything below reads at most 20,000 characters: the head and the tail of a longer prompt
     sample = text if len(text) <= 20000 else text[:15000] + "\n" + text[-5000:]

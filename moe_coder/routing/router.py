@@ -57,6 +57,7 @@ from moe_coder.routing.calibration import fit_temperature
 from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
 from moe_coder.routing.encoder import BUILTIN_ENCODER, encode
 from moe_coder.routing.grammar import GRAMMAR_LANGUAGES, GrammarEvidence
+from moe_coder.routing.hashing import tfidf_transform
 from moe_coder.routing.heads import HeadStack, logits
 from moe_coder.routing.labels import UNKNOWN
 from moe_coder.routing.lexicon import Lexicon
@@ -161,7 +162,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         lexical = sparse.hstack([chars.transform(clipped), words.transform(clipped)], format="csr")
         if fit:
             self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(lexical)
-        lexical = self.tfidf_.transform(lexical)
+        lexical = tfidf_transform(self.tfidf_, lexical)
         cue_lists = [extract_cues(t) for t in texts]
         cues = cue_matrix(cue_lists, self.cue_names_) * self.cue_weight
         blocks = [lexical, cues]
