@@ -73,7 +73,7 @@ _NGRAM_HEAD, _NGRAM_TAIL = 4000, 1000
 
 
 #: Prompts a large batch is routed in at a time (see :meth:`PromptRouter._route_texts`).
-ROUTE_CHUNK = 256
+ROUTE_CHUNK = 128
 
 
 def _usable_cores() -> int:
@@ -297,9 +297,11 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
 
         A batch larger than :data:`ROUTE_CHUNK` is routed a chunk at a time, and on a machine with
         more than one core the prompts a chunk sends to the encoder are encoded in a second thread
-        while the next chunk's fast features are computed (torch releases the interpreter lock, and
-        the fast features are Python): the two halves of the work overlap instead of adding up.
-        Every prompt's features and probabilities are computed exactly as they would be alone.
+        while the next chunk's fast features are computed (the traced encoder runs without the
+        interpreter lock, and the fast features are Python): the two halves of the work overlap
+        instead of adding up. Once the fast features are done, this thread encodes the chunks the
+        worker has not started, from the last one back. Every prompt's features and probabilities
+        are computed exactly as they would be alone, whichever thread encodes it.
         """
         n = len(texts)
         probas = [np.zeros((n, len(c))) for c in self.classes_]
@@ -323,9 +325,16 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
                 if len(slow):
                     slow_texts = [texts[rows[i]] for i in slow]
                     embedding = pool.submit(self._embed, slow_texts) if pool else self._embed(slow_texts)
-                    pending.append((rows[slow], F[slow], embedding))
-            for slow_rows, F_slow, embedding in pending:
-                E = embedding.result() if pool else embedding
+                    pending.append((rows[slow], F[slow], slow_texts, embedding))
+            embeddings = [None if pool else e for *_, e in pending]
+            if pool:
+                # the fast features are done: this thread encodes the last chunks the worker has
+                # not started, while the worker finishes the earlier ones
+                for k in reversed(range(len(pending))):
+                    if pending[k][3].cancel():
+                        embeddings[k] = self._embed(pending[k][2])
+            for k, (slow_rows, F_slow, _, embedding) in enumerate(pending):
+                E = embeddings[k] if embeddings[k] is not None else embedding.result()
                 X = sparse.hstack([sparse.csr_matrix(E), F_slow], format="csr", dtype=np.float32)
                 for p, full in zip(probas, self.predict_proba_features(X)):
                     p[slow_rows] = full
