@@ -114,10 +114,23 @@ def score_experts(
     is ambiguous.
     """
     probas, cue_lists, used_full = router.predict_proba_with_cues(prompts)
-    heads = dict(zip(router.heads_, zip(router.classes_, probas)))
+    return scores_from_probas(router.heads_, router.classes_, probas, select_expert, alternatives, cue_lists, used_full)
+
+
+def scores_from_probas(
+    heads_: Sequence[str], classes: Sequence[np.ndarray], probas: Sequence[np.ndarray], select_expert: ExpertSelector,
+    alternatives: int = 3, cue_lists: list[list[str]] | None = None, used_full: np.ndarray | None = None,
+) -> ExpertScores:
+    """:func:`score_experts` from a router's head names, classes and probabilities (one array per
+    head, as :meth:`~moe_coder.routing.router.PromptRouter.predict_proba` gives them): what the
+    decision reads, for probabilities that did not come from the shipped heads (held-out-style
+    calibration scores heads refitted without a prompt family)."""
+    heads = dict(zip(heads_, zip(classes, probas)))
     (lang_classes, lang_p), (task_classes, task_p) = heads["language"], heads["task"]
     langs, tasks = [str(c) for c in lang_classes], [str(c) for c in task_classes]
-    n = len(prompts)
+    n = len(lang_p)
+    cue_lists = cue_lists if cue_lists is not None else [[] for _ in range(n)]
+    used_full = used_full if used_full is not None else np.zeros(n, dtype=bool)
     pair_experts = [select_expert(lang, task) for lang in langs for task in tasks]
     names = sorted(set(pair_experts))
     expert_of_pair = np.array([names.index(e) for e in pair_experts])

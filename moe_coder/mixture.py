@@ -176,6 +176,31 @@ class MoECoder:
         self.config.confidence_threshold = threshold
         return self
 
+    def calibrate_held_out_style(self, train: Any, validation: Any, corpus: Any = None, **kwargs: Any) -> Any:
+        """Choose the router's temperatures and the abstain threshold on held-out prompt styles.
+
+        ``train`` and ``validation`` are :class:`~moe_coder.routing.dataset.LabelledPrompts` (the
+        router's training and validation splits), ``corpus`` the code corpus its code identifier
+        was fitted on. The heads are refitted without one prompt family at a time
+        (:func:`moe_coder.routing.held_out.held_out_style`); the shipped temperatures are raised by
+        how much softer the held-out families needed them; the cascade threshold is chosen again
+        on ``validation``; ``config.confidence_threshold`` is chosen on the pooled held-out-style
+        prompts. Returns the :class:`~moe_coder.routing.held_out.HeldOutStyle` measured.
+        :meth:`save_pretrained` (or the router's own) writes the results.
+        """
+        from moe_coder.routing.held_out import held_out_style
+
+        result = held_out_style(self.router, train, validation, corpus, **kwargs)
+        result.apply(self.router)
+        self.router.choose_fast_threshold(validation.prompts, validation.y)
+        threshold = result.route_pooled(self.router.fast_threshold_, self.select_expert)
+        self.router.held_out_style_["confidence_threshold"] = threshold
+        self.router.held_out_style_["pooled"] = result.pooled
+        logger.info("held-out style: temperatures x%s, confidence threshold %.4f (was %.4f)",
+                    {k: result.multipliers(k) for k in result.held_out}, threshold, self.config.confidence_threshold)
+        self.config.confidence_threshold = threshold
+        return result
+
     # ----------------------------------------------------------------- generation
     def _forced(self, prompts: Sequence[Prompt], expert: str) -> list[RoutingDecision]:
         """Decisions for prompts sent to ``expert`` by name: nothing is routed."""

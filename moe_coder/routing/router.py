@@ -406,6 +406,19 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         logger.info("temperatures %s", self.full_heads_.temperatures)
         return self
 
+    def choose_fast_threshold(self, prompts: Sequence[RoutingInput], y: Any) -> "PromptRouter":
+        """Choose the cascade's ``fast_threshold_`` again on held-out prompts, with the temperatures
+        as they are (after :meth:`HeldOutStyle.apply <moe_coder.routing.held_out.HeldOutStyle.apply>`
+        has changed them, say)."""
+        if self.fast_heads_ is None:
+            return self
+        y = np.asarray(y, dtype=object)
+        X = self.transform(prompts)
+        full = self.full_heads_.proba(X, self.classes_)
+        fast = self.fast_heads_.proba(self.fast_heads_.columns(X), self.classes_)
+        self.fast_threshold_ = self._choose_fast_threshold(fast, full, y)
+        return self
+
     def _calibrate_stack(self, heads: HeadStack, X: sparse.csr_matrix, y: np.ndarray) -> list[np.ndarray]:
         """Fit the temperatures of one set of heads on held-out rows (``X``: full feature rows);
         return its calibrated probabilities."""
@@ -502,6 +515,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             "fast_threshold": _finite_or_none(getattr(self, "fast_threshold_", None)),
             "unknown_label": UNKNOWN,
         }
+        if getattr(self, "held_out_style_", None):
+            meta["held_out_style"] = self.held_out_style_
         write_text_atomic(directory / _META, json.dumps(meta, indent=2) + "\n")
 
     @classmethod
@@ -566,6 +581,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         router.classes_ = [np.array(meta["classes"][h]) for h in router.heads_]
         threshold = meta.get("fast_threshold")
         router.fast_threshold_ = float(threshold) if threshold is not None else float("inf")
+        if isinstance(meta.get("held_out_style"), dict):
+            router.held_out_style_ = meta["held_out_style"]
         return router
 
 

@@ -1,0 +1,243 @@
+"""Held-out-style calibration: temperatures and an abstain threshold chosen on prompt families
+the heads never saw.
+
+Temperatures fitted on the validation split (:meth:`PromptRouter.calibrate`) describe prompts
+shaped like the training prompts: the validation split holds other *sources*, but every
+template, snippet shape and prose language is also in training. On a style no training prompt
+has, the heads are wrong more often and still sure of themselves. So, as scikit-learn's
+``CalibratedClassifierCV`` calibrates on folds the model did not see, :func:`held_out_style`
+refits the router's heads without one prompt family at a time (the families of
+:func:`~moe_coder.routing.metrics.prompt_families`: template, snippet shape, prose language) and
+collects each refit's outputs on that family's validation prompts. On that pool it chooses:
+
+* per set of heads (full and fast) and per head (language, task), the temperature minimising
+  the negative log-likelihood, and the same for a refit on *every* family scored on the whole
+  validation split. Their ratio, how much softer unseen styles need the probabilities to be than
+  seen ones, multiplies the shipped heads' own temperatures (:meth:`HeldOutStyle.apply`), which
+  were fitted on the validation split;
+* the mixture's abstain threshold, on the expert confidence of the pooled prompts routed the way
+  the shipped router routes them (fast heads where they are sure enough, full heads elsewhere),
+  with the cost the in-distribution choice uses (a wrong expert 1, an abstention 0.5).
+
+The refits stop at ``tol=1e-3`` and leave out the translation-target head, to keep a dozen refits
+of two sets of heads within minutes; the ratio compares refits made alike.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from scipy import sparse
+
+from moe_coder.routing.calibration import choose_threshold
+from moe_coder.routing.code_language import CodeCorpus, CodeLanguageIdentifier, out_of_fold_proba
+from moe_coder.routing.dataset import LabelledPrompts
+from moe_coder.routing.heads import HeadStack
+from moe_coder.routing.metrics import FAMILY_AXES, confident_wrong_rate, prompt_families
+from moe_coder.routing.text import split_conversation
+
+logger = logging.getLogger(__name__)
+
+#: Temperatures tried (a grid: the pooled outputs of many refits have no single logit layout).
+TEMPERATURES: tuple[float, ...] = (0.5, 0.6, 0.7, 0.85, 1.0, 1.2, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
+#: Families that are the default of their axis ("en" prose, no template) are never held out.
+_NEVER_HELD_OUT = ("en", "none")
+
+
+@dataclass
+class HeldOutStyle:
+    """What :func:`held_out_style` measured; :meth:`apply` writes it into a router and mixture."""
+
+    #: per set of heads ("full", "fast"): held-out-style temperatures of the refits (language, task)
+    held_out: dict[str, tuple[float, float]]
+    #: per set of heads: the temperatures of a refit on every family, fitted on the validation split
+    in_distribution: dict[str, tuple[float, float]]
+    #: per held-out family (axis, family, validation rows); per set of heads, each family's probabilities
+    folds: list[tuple[str, str, np.ndarray]] = field(default_factory=list, repr=False)
+    outputs: dict[str, list[list[np.ndarray]]] = field(default_factory=dict, repr=False)
+    truth: np.ndarray | None = field(default=None, repr=False)
+    classes: list[np.ndarray] = field(default_factory=list, repr=False)
+    #: the abstain threshold chosen on the pooled held-out-style prompts (:meth:`route_pooled`)
+    confidence_threshold: float | None = None
+    #: per held-out family: axis, family, prompts, language and task accuracy, wrong at >= 0.85
+    families: list[dict[str, Any]] = field(default_factory=list)
+    #: pooled figures: prompts, accuracies, wrong at >= 0.85, abstain rate at the threshold
+    pooled: dict[str, float] = field(default_factory=dict)
+
+    def multipliers(self, stack: str) -> tuple[float, float]:
+        """How much the ``stack``'s (language, task) temperatures are raised: held-out over in-distribution."""
+        return tuple(h / i for h, i in zip(self.held_out[stack], self.in_distribution[stack]))  # type: ignore[return-value]
+
+    def apply(self, router: Any) -> None:
+        """Multiply the router's fitted temperatures by :meth:`multipliers` (the language one also
+        scales the translation-target head) and record them in the router (``held_out_style_``)."""
+        for stack, heads in (("full", router.full_heads_), ("fast", router.fast_heads_)):
+            if heads is None or stack not in self.held_out:
+                continue
+            m_lang, m_task = self.multipliers(stack)
+            heads.temperatures = [t * m for t, m in zip(heads.temperatures, (m_lang, m_task, 1.0, 1.0))]
+            heads.target_temperature *= m_lang
+        router.held_out_style_ = {
+            "held_out_temperatures": {k: list(v) for k, v in self.held_out.items()},
+            "in_distribution_temperatures": {k: list(v) for k, v in self.in_distribution.items()},
+            "multipliers": {k: list(self.multipliers(k)) for k in self.held_out},
+            "pooled": self.pooled,
+        }
+
+    def route_pooled(self, fast_threshold: float, select_expert: Callable[[str, str], str]) -> float:
+        """Route the pooled held-out-style prompts as the shipped cascade would (fast heads where
+        their confidence reaches ``fast_threshold``, full heads elsewhere), choose the abstain
+        threshold on the expert confidence, fill :attr:`families` and :attr:`pooled`, and return
+        the threshold."""
+        from moe_coder.decisions import scores_from_probas
+
+        classes, y_val = self.classes, self.truth
+        families, confidence, correct, lang_ok, task_ok, lang_c, task_c = [], [], [], [], [], [], []
+        for k, (axis, value, rows) in enumerate(self.folds):
+            probas = [p.copy() for p in self.outputs["full"][k]]
+            if "fast" in self.outputs and np.isfinite(fast_threshold):
+                fast = self.outputs["fast"][k]
+                sure = np.minimum(fast[0].max(1), fast[1].max(1)) >= fast_threshold
+                for p, q in zip(probas, fast):
+                    p[sure] = q[sure]
+            scores = scores_from_probas(["language", "task"], classes[:2], probas[:2], select_expert)
+            truth = y_val[rows]
+            want = [select_expert(str(lang), str(task)) for lang, task in truth]
+            right = np.array([a == b for a, b in zip(scores.experts, want)])
+            lo = classes[0][probas[0].argmax(1)] == truth[:, 0].astype(str)
+            to = classes[1][probas[1].argmax(1)] == truth[:, 1].astype(str)
+            lc, tc = probas[0].max(1), probas[1].max(1)
+            families.append({"axis": axis, "family": value, "n": int(len(rows)), "language": float(lo.mean()),
+                             "task": float(to.mean()), "wrong_at_0.85_language": confident_wrong_rate(lo, lc),
+                             "wrong_at_0.85_task": confident_wrong_rate(to, tc)})
+            confidence.append(scores.confidence); correct.append(right)
+            lang_ok.append(lo); task_ok.append(to); lang_c.append(lc); task_c.append(tc)
+        confidence_all, correct_all = np.concatenate(confidence), np.concatenate(correct)
+        chosen = min(max(choose_threshold(confidence_all, correct_all), 0.0), 1.0)
+        lo, to, lc, tc = (np.concatenate(a) for a in (lang_ok, task_ok, lang_c, task_c))
+        routed = confidence_all >= chosen
+        self.families = families
+        self.pooled.update({
+            "n": int(len(lo)), "families": len(self.folds), "language": float(lo.mean()), "task": float(to.mean()),
+            "wrong_at_0.85_language": confident_wrong_rate(lo, lc), "wrong_at_0.85_task": confident_wrong_rate(to, tc),
+            "wrong_at_0.85_either": float(np.mean((~lo & (lc >= 0.85)) | (~to & (tc >= 0.85)))),
+            "abstain_rate": float(1 - routed.mean()),
+            "right_expert_when_routed": float(correct_all[routed].mean()) if routed.any() else 0.0,
+        })
+        self.confidence_threshold = chosen
+        return chosen
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "held_out_temperatures": {k: list(v) for k, v in self.held_out.items()},
+            "in_distribution_temperatures": {k: list(v) for k, v in self.in_distribution.items()},
+            "multipliers": {k: list(self.multipliers(k)) for k in self.held_out},
+            "confidence_threshold": self.confidence_threshold,
+            "pooled": self.pooled, "families": self.families,
+        }
+
+
+def _nll(probas: np.ndarray, classes: np.ndarray, truth: np.ndarray) -> float:
+    index = {str(c): j for j, c in enumerate(classes)}
+    rows = np.array([i for i, t in enumerate(truth) if str(t) in index])
+    if not len(rows):
+        return 0.0
+    cols = np.array([index[str(truth[i])] for i in rows])
+    return float(-np.mean(np.log(np.maximum(probas[rows, cols], 1e-12))))
+
+
+def _best_temperature(heads: list[tuple[HeadStack, sparse.csr_matrix, np.ndarray]], classes: list[np.ndarray],
+                      head: int) -> float:
+    """The grid temperature of ``head`` minimising the pooled negative log-likelihood."""
+    def loss(t: float) -> float:
+        total, n = 0.0, 0
+        for stack, X, truth in heads:
+            saved = list(stack.temperatures)
+            stack.temperatures = [t if j == head else 1.0 for j in range(len(saved))]
+            p = stack.proba(X, classes)[head]
+            stack.temperatures = saved
+            total += _nll(p, classes[head], truth[:, head]) * len(truth)
+            n += len(truth)
+        return total / max(n, 1)
+
+    return min(TEMPERATURES, key=loss)
+
+
+def _features(router: Any, data: LabelledPrompts, corpus: CodeCorpus | None) -> sparse.csr_matrix:
+    """Full feature rows of labelled prompts; with ``corpus``, the code identifier's outputs are
+    out-of-fold by source, as :meth:`PromptRouter.fit` computes them for training prompts."""
+    texts = [split_conversation(p)[0] for p in data.prompts]
+    code_proba = None
+    if corpus is not None and router.code_model_ is not None:
+        identifier = CodeLanguageIdentifier(router.char_features, router.word_features)
+        _, code_proba = out_of_fold_proba(identifier, corpus, texts, data.sources)
+    return router._features(texts, code_proba=code_proba)[0]
+
+
+def held_out_style(
+    router: Any, train: LabelledPrompts, validation: LabelledPrompts,
+    corpus: CodeCorpus | None = None, min_prompts: int = 50, tol: float = 1e-3, max_iter: int = 300,
+) -> HeldOutStyle:
+    """Refit ``router``'s heads without each prompt family of ``train`` and measure them on that
+    family's ``validation`` prompts (see the module docstring). ``corpus`` is the code corpus the router's code
+    identifier was fitted on (its training prompts then get out-of-fold identifier outputs).
+    Families with fewer than ``min_prompts`` validation prompts are not held out. The abstain
+    threshold is chosen afterwards, by :meth:`HeldOutStyle.route_pooled`, once the router's
+    cascade threshold is chosen for the new temperatures."""
+    from moe_coder.routing.router import PromptRouter
+
+    if not len(train) or not len(validation):
+        raise ValueError("held-out-style calibration needs training and validation prompts")
+    started = time.perf_counter()
+    logger.info("held-out style: features of %d training and %d validation prompts", len(train), len(validation))
+    X_train, X_val = _features(router, train, corpus), _features(router, validation, None)
+    y_train = np.array(train.y, dtype=object)[:, :2]
+    y_val = np.array(validation.y, dtype=object)[:, :2]
+    fam_train = [prompt_families(p, s) for p, s in zip(train.prompts, train.sources)]
+    fam_val = [prompt_families(p, s) for p, s in zip(validation.prompts, validation.sources)]
+    classes = router.classes_
+    params = {**router.get_params(), "cascade": False, "tol": tol, "max_iter": max_iter, "translate_target": False}
+    stacks = {"full": 0}
+    if router.fast_heads_ is not None:
+        stacks["fast"] = router.fast_heads_.first_column
+
+    def refit(rows: np.ndarray, first_column: int) -> HeadStack:
+        sub = PromptRouter(**params)
+        sub.classes_ = classes
+        sub.fit_heads(X_train[rows][:, first_column:], y_train[rows])
+        return sub.full_heads_
+
+    folds = []
+    for axis in FAMILY_AXES:
+        for value in sorted({f[axis] for f in fam_val}):
+            held = np.array([f[axis] == value for f in fam_val])
+            keep = np.array([f[axis] != value for f in fam_train])
+            if value in _NEVER_HELD_OUT or held.sum() < min_prompts or keep.all() or not keep.any():
+                continue
+            folds.append((axis, value, keep, np.flatnonzero(held)))
+    if not folds:
+        raise ValueError(f"no prompt family has {min_prompts} validation prompts to hold out")
+
+    held_out, in_distribution, outputs = {}, {}, {}
+    for stack, first in stacks.items():
+        everything = refit(np.ones(len(y_train), dtype=bool), first)
+        Xv = X_val[:, first:]
+        in_distribution[stack] = tuple(_best_temperature([(everything, Xv, y_val)], classes, h) for h in (0, 1))
+        pooled = []
+        for axis, value, keep, rows in folds:
+            t0 = time.perf_counter()
+            pooled.append((refit(keep, first), Xv[rows], y_val[rows]))
+            logger.info("held out %s=%r (%s heads): refitted on %d prompts in %.0f s",
+                        axis, value, stack, keep.sum(), time.perf_counter() - t0)
+        held_out[stack] = tuple(_best_temperature(pooled, classes, h) for h in (0, 1))
+        for heads, (t_lang, t_task) in ((h, held_out[stack]) for h, _, _ in pooled):
+            heads.temperatures = [t_lang, t_task] + [1.0] * (len(heads.temperatures) - 2)
+        outputs[stack] = [heads.proba(X, classes) for heads, X, _ in pooled]
+
+    result = HeldOutStyle(held_out, in_distribution, [(axis, value, rows) for axis, value, _, rows in folds],
+                          outputs, y_val, list(classes))
+    result.pooled["seconds"] = round(time.perf_counter() - started, 1)
+    return result

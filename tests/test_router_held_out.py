@@ -1,0 +1,83 @@
+"""Held-out-style calibration: temperatures and the abstain threshold chosen on prompt families
+the heads were refitted without (``moe-coder calibrate --held-out-style``)."""
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moe_coder.cli import main
+from moe_coder.mixture import MoECoder
+from moe_coder.routing.dataset import load_labelled
+from moe_coder.routing.held_out import held_out_style
+from moe_coder.routing.router import PromptRouter
+
+DATA = Path(__file__).resolve().parents[1] / "router_training" / "data"
+
+
+def _sample(split: str, n: int, out: Path) -> Path:
+    """``n`` prompts of the shipped split (a fixed sample), written as ``out/split.jsonl.gz``."""
+    with gzip.open(DATA / f"{split}.jsonl.gz", "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    rows = random.Random(0).sample(rows, n)
+    out.mkdir(parents=True, exist_ok=True)
+    with gzip.open(out / f"{split}.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    return out / f"{split}.jsonl.gz"
+
+
+@pytest.fixture(scope="module")
+def splits(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("held-out-data")
+    train, validation = load_labelled(_sample("train", 700, folder)), load_labelled(_sample("validation", 400, folder))
+    router = PromptRouter(max_iter=300, tol=1e-3).fit(train.prompts, train.y)
+    router.calibrate(validation.prompts, validation.y)
+    return folder, train, validation, router
+
+
+def test_refits_hold_each_family_out_and_temperatures_come_from_the_grid(splits):
+    _, train, validation, router = splits
+    result = held_out_style(router, train, validation, min_prompts=25)
+    assert result.folds and {"template", "shape"} <= {axis for axis, _, _ in result.folds}
+    assert set(result.held_out) == set(result.in_distribution) == {"full", "fast"}
+    for stack in result.held_out:
+        assert len(result.held_out[stack]) == 2 and all(t > 0 for t in result.held_out[stack])
+    before = list(router.full_heads_.temperatures)
+    m_lang, m_task = result.multipliers("full")
+    result.apply(router)
+    assert router.full_heads_.temperatures[:2] == pytest.approx([before[0] * m_lang, before[1] * m_task])
+    threshold = result.route_pooled(router.fast_threshold_, lambda lang, task: lang)
+    assert 0.0 <= threshold <= 1.0 and result.confidence_threshold == threshold
+    assert result.pooled["n"] == sum(len(rows) for _, _, rows in result.folds)
+    assert len(result.families) == len(result.folds)
+    with pytest.raises(ValueError, match="needs training and validation prompts"):
+        held_out_style(router, train.subset([]), validation)
+
+
+def test_calibrate_cli_held_out_style_writes_router_and_threshold(splits, tiny_mixture_config, tmp_path, capsys):
+    folder, _, validation, router = splits
+    directory = tmp_path / "mixture"
+    MoECoder(tiny_mixture_config, router).save_pretrained(directory)
+    before = json.loads((directory / "router" / "router.json").read_text())["temperatures"]
+    assert main(["calibrate", "--mixture", str(directory), "--data", str(folder), "--held-out-style",
+                 "--report", str(tmp_path / "report.json"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    meta = json.loads((directory / "router" / "router.json").read_text())
+    assert meta["held_out_style"]["confidence_threshold"] == summary["confidence_threshold"]
+    assert meta["temperatures"][:2] == pytest.approx([t * m for t, m in zip(before[:2], summary["multipliers"]["full"])])
+    config = json.loads((directory / "mixture.json").read_text())
+    assert config["confidence_threshold"] == summary["confidence_threshold"]
+    assert json.loads((tmp_path / "report.json").read_text())["families"] == summary["families"]
+    again = MoECoder.from_pretrained(directory)
+    assert again.router.held_out_style_["multipliers"] == summary["multipliers"]
+    probas = again.router.predict_proba(validation.prompts[:20])
+    assert np.allclose(probas[0].sum(axis=1), 1.0)
+
+
+def test_calibrate_cli_held_out_style_names_what_is_missing(tiny_mixture, tmp_path, capsys):
+    assert main(["calibrate", "--mixture", str(tiny_mixture), "--data", str(tmp_path), "--held-out-style"]) == 2
+    assert f"no train.jsonl[.gz] or validation.jsonl[.gz] in {tmp_path}" in capsys.readouterr().err
