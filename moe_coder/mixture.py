@@ -191,9 +191,10 @@ class MoECoder:
         from moe_coder.routing.held_out import held_out_style
 
         result = held_out_style(self.router, train, validation, corpus, **kwargs)
+        previous = (self.router.fast_threshold_, self.config.confidence_threshold)
         result.apply(self.router)
         self.router.choose_fast_threshold(validation.prompts, validation.y)
-        threshold = result.route_pooled(self.router.fast_threshold_, self.select_expert)
+        threshold = result.route_pooled(self.router.fast_threshold_, self.select_expert, before=previous)
         self.router.held_out_style_["confidence_threshold"] = threshold
         self.router.held_out_style_["pooled"] = result.pooled
         logger.info("held-out style: temperatures x%s, confidence threshold %.4f (was %.4f)",

@@ -53,6 +53,8 @@ def test_refits_hold_each_family_out_and_temperatures_come_from_the_grid(splits)
     threshold = result.route_pooled(router.fast_threshold_, lambda lang, task: lang)
     assert 0.0 <= threshold <= 1.0 and result.confidence_threshold == threshold
     assert result.pooled["n"] == sum(len(rows) for _, _, rows in result.folds)
+    result.route_pooled(router.fast_threshold_, lambda lang, task: lang, before=(router.fast_threshold_, 0.3))
+    assert result.pooled["before"]["confidence_threshold"] == 0.3 and result.pooled["before"]["n"] == result.pooled["n"]
     assert len(result.families) == len(result.folds)
     with pytest.raises(ValueError, match="needs training and validation prompts"):
         held_out_style(router, train.subset([]), validation)

@@ -104,10 +104,12 @@ def _held_out_style(args: argparse.Namespace) -> int:
     for stack in result.held_out:
         print(f"  {stack} heads: temperatures (language, task) held out {result.held_out[stack]}, in distribution "
               f"{result.in_distribution[stack]}: x{result.multipliers(stack)[0]:.2f}, x{result.multipliers(stack)[1]:.2f}")
-    p = result.pooled
-    print(f"  pooled: language {p['language']:.3f}, task {p['task']:.3f}, wrong at >= 0.85 on either head "
-          f"{p['wrong_at_0.85_either']:.2%}; abstains on {p['abstain_rate']:.1%}, right expert when routed "
-          f"{p['right_expert_when_routed']:.3f}")
+    for label, p in (("before (in-distribution temperatures and thresholds)", result.pooled.get("before")),
+                     ("after", result.pooled)):
+        if p:
+            print(f"  pooled, {label}: language {p['language']:.3f}, task {p['task']:.3f}, wrong at >= 0.85 on either "
+                  f"head {p['wrong_at_0.85_either']:.2%}; threshold {p['confidence_threshold']:.3f} abstains on "
+                  f"{p['abstain_rate']:.1%}, right expert when routed {p['right_expert_when_routed']:.3f}")
     print(f"wrote {router_dir} (temperatures, cascade threshold {coder.router.fast_threshold_:.4f}) and "
           f"{directory / CONFIG_NAME}: confidence_threshold {coder.config.confidence_threshold:.4f} (was {before:.4f})")
     return 0

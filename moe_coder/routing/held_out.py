@@ -58,6 +58,8 @@ class HeldOutStyle:
     #: per held-out family (axis, family, validation rows); per set of heads, each family's probabilities
     folds: list[tuple[str, str, np.ndarray]] = field(default_factory=list, repr=False)
     outputs: dict[str, list[list[np.ndarray]]] = field(default_factory=dict, repr=False)
+    #: the same at the in-distribution temperatures (what the router gave before this calibration)
+    outputs_before: dict[str, list[list[np.ndarray]]] = field(default_factory=dict, repr=False)
     truth: np.ndarray | None = field(default=None, repr=False)
     classes: list[np.ndarray] = field(default_factory=list, repr=False)
     #: the abstain threshold chosen on the pooled held-out-style prompts (:meth:`route_pooled`)
@@ -87,19 +89,35 @@ class HeldOutStyle:
             "pooled": self.pooled,
         }
 
-    def route_pooled(self, fast_threshold: float, select_expert: Callable[[str, str], str]) -> float:
+    def route_pooled(self, fast_threshold: float, select_expert: Callable[[str, str], str],
+                     before: tuple[float, float] | None = None) -> float:
         """Route the pooled held-out-style prompts as the shipped cascade would (fast heads where
         their confidence reaches ``fast_threshold``, full heads elsewhere), choose the abstain
         threshold on the expert confidence, fill :attr:`families` and :attr:`pooled`, and return
-        the threshold."""
+        the threshold. ``before``, the router's ``(fast_threshold, confidence_threshold)`` before
+        this calibration, adds the same pooled figures with the in-distribution temperatures and
+        those thresholds (``pooled["before"]``)."""
+        families, confidence, correct, lo, to, lc, tc = self._route(self.outputs, fast_threshold, select_expert)
+        chosen = min(max(choose_threshold(confidence, correct), 0.0), 1.0)
+        self.families = families
+        self.pooled.update(_figures(confidence, correct, lo, to, lc, tc, chosen))
+        self.pooled["families"] = len(self.folds)
+        if before is not None and self.outputs_before:
+            _, confidence, correct, lo, to, lc, tc = self._route(self.outputs_before, before[0], select_expert)
+            self.pooled["before"] = _figures(confidence, correct, lo, to, lc, tc, before[1])
+        self.confidence_threshold = chosen
+        return chosen
+
+    def _route(self, outputs: dict[str, list[list[np.ndarray]]], fast_threshold: float,
+               select_expert: Callable[[str, str], str]) -> tuple[list[dict[str, Any]], ...]:
         from moe_coder.decisions import scores_from_probas
 
         classes, y_val = self.classes, self.truth
         families, confidence, correct, lang_ok, task_ok, lang_c, task_c = [], [], [], [], [], [], []
         for k, (axis, value, rows) in enumerate(self.folds):
-            probas = [p.copy() for p in self.outputs["full"][k]]
-            if "fast" in self.outputs and np.isfinite(fast_threshold):
-                fast = self.outputs["fast"][k]
+            probas = [p.copy() for p in outputs["full"][k]]
+            if "fast" in outputs and np.isfinite(fast_threshold):
+                fast = outputs["fast"][k]
                 sure = np.minimum(fast[0].max(1), fast[1].max(1)) >= fast_threshold
                 for p, q in zip(probas, fast):
                     p[sure] = q[sure]
@@ -107,28 +125,15 @@ class HeldOutStyle:
             truth = y_val[rows]
             want = [select_expert(str(lang), str(task)) for lang, task in truth]
             right = np.array([a == b for a, b in zip(scores.experts, want)])
-            lo = classes[0][probas[0].argmax(1)] == truth[:, 0].astype(str)
-            to = classes[1][probas[1].argmax(1)] == truth[:, 1].astype(str)
-            lc, tc = probas[0].max(1), probas[1].max(1)
-            families.append({"axis": axis, "family": value, "n": int(len(rows)), "language": float(lo.mean()),
-                             "task": float(to.mean()), "wrong_at_0.85_language": confident_wrong_rate(lo, lc),
-                             "wrong_at_0.85_task": confident_wrong_rate(to, tc)})
+            ok_lang = classes[0][probas[0].argmax(1)] == truth[:, 0].astype(str)
+            ok_task = classes[1][probas[1].argmax(1)] == truth[:, 1].astype(str)
+            c_lang, c_task = probas[0].max(1), probas[1].max(1)
+            families.append({"axis": axis, "family": value, "n": int(len(rows)), "language": float(ok_lang.mean()),
+                             "task": float(ok_task.mean()), "wrong_at_0.85_language": confident_wrong_rate(ok_lang, c_lang),
+                             "wrong_at_0.85_task": confident_wrong_rate(ok_task, c_task)})
             confidence.append(scores.confidence); correct.append(right)
-            lang_ok.append(lo); task_ok.append(to); lang_c.append(lc); task_c.append(tc)
-        confidence_all, correct_all = np.concatenate(confidence), np.concatenate(correct)
-        chosen = min(max(choose_threshold(confidence_all, correct_all), 0.0), 1.0)
-        lo, to, lc, tc = (np.concatenate(a) for a in (lang_ok, task_ok, lang_c, task_c))
-        routed = confidence_all >= chosen
-        self.families = families
-        self.pooled.update({
-            "n": int(len(lo)), "families": len(self.folds), "language": float(lo.mean()), "task": float(to.mean()),
-            "wrong_at_0.85_language": confident_wrong_rate(lo, lc), "wrong_at_0.85_task": confident_wrong_rate(to, tc),
-            "wrong_at_0.85_either": float(np.mean((~lo & (lc >= 0.85)) | (~to & (tc >= 0.85)))),
-            "abstain_rate": float(1 - routed.mean()),
-            "right_expert_when_routed": float(correct_all[routed].mean()) if routed.any() else 0.0,
-        })
-        self.confidence_threshold = chosen
-        return chosen
+            lang_ok.append(ok_lang); task_ok.append(ok_task); lang_c.append(c_lang); task_c.append(c_task)
+        return (families, *(np.concatenate(a) for a in (confidence, correct, lang_ok, task_ok, lang_c, task_c)))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +143,19 @@ class HeldOutStyle:
             "confidence_threshold": self.confidence_threshold,
             "pooled": self.pooled, "families": self.families,
         }
+
+
+def _figures(confidence: np.ndarray, correct: np.ndarray, lo: np.ndarray, to: np.ndarray, lc: np.ndarray,
+             tc: np.ndarray, threshold: float) -> dict[str, float]:
+    routed = confidence >= threshold
+    return {
+        "n": int(len(lo)), "language": float(lo.mean()), "task": float(to.mean()),
+        "wrong_at_0.85_language": confident_wrong_rate(lo, lc), "wrong_at_0.85_task": confident_wrong_rate(to, tc),
+        "wrong_at_0.85_either": float(np.mean((~lo & (lc >= 0.85)) | (~to & (tc >= 0.85)))),
+        "confidence_threshold": float(threshold), "abstain_rate": float(1 - routed.mean()),
+        "right_expert_when_routed": float(correct[routed].mean()) if routed.any() else 0.0,
+        "right_expert_routed_share": float(np.mean(correct & routed)),
+    }
 
 
 def _nll(probas: np.ndarray, classes: np.ndarray, truth: np.ndarray) -> float:
@@ -221,7 +239,7 @@ def held_out_style(
     if not folds:
         raise ValueError(f"no prompt family has {min_prompts} validation prompts to hold out")
 
-    held_out, in_distribution, outputs = {}, {}, {}
+    held_out, in_distribution, outputs, before = {}, {}, {}, {}
     for stack, first in stacks.items():
         everything = refit(np.ones(len(y_train), dtype=bool), first)
         Xv = X_val[:, first:]
@@ -233,11 +251,12 @@ def held_out_style(
             logger.info("held out %s=%r (%s heads): refitted on %d prompts in %.0f s",
                         axis, value, stack, keep.sum(), time.perf_counter() - t0)
         held_out[stack] = tuple(_best_temperature(pooled, classes, h) for h in (0, 1))
-        for heads, (t_lang, t_task) in ((h, held_out[stack]) for h, _, _ in pooled):
-            heads.temperatures = [t_lang, t_task] + [1.0] * (len(heads.temperatures) - 2)
-        outputs[stack] = [heads.proba(X, classes) for heads, X, _ in pooled]
+        for temperatures, into in ((in_distribution[stack], before), (held_out[stack], outputs)):
+            for heads, _, _ in pooled:
+                heads.temperatures = [*temperatures] + [1.0] * (len(heads.temperatures) - 2)
+            into[stack] = [heads.proba(X, classes) for heads, X, _ in pooled]
 
     result = HeldOutStyle(held_out, in_distribution, [(axis, value, rows) for axis, value, _, rows in folds],
-                          outputs, y_val, list(classes))
+                          outputs, before, y_val, list(classes))
     result.pooled["seconds"] = round(time.perf_counter() - started, 1)
     return result
