@@ -10,10 +10,10 @@ baselines, single-prompt latency p50/p99 (encoding included) and batched through
     python benchmarks/router.py --router DIR    # a router trained with `moe-coder train-router --out DIR`
     python benchmarks/router.py --latency-only  # only the latency and throughput figures
     python benchmarks/router.py --latency-only --encoder-threads 1,2,1,2   # the encoder's thread count, alternating
-    python benchmarks/router.py --held-out-families --feature-cache /tmp/router-features
+    python benchmarks/router.py --held-out-families
         # also refit the heads without each prompt family in turn (template, snippet shape, prose
-        # language) and report every held-out family, with temperatures and an abstain threshold
-        # chosen on held-out-style validation prompts (tens of minutes: the heads are refitted per family)
+        # language) and report every held-out family at held-out-style temperatures, as
+        # `moe-coder calibrate --held-out-style` measures them (about 11 minutes on 2 cores)
 """
 from __future__ import annotations
 
@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from moe_coder import MoECoder  # noqa: E402
-from moe_coder.routing.calibration import choose_threshold  # noqa: E402
-from moe_coder.routing.code_language import CodeCorpus, CodeLanguageIdentifier, out_of_fold_proba  # noqa: E402
+from moe_coder.routing.code_language import CodeCorpus  # noqa: E402
 from moe_coder.routing.cues import extract_cues  # noqa: E402
 from moe_coder.routing.dataset import LabelledPrompts, load_labelled  # noqa: E402
+from moe_coder.routing.held_out import held_out_style  # noqa: E402
 from moe_coder.routing.encoder import THREADS_ENV, encode  # noqa: E402
 from moe_coder.routing.metrics import FAMILY_AXES, confident_wrong_rate, prompt_families  # noqa: E402
 from moe_coder.routing.router import PromptRouter  # noqa: E402
@@ -143,160 +143,32 @@ def strata(data: LabelledPrompts, pred: list[tuple[str, str]]) -> dict[str, dict
     return {k: {"n": len(v), "language": float(np.mean(v))} for k, v in sorted(groups.items(), key=lambda kv: -len(kv[1]))}
 
 
-def _features(router: PromptRouter, data: LabelledPrompts, name: str, cache: Path | None,
-              corpus: CodeCorpus | None = None, encoder: bool = True):
-    """The router's feature rows of ``data`` (training prompts: with out-of-fold code-identifier
-    outputs, as :meth:`PromptRouter.fit` computes them), cached as ``cache/name.npz`` when asked;
-    without ``encoder``, the fast heads' columns only (no sentence embedding)."""
-    from scipy import sparse
-
-    path = cache / f"{name}{'' if encoder else '-fast'}.npz" if cache else None
-    if path is not None and path.is_file():
-        X = sparse.load_npz(path)
-        if X.shape[0] == len(data):  # a --limit run's test rows are not the cached ones
-            return X
-        path = None
-    texts = [split_conversation(p)[0] for p in data.prompts]
-    code_proba = None
-    if corpus is not None and router.code_model_ is not None:
-        identifier = CodeLanguageIdentifier(router.char_features, router.word_features)
-        _, code_proba = out_of_fold_proba(identifier, corpus, texts, data.sources)
-    X = router._features(texts, code_proba=code_proba)[0] if encoder else router._fast_transform(texts, code_proba=code_proba)[0]
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sparse.save_npz(path, X)
-    return X
-
-
-_T_GRID = (0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0)
-
-
-def held_out_families(router: PromptRouter, train: LabelledPrompts, validation: LabelledPrompts,
-                      test: LabelledPrompts, cache: Path | None, min_prompts: int = 100,
-                      encoder: bool = True) -> dict:
-    """Refit the router's language and task heads without each prompt family in turn; score that
-    family's validation and test prompts. Temperatures (language, task) and an abstain threshold
-    are then chosen on the pooled held-out-style *validation* prompts. ``encoder=False`` refits the
-    fast heads' kind (no sentence embedding: minutes instead of an hour on a loaded 2-core CPU).
-
-    The refits stop at ``tol=1e-3`` (the shipped heads: 1e-5) and fit one language head for
-    translations and the rest alike, to keep the many refits affordable."""
-    corpus = CodeCorpus.load(DATA / "code.jsonl.gz") if router.code_model_ is not None else None
-    print("features of the training prompts (out-of-fold code identifier) ...", flush=True)
-    X_train = _features(router, train, "train", cache, corpus, encoder)
-    print("features of the validation and test prompts ...", flush=True)
-    X_val = _features(router, validation, "validation", cache, encoder=encoder)
-    X_test = _features(router, test, "test", cache, encoder=encoder)
-    fam = {name: [prompt_families(p, s) for p, s in zip(d.prompts, d.sources)]
-           for name, d in (("train", train), ("validation", validation), ("test", test))}
-    y = {"train": np.array(train.y, dtype=object)[:, :2], "validation": np.array(validation.y, dtype=object)[:, :2],
-         "test": np.array(test.y, dtype=object)[:, :2]}
-    params = {**router.get_params(), "cascade": False, "tol": 1e-3, "max_iter": 300, "translate_target": False}
-    folds = []
-    for axis in FAMILY_AXES:
-        values = sorted({f[axis] for f in fam["validation"] + fam["test"]})
-        for value in values:
-            held_val = np.array([f[axis] == value for f in fam["validation"]])
-            held_test = np.array([f[axis] == value for f in fam["test"]])
-            keep = np.array([f[axis] != value for f in fam["train"]])
-            if held_val.sum() + held_test.sum() < min_prompts or keep.all() or value in ("en", "none"):
-                continue
-            started = time.perf_counter()
-            sub = PromptRouter(**params)
-            sub.classes_ = router.classes_
-            sub.fit_heads(X_train[keep], y["train"][keep])
-            classes = router.classes_  # lay every fold's output over the shipped router's labels
-            folds.append({"axis": axis, "family": value, "heads": sub.full_heads_, "classes": classes,
-                          "rows": {"validation": np.flatnonzero(held_val), "test": np.flatnonzero(held_test)},
-                          "train_kept": int(keep.sum())})
-            print(f"  held out {axis}={value!r}: refitted on {keep.sum()} prompts in "
-                  f"{time.perf_counter() - started:.0f} s", flush=True)
-    X = {"validation": X_val, "test": X_test}
-
-    def outputs(t_lang: float, t_task: float, split: str):
-        """Pooled (fold index, language/task correct and confidence) over every fold's rows of split."""
-        out = []
-        for k, f in enumerate(folds):
-            rows = f["rows"][split]
-            if not len(rows):
-                continue
-            heads = f["heads"]
-            saved = (list(heads.temperatures), heads.target_temperature)
-            heads.temperatures = [t_lang, t_task] + [1.0] * (len(heads.temperatures) - 2)
-            heads.target_temperature = t_lang
-            p = heads.proba(X[split][rows], f["classes"])
-            heads.temperatures, heads.target_temperature = saved
-            truth = y[split][rows]
-            out.append((k, f["classes"][0][p[0].argmax(1)] == truth[:, 0].astype(str), p[0].max(1),
-                        f["classes"][1][p[1].argmax(1)] == truth[:, 1].astype(str), p[1].max(1), p, truth))
-        return out
-
-    def nll(pooled, head):
-        losses = []
-        for _, _, _, _, _, p, truth in pooled:
-            classes = folds[0]["classes"][head]
-            idx = np.searchsorted(classes, truth[:, head].astype(str))
-            idx = np.clip(idx, 0, len(classes) - 1)
-            losses.append(-np.log(np.maximum(p[head][np.arange(len(idx)), idx], 1e-12)))
-        return float(np.mean(np.concatenate(losses)))
-
-    t_lang = min(_T_GRID, key=lambda t: nll(outputs(t, 1.0, "validation"), 0))
-    t_task = min(_T_GRID, key=lambda t: nll(outputs(t_lang, t, "validation"), 1))
-    val = outputs(t_lang, t_task, "validation")
-    conf_val = np.concatenate([o[2] for o in val])
-    ok_val = np.concatenate([o[1] for o in val])
-    threshold = float(choose_threshold(conf_val, ok_val))
-    report = {"features": "full (embedding included)" if encoder else "fast heads' (no embedding)",
-              "temperature_language": t_lang, "temperature_task": t_task, "abstain_threshold_language": threshold,
-              "families": []}
-    for temps, label in (((1.0, 1.0), "uncalibrated"), ((t_lang, t_task), "held-out-style temperatures")):
-        pooled = outputs(*temps, "test") + outputs(*temps, "validation")
-        lang_ok = np.concatenate([o[1] for o in pooled])
-        lang_c = np.concatenate([o[2] for o in pooled])
-        task_ok = np.concatenate([o[3] for o in pooled])
-        task_c = np.concatenate([o[4] for o in pooled])
-        report[label] = {
-            "n": int(len(lang_ok)), "language": float(lang_ok.mean()), "task": float(task_ok.mean()),
-            "wrong_at_0.85_language": confident_wrong_rate(lang_ok, lang_c),
-            "wrong_at_0.85_task": confident_wrong_rate(task_ok, task_c),
-            "wrong_at_0.85_either": float(np.mean((~lang_ok & (lang_c >= 0.85)) | (~task_ok & (task_c >= 0.85)))),
-        }
-        if label != "uncalibrated":
-            routed = lang_c >= threshold
-            report[label]["abstain_rate"] = float(1 - routed.mean())
-            report[label]["language_when_routed"] = float(lang_ok[routed].mean()) if routed.any() else None
-            for k, f in enumerate(folds):
-                mine = [o for o in pooled if o[0] == k]
-                if not mine:
-                    continue
-                lo = np.concatenate([o[1] for o in mine]); lc = np.concatenate([o[2] for o in mine])
-                to = np.concatenate([o[3] for o in mine]); tc = np.concatenate([o[4] for o in mine])
-                report["families"].append({
-                    "axis": f["axis"], "family": f["family"], "n": int(len(lo)), "train_kept": f["train_kept"],
-                    "language": float(lo.mean()), "task": float(to.mean()),
-                    "wrong_at_0.85_language": confident_wrong_rate(lo, lc),
-                    "wrong_at_0.85_task": confident_wrong_rate(to, tc),
-                })
+def held_out_families(coder: MoECoder, train: LabelledPrompts, validation: LabelledPrompts) -> dict:
+    """The shipped router's heads refitted without each prompt family in turn and scored on that
+    family's validation prompts, routed as the shipped cascade routes them, with the held-out-style
+    temperatures and the mixture's own abstain threshold: the measurement ``moe-coder calibrate
+    --held-out-style`` chooses from (:func:`moe_coder.routing.held_out.held_out_style`), without
+    writing anything."""
+    corpus = CodeCorpus.load(DATA / "code.jsonl.gz") if coder.router.code_model_ is not None else None
+    result = held_out_style(coder.router, train, validation, corpus)
+    chosen = result.route_pooled(coder.router.fast_threshold_, coder.select_expert)
+    report = result.to_dict()
+    report["threshold_chosen_here"] = chosen
     return report
 
 
 def print_held_out(report: dict) -> None:
-    print("\nheld-out-style validation: heads refitted without each family, scored on its validation+test prompts "
-          f"(features: {report['features']})")
-    print(f"  temperatures chosen on held-out-style validation prompts: language {report['temperature_language']}, "
-          f"task {report['temperature_task']}; abstain threshold (language confidence) "
-          f"{report['abstain_threshold_language']:.3f}")
+    print("\nheld-out prompt families: heads refitted without each family, scored on its validation prompts "
+          "(held-out-style temperatures)")
     print(f"  {'axis':<15} {'held-out family':<42} {'n':>5} {'language':>9} {'task':>7} {'wrong@0.85 lang':>16} {'task':>6}")
     for f in report["families"]:
         print(f"  {f['axis']:<15} {f['family']:<42} {f['n']:>5} {f['language']:>9.3f} {f['task']:>7.3f} "
               f"{f['wrong_at_0.85_language']:>16.3f} {f['wrong_at_0.85_task']:>6.3f}")
-    for label in ("uncalibrated", "held-out-style temperatures"):
-        r = report[label]
-        extra = (f", abstains {r['abstain_rate']:.1%}, language when routed {r['language_when_routed']:.3f}"
-                 if "abstain_rate" in r else "")
-        print(f"  pooled ({label}, n={r['n']}): language {r['language']:.3f}, task {r['task']:.3f}; wrong with "
-              f"confidence >= 0.85: language {r['wrong_at_0.85_language']:.2%}, task {r['wrong_at_0.85_task']:.2%}, "
-              f"either {r['wrong_at_0.85_either']:.2%}{extra}")
+    r = report["pooled"]
+    print(f"  pooled (n={r['n']}): language {r['language']:.3f}, task {r['task']:.3f}; wrong with confidence >= 0.85: "
+          f"language {r['wrong_at_0.85_language']:.2%}, task {r['wrong_at_0.85_task']:.2%}, either "
+          f"{r['wrong_at_0.85_either']:.2%}; at the threshold chosen on them ({r['confidence_threshold']:.3f}) "
+          f"abstains on {r['abstain_rate']:.1%}, right expert when routed {r['right_expert_when_routed']:.3f}")
 
 
 def confident_wrong(decisions: list, data: LabelledPrompts) -> dict[str, float]:
@@ -377,10 +249,6 @@ def main() -> None:
                     help="comma-separated torch thread counts for the prompt encoder; latency is measured for each")
     ap.add_argument("--held-out-families", action="store_true",
                     help="also refit the heads without each prompt family and report every held-out family")
-    ap.add_argument("--held-out-fast", action="store_true",
-                    help="refit on the fast heads' features only (no sentence embedding) for --held-out-families")
-    ap.add_argument("--feature-cache", type=Path, default=None,
-                    help="keep the feature rows the held-out-family refits read here (reused by later runs)")
     args = ap.parse_args()
 
     test = load_labelled(DATA / "test.jsonl.gz")
@@ -481,8 +349,7 @@ def main() -> None:
     if args.held_out_families:
         validation = load_labelled(DATA / "validation.jsonl.gz")
         full_train = load_labelled(DATA / "train.jsonl.gz")
-        report["held_out_families"] = held_out_families(coder.router, full_train, validation, test, args.feature_cache,
-                                                          encoder=not args.held_out_fast)
+        report["held_out_families"] = held_out_families(coder, full_train, validation)
         print_held_out(report["held_out_families"])
     if not args.latency_only:
         report["targets"] = print_targets(results, latency, report.get("held_out_families"), by_kind)
@@ -520,7 +387,7 @@ def print_targets(results: dict, latency: dict, held_out: dict | None,
         "one 120 KB prompt <= 50 ms": latency["prompt_120kb_ms"] <= 50,
     })
     if held_out:
-        pooled = held_out["held-out-style temperatures"]
+        pooled = held_out["pooled"]
         targets["held-out families: language >= 0.95 (pooled)"] = pooled["language"] >= 0.95
         targets["held-out families: task >= 0.85 (pooled)"] = pooled["task"] >= 0.85
         targets["held-out families: wrong at confidence >= 0.85 in <= 2% (either head)"] = pooled["wrong_at_0.85_either"] <= 0.02
