@@ -39,7 +39,6 @@ from moe_coder.routing.held_out import held_out_style  # noqa: E402
 from moe_coder.routing.encoder import THREADS_ENV, encode  # noqa: E402
 from moe_coder.routing.metrics import FAMILY_AXES, confident_wrong_rate, prompt_families  # noqa: E402
 from moe_coder.routing.router import PromptRouter  # noqa: E402
-from moe_coder.routing.text import split_conversation  # noqa: E402
 
 DATA = ROOT / "router_training" / "data"
 HUMAN = ROOT / "router_training" / "human_test.jsonl"

@@ -27,10 +27,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 from scipy import sparse
+from tqdm.auto import tqdm
 
 from moe_coder.routing.calibration import choose_threshold
 from moe_coder.routing.code_language import CodeCorpus, CodeLanguageIdentifier, out_of_fold_proba
@@ -245,7 +246,7 @@ def held_out_style(
         Xv = X_val[:, first:]
         in_distribution[stack] = tuple(_best_temperature([(everything, Xv, y_val)], classes, h) for h in (0, 1))
         pooled = []
-        for axis, value, keep, rows in folds:
+        for axis, value, keep, rows in tqdm(folds, desc=f"refitting the {stack} heads without each family", unit="family"):
             t0 = time.perf_counter()
             pooled.append((refit(keep, first), Xv[rows], y_val[rows]))
             logger.info("held out %s=%r (%s heads): refitted on %d prompts in %.0f s",
