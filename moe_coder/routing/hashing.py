@@ -3,12 +3,12 @@
 
 scikit-learn builds every n-gram of every text as a Python string and hashes the strings one by
 one; for the 2-4-grams of a few thousand characters of each prompt that was a third of the
-router's time per prompt. :class:`CharNgramHasher` hashes the n-grams of ASCII texts (almost all
-prompts that carry code) as whole arrays: the bytes of a batch's texts laid end to end, each
-n-gram's MurmurHash3 (x86, 32 bits, seed 0, the hash scikit-learn uses) computed for every
-position at once, and the positions whose n-gram would cross from one text into the next
-dropped. Texts with other characters go to scikit-learn's own vectorizer, so the columns and
-counts of every row are exactly scikit-learn's, and a router fitted with either reads the other's
+router's time per prompt. :class:`CharNgramHasher` hashes them as whole arrays: the UTF-8 bytes
+of a batch's texts laid end to end, each n-gram's MurmurHash3 (x86, 32 bits, seed 0, the hash
+scikit-learn uses) computed for every position at once (an n-gram of n ASCII characters is the
+n bytes at its position; one with multi-byte characters is hashed over its own span of bytes),
+and the positions whose n-gram would cross from one text into the next dropped. The columns and
+counts of every row are exactly scikit-learn's, so a router fitted with either reads the other's
 features. ``tests/test_router_hashing.py`` checks the equality on every prompt of the test split.
 
 :func:`tfidf_transform` is a fitted ``TfidfTransformer``'s ``transform`` without scikit-learn's
@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
@@ -40,8 +40,14 @@ def _mix_key(k: np.ndarray) -> np.ndarray:
     return _rotl(k, 15) * _C2
 
 
-def _finish(h: np.ndarray, length: int) -> np.ndarray:
-    h = h ^ np.uint32(length)
+def _mix_block(h: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """One whole 4-byte block ``k`` mixed into the running hash ``h``."""
+    return _rotl(h ^ _mix_key(k), 13) * np.uint32(5) + np.uint32(0xE6546B64)
+
+
+def _finish(h: np.ndarray, length: int | np.ndarray) -> np.ndarray:
+    """The key length (one for all, or one per hash) mixed in, then MurmurHash3's final avalanche."""
+    h = h ^ np.asarray(length).astype(np.uint32)
     h ^= h >> np.uint32(16)
     h *= np.uint32(0x85EBCA6B)
     h ^= h >> np.uint32(13)
@@ -63,7 +69,7 @@ def murmurhash3_ascii(data: np.ndarray, n: int) -> np.ndarray:
         key |= data[j : j + count].astype(np.uint32) << np.uint32(8 * j)
     with np.errstate(over="ignore"):
         if n == 4:  # one whole block, no tail
-            h = _rotl(_mix_key(key), 13) * np.uint32(5) + np.uint32(0xE6546B64)
+            h = _mix_block(np.zeros(count, dtype=np.uint32), key)
         else:  # no block, a tail of n bytes
             h = _mix_key(key)
         return _finish(h, n).view(np.int32)
@@ -89,8 +95,7 @@ def murmurhash3_spans(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray)
             if not active.any():
                 break
             k = G[:, 4 * b] | (G[:, 4 * b + 1] << np.uint32(8)) | (G[:, 4 * b + 2] << np.uint32(16)) | (G[:, 4 * b + 3] << np.uint32(24))
-            mixed = _rotl(h ^ _mix_key(k), 13) * np.uint32(5) + np.uint32(0xE6546B64)
-            h = np.where(active, mixed, h)
+            h = np.where(active, _mix_block(h, k), h)
         tail = lengths & 3
         base = (blocks * 4)[:, None]
         G = np.concatenate([G, np.zeros((len(G), 3), dtype=np.uint32)], axis=1)
@@ -99,20 +104,14 @@ def murmurhash3_spans(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray)
         k ^= np.where(tail >= 2, t1 << np.uint32(8), 0).astype(np.uint32)
         k ^= np.where(tail >= 1, t0, 0).astype(np.uint32)
         h = np.where(tail > 0, h ^ _mix_key(k), h)
-        h = h ^ lengths.astype(np.uint32)
-        h ^= h >> np.uint32(16)
-        h *= np.uint32(0x85EBCA6B)
-        h ^= h >> np.uint32(13)
-        h *= np.uint32(0xC2B2AE35)
-        h ^= h >> np.uint32(16)
-    return h.view(np.int32)
+        return _finish(h, lengths).view(np.int32)
 
 
 class CharNgramHasher:
     """``transform(texts)`` gives the sparse counts of each text's character n-grams (``ngram_range``
     inclusive, case kept) hashed into ``n_features`` columns: exactly what scikit-learn's
     ``HashingVectorizer`` with ``analyzer="char"``, ``lowercase=False``, ``alternate_sign=False``
-    and ``norm=None`` gives, faster on ASCII texts."""
+    and ``norm=None`` gives, computed with numpy."""
 
     def __init__(self, n_features: int = 2**20, ngram_range: tuple[int, int] = (2, 4), dtype: type = np.float32) -> None:
         low, high = ngram_range
@@ -121,24 +120,18 @@ class CharNgramHasher:
         self.n_features = n_features
         self.ngram_range = ngram_range
         self.dtype = dtype
-        self._sklearn = HashingVectorizer(
-            analyzer="char", ngram_range=ngram_range, n_features=n_features, alternate_sign=False,
-            lowercase=False, norm=None, dtype=dtype,
-        )
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         texts = [_WHITE_SPACES.sub(" ", t) for t in texts]
         if not texts:
             return sparse.csr_matrix((0, self.n_features), dtype=self.dtype)
-        try:
-            if all(t.isascii() for t in texts):  # one byte a character
-                return self._counts(texts, None)
-            # per character, the length of its UTF-8 encoding: what each n-gram is hashed over
-            points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-            widths = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
-            return self._counts(texts, widths)
-        except UnicodeEncodeError:  # a lone surrogate: scikit-learn's own error
-            return self._sklearn.transform(texts)
+        if all(t.isascii() for t in texts):  # one byte a character
+            return self._counts(texts, None)
+        # per character, the length of its UTF-8 encoding: what each n-gram is hashed over (a lone
+        # surrogate raises UnicodeEncodeError here, as it does in scikit-learn)
+        points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+        widths = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
+        return self._counts(texts, widths)
 
     def _counts(self, texts: list[str], widths: np.ndarray | None) -> sparse.csr_matrix:
         """The counts of ``texts`` laid end to end; ``widths`` gives each character's UTF-8 bytes

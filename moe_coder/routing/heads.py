@@ -82,8 +82,8 @@ class HeadStack:
         """
         probas = [scaled_proba(logits(e, X), t) for e, t in zip(self.estimators, self.temperatures)]
         # a head fitted on prompts lacking a label (a refit without a prompt family) gives it zero
-        probas = [spread(p, e.classes_, c) if j < len(classes) else p
-                  for j, (p, e, c) in enumerate(zip(probas, self.estimators, [*classes, *[None] * len(probas)]))]
+        probas = [spread(p, e.classes_, classes[j]) if j < len(classes) else p
+                  for j, (p, e) in enumerate(zip(probas, self.estimators))]
         if self.target is not None:
             p_target = spread(scaled_proba(logits(self.target, X), self.target_temperature), self.target.classes_, classes[0])
             p_translate = probas[1][:, list(classes[1]).index("translate")][:, None]
