@@ -31,6 +31,12 @@ def builtin_dir(name: str = BUILTIN) -> Path:
     return Path(str(resources.files("moe_coder") / BUILTIN_MIXTURES[name]))
 
 
+def router_dir(config: MixtureConfig, directory: str | os.PathLike) -> Path:
+    """The folder of the router artifacts of the mixture ``config`` saved in ``directory``
+    (the package's own for ``"router": "builtin"``)."""
+    return builtin_dir() / "router" if config.router == BUILTIN else Path(directory) / config.router
+
+
 def resolve_mixture_dir(name_or_path: str | os.PathLike) -> Path:
     """``"builtin"`` (or another of :data:`BUILTIN_MIXTURES`), a local mixture directory, or a hub repo id
     (downloaded when a network is available)."""
@@ -88,8 +94,7 @@ class MoECoder:
                     check_inside(spec.gguf_file, f"expert {spec.name!r}: gguf_file", None, allow_outside_paths)
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
-        router_dir = builtin_dir() / "router" if config.router == BUILTIN else directory / config.router
-        return cls(config, PromptRouter.from_pretrained(router_dir), device=device)
+        return cls(config, PromptRouter.from_pretrained(router_dir(config, directory)), device=device)
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         """Write ``mixture.json`` (with the ``confidence_threshold`` :meth:`calibrate` chose) and the
@@ -195,8 +200,7 @@ class MoECoder:
         result.apply(self.router)
         self.router.choose_fast_threshold(validation.prompts, validation.y)
         threshold = result.route_pooled(self.router.fast_threshold_, self.select_expert, before=previous)
-        self.router.held_out_style_["confidence_threshold"] = threshold
-        self.router.held_out_style_["pooled"] = result.pooled
+        self.router.held_out_style_ = result.to_dict(families=False)
         logger.info("held-out style: temperatures x%s, confidence threshold %.4f (was %.4f)",
                     {k: result.multipliers(k) for k in result.held_out}, threshold, self.config.confidence_threshold)
         self.config.confidence_threshold = threshold

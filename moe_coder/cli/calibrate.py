@@ -64,7 +64,7 @@ def _held_out_style(args: argparse.Namespace) -> int:
     from moe_coder.atomic import write_text_atomic
     from moe_coder.cli._common import print_json
     from moe_coder.config import CONFIG_NAME
-    from moe_coder.mixture import BUILTIN, MoECoder, builtin_dir
+    from moe_coder.mixture import MoECoder, router_dir
     from moe_coder.routing.code_language import CodeCorpus
     from moe_coder.routing.dataset import find_split, load_labelled
 
@@ -85,10 +85,10 @@ def _held_out_style(args: argparse.Namespace) -> int:
     corpus = CodeCorpus.load(corpus_path) if corpus_path is not None and coder.router.code_model_ is not None else None
     before = coder.config.confidence_threshold
     result = coder.calibrate_held_out_style(load_labelled(splits["train"]), load_labelled(splits["validation"]), corpus)
-    router_dir = builtin_dir() / "router" if coder.config.router == BUILTIN else directory / coder.config.router
-    coder.router.save_pretrained(router_dir)
+    routers = router_dir(coder.config, directory)
+    coder.router.save_pretrained(routers)
     coder.config.to_json_file(directory / CONFIG_NAME)
-    summary = {"mixture": str(directory), "router": str(router_dir), "data": str(data), "previous": before,
+    summary = {"mixture": str(directory), "router": str(routers), "data": str(data), "previous": before,
                "fast_threshold": coder.router.fast_threshold_, **result.to_dict()}
     if args.report:
         write_text_atomic(Path(args.report), json.dumps(summary, indent=2) + "\n")
@@ -110,6 +110,6 @@ def _held_out_style(args: argparse.Namespace) -> int:
             print(f"  pooled, {label}: language {p['language']:.3f}, task {p['task']:.3f}, wrong at >= 0.85 on either "
                   f"head {p['wrong_at_0.85_either']:.2%}; threshold {p['confidence_threshold']:.3f} abstains on "
                   f"{p['abstain_rate']:.1%}, right expert when routed {p['right_expert_when_routed']:.3f}")
-    print(f"wrote {router_dir} (temperatures, cascade threshold {coder.router.fast_threshold_:.4f}) and "
+    print(f"wrote {routers} (temperatures, cascade threshold {coder.router.fast_threshold_:.4f}) and "
           f"{directory / CONFIG_NAME}: confidence_threshold {coder.config.confidence_threshold:.4f} (was {before:.4f})")
     return 0

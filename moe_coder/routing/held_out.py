@@ -76,19 +76,13 @@ class HeldOutStyle:
 
     def apply(self, router: Any) -> None:
         """Multiply the router's fitted temperatures by :meth:`multipliers` (the language one also
-        scales the translation-target head) and record them in the router (``held_out_style_``)."""
+        scales the translation-target head)."""
         for stack, heads in (("full", router.full_heads_), ("fast", router.fast_heads_)):
             if heads is None or stack not in self.held_out:
                 continue
             m_lang, m_task = self.multipliers(stack)
             heads.temperatures = [t * m for t, m in zip(heads.temperatures, (m_lang, m_task, 1.0, 1.0))]
             heads.target_temperature *= m_lang
-        router.held_out_style_ = {
-            "held_out_temperatures": {k: list(v) for k, v in self.held_out.items()},
-            "in_distribution_temperatures": {k: list(v) for k, v in self.in_distribution.items()},
-            "multipliers": {k: list(self.multipliers(k)) for k in self.held_out},
-            "pooled": self.pooled,
-        }
 
     def route_pooled(self, fast_threshold: float, select_expert: Callable[[str, str], str],
                      before: tuple[float, float] | None = None) -> float:
@@ -136,14 +130,16 @@ class HeldOutStyle:
             lang_ok.append(ok_lang); task_ok.append(ok_task); lang_c.append(c_lang); task_c.append(c_task)
         return (families, *(np.concatenate(a) for a in (confidence, correct, lang_ok, task_ok, lang_c, task_c)))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, families: bool = True) -> dict[str, Any]:
+        """Everything measured, as JSON types; ``families=False`` leaves out the per-family rows
+        (what a router's artifacts record under ``held_out_style``)."""
+        record = {
             "held_out_temperatures": {k: list(v) for k, v in self.held_out.items()},
             "in_distribution_temperatures": {k: list(v) for k, v in self.in_distribution.items()},
             "multipliers": {k: list(self.multipliers(k)) for k in self.held_out},
-            "confidence_threshold": self.confidence_threshold,
-            "pooled": self.pooled, "families": self.families,
+            "confidence_threshold": self.confidence_threshold, "pooled": self.pooled,
         }
+        return {**record, "families": self.families} if families else record
 
 
 def _figures(confidence: np.ndarray, correct: np.ndarray, lo: np.ndarray, to: np.ndarray, lc: np.ndarray,
