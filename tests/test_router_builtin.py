@@ -179,3 +179,16 @@ def test_code_outside_the_twelve_is_not_forced_into_a_language(coder, code):
     """Kotlin, Haskell, COBOL: the generalist, or at least no label language at high confidence."""
     d = coder.route("What does this code do?\n\n" + code)
     assert d.expert == "generalist" or d.scores["language"][d.language] < 0.85, d.to_dict()
+
+
+@pytest.mark.parametrize("prompt, language", [
+    ("How do I validate a JSON schema with ajv?", "javascript"),
+    ("Why is gorm slow on bulk inserts?", "go"),
+    ("add a migration with alembic", "python"),
+    ("parse arguments with picocli", "java"),
+])
+def test_a_library_only_package_registries_name_gives_the_language(coder, prompt, language):
+    """No training prompt names these; Debian's package index does (``packages.tsv.gz`` beside the router)."""
+    d = coder.route(prompt)
+    assert any(c.startswith("package:") and c.endswith(f">{language}") for c in d.cues), d.to_dict()
+    assert d.language == language, d.to_dict()

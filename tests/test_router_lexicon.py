@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from moe_coder.cli import main
-from moe_coder.routing.lexicon import Lexicon
+from moe_coder.routing.lexicon import Lexicon, PackageNames
 from moe_coder.routing.router import PromptRouter
 
 from conftest import ROUTER_PROMPTS
@@ -108,6 +108,15 @@ def test_train_router_cli_reads_the_lexicon_beside_the_data(lexicon, tmp_path, c
     assert PromptRouter.from_pretrained(tmp_path / "r2").lexicon_ is None
     assert main(["train-router", "--data", str(data), "--out", str(tmp_path / "r3"), "--lexicon", str(tmp_path / "nope.tsv.gz")]) == 2
     assert "lexicon not found" in capsys.readouterr().err
+    # package-registry names beside the data are looked up with the lexicon
+    PackageNames.from_counts({"kaminari": {"php": 2}}).save(data / "packages.tsv.gz")
+    assert main(["train-router", "--data", str(data), "--out", str(tmp_path / "r4"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["packages"] == str(data / "packages.tsv.gz")
+    assert PromptRouter.from_pretrained(tmp_path / "r4").lexicon_.packages.tokens == ["kaminari"]
+    assert main(["train-router", "--data", str(data), "--out", str(tmp_path / "r5"), "--no-packages", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["packages"] is None
+    assert main(["train-router", "--data", str(data), "--out", str(tmp_path / "r6"), "--packages", str(tmp_path / "no.tsv.gz")]) == 2
+    assert "package names not found" in capsys.readouterr().err
 
 
 def test_build_script_counts_training_split_sources_only(tmp_path, monkeypatch):
@@ -151,3 +160,73 @@ def test_build_script_swaps_training_tools_for_lexicon_identifiers_of_the_same_l
         assert row["prompt"].startswith("How do I paginate with PDOish")
         assert (row["language"], row["task"], row["source"]) == ("php", "generate", "prose-train")
     assert build_data.name_substitutes(rows, lexicon, seed=0, fraction=0.5) == extra  # deterministic
+
+
+# ---------------------------------------------------------------- package-registry names
+PACKAGE_COUNTS = {
+    "scikit-image": {"python": 3},
+    "kaminari": {"ruby_is_not_here": 0, "php": 2},
+    "yaml": {"python": 2, "javascript": 2, "go": 1, "c": 1},  # every ecosystem's: dropped
+    "gtest": {"cpp": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def packages():
+    return PackageNames.from_counts({n: {k: v for k, v in c.items() if v} for n, c in PACKAGE_COUNTS.items()})
+
+
+def test_package_names_one_language_owns_matched_in_any_case(packages):
+    assert packages.tokens == ["gtest", "kaminari", "scikit-image"]
+    F, names = packages.lookup([
+        "How do I label regions with Scikit-Image?",
+        "paginate with KAMINARI please, then run the GTest suite",
+        "```python\nimport kaminari\n```",  # code: the n-grams' business
+        "load yaml in a test",
+    ])
+    py, php, cpp = (packages.languages.index(x) for x in ("python", "php", "cpp"))
+    assert F[0, py] == 1.0 and F[0].sum() == 1.0 and names[0] == ["package:scikit-image>python"]
+    assert F[1, php] == 1.0 and F[1, cpp] == 1.0 and names[1] == ["package:kaminari>php", "package:gtest>cpp"]
+    assert not F[2].any() and not F[3].any()
+
+
+def test_a_lexicon_looks_its_package_names_up_in_the_same_columns(lexicon, packages, tmp_path):
+    both = lexicon.with_packages(packages)
+    # the package table is re-indexed to the lexicon's languages; names of languages it lacks are dropped
+    assert both.packages.languages == lexicon.languages and both.packages.tokens == ["kaminari"]
+    F, names = both.lookup(["bind params with PDO and paginate with kaminari", "my Kaminari pages"])
+    php = lexicon.languages.index("php")
+    assert F[0, php] == 1.0 and names[0] == ["library:PDO>php", "package:kaminari>php"]
+    assert F[1, php] == 1.0 and names[1] == ["package:kaminari>php"]
+    assert not lexicon.lookup(["my Kaminari pages"])[0].any()
+    assert both.with_packages(None).packages is None and not both.with_packages(None).lookup(["kaminari"])[0].any()
+    packages.save(tmp_path / "packages.tsv.gz")
+    loaded = PackageNames.load(tmp_path / "packages.tsv.gz")
+    assert loaded.tokens == packages.tokens and np.allclose(loaded.shares, packages.shares, atol=1e-3)
+    with pytest.raises(ValueError, match="expected a header 'token"):
+        Lexicon.load(tmp_path / "packages.tsv.gz")
+
+
+def test_malformed_package_names_file_names_file_and_line(tmp_path):
+    path = tmp_path / "packages.tsv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write("package\tphp\trust\nkaminari\t1\t0\nnot a name!\t0\t1\n")
+    with pytest.raises(ValueError, match=rf"{path}:3: expected a package name and 2 shares"):
+        PackageNames.load(path)
+
+
+def test_a_saved_router_keeps_its_package_names_in_a_file_of_their_own(lexicon, packages, tmp_path):
+    prompts = [p for p, _, _ in ROUTER_PROMPTS]
+    y = [[lang, task] for _, lang, task in ROUTER_PROMPTS]
+    router = PromptRouter(cascade=False).fit(prompts, y, lexicon=lexicon.with_packages(packages))
+    router.save_pretrained(tmp_path / "r")
+    assert json.loads((tmp_path / "r" / "router.json").read_text())["lexicon_packages"] == "packages.tsv.gz"
+    again = PromptRouter.from_pretrained(tmp_path / "r")
+    assert again.lexicon_.packages.tokens == ["kaminari"]
+    assert "package:kaminari>php" in again.cues("paginate with kaminari")
+    probe = ["paginate with kaminari", *prompts[:3]]
+    for a, b in zip(again.predict_proba(probe), router.predict_proba(probe)):
+        assert np.allclose(a, b, atol=1e-5)
+    (tmp_path / "r" / "packages.tsv.gz").unlink()
+    with pytest.raises(FileNotFoundError, match=r"router.json names package names the artifacts lack: .*packages.tsv.gz"):
+        PromptRouter.from_pretrained(tmp_path / "r")

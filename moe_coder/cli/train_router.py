@@ -24,6 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lexicon", metavar="TSV_GZ", default=None,
                    help="library lexicon to learn from (default: lexicon.tsv.gz inside --data when it is a directory)")
     p.add_argument("--no-lexicon", action="store_true", help="train without a library lexicon")
+    p.add_argument("--packages", metavar="TSV_GZ", default=None,
+                   help="package-registry names looked up with the lexicon (router_training/packages.py builds them; "
+                   "default: packages.tsv.gz inside --data when it is a directory)")
+    p.add_argument("--no-packages", action="store_true", help="use the lexicon without package-registry names")
     p.add_argument("--code-corpus", metavar="JSONL_GZ", default=None,
                    help="windows of code the code-language identifier learns from "
                    "(default: code.jsonl.gz inside --data when it is a directory)")
@@ -36,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from moe_coder.cli._common import print_json
     from moe_coder.routing.code_language import CodeCorpus
     from moe_coder.routing.dataset import find_split, load_labelled, split_by_source
-    from moe_coder.routing.lexicon import Lexicon
+    from moe_coder.routing.lexicon import Lexicon, PackageNames
     from moe_coder.routing.router import PromptRouter
 
     check_output_dir(args.out, "--out")
@@ -58,11 +62,15 @@ def run(args: argparse.Namespace) -> int:
         params["cascade_tolerance"] = args.cascade_tolerance
     lexicon_path = _companion(data, args.lexicon, args.no_lexicon, "lexicon.tsv.gz", "lexicon")
     lexicon = Lexicon.load(lexicon_path) if lexicon_path is not None else None
+    packages_path = _companion(data, args.packages, args.no_packages or lexicon is None, "packages.tsv.gz", "package names")
+    if lexicon is not None and packages_path is not None:
+        lexicon = lexicon.with_packages(PackageNames.load(packages_path))
     corpus_path = _companion(data, args.code_corpus, args.no_code_corpus, "code.jsonl.gz", "code corpus")
     corpus = CodeCorpus.load(corpus_path) if corpus_path is not None else None
     router = PromptRouter(**params)
     print(f"training on {len(train)} prompts, calibrating on {len(validation)}"
           + (f"; lexicon {lexicon_path} ({len(lexicon)} identifiers)" if lexicon is not None else "; no lexicon")
+          + (f"; package names {packages_path} ({len(lexicon.packages)})" if lexicon is not None and lexicon.packages else "")
           + (f"; code corpus {corpus_path} ({len(corpus)} windows)" if corpus is not None else "; no code corpus"), flush=True)
     router.fit(train.prompts, train.y, lexicon=lexicon, code_corpus=corpus, groups=train.sources)
     router.calibrate(validation.prompts, validation.y)
@@ -75,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         "fast_threshold": router.fast_threshold_ if router.uses_cascade else None,
         "validation_encoded_share": float(encoded.mean()) if len(encoded) else 0.0,
         "lexicon": str(lexicon_path) if lexicon is not None else None,
+        "packages": str(packages_path) if lexicon is not None and lexicon.packages is not None else None,
         "code_corpus": str(corpus_path) if corpus is not None else None,
     }
     if args.json:
@@ -86,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _companion(data: Path, given: str | None, disabled: bool, default_name: str, what: str) -> Path | None:
-    """The file named by ``--lexicon`` / ``--code-corpus`` (an error when it is missing), else the one
+    """The file named by ``--lexicon`` / ``--packages`` / ``--code-corpus`` (an error when it is missing), else the one
     inside the ``--data`` directory if there is one; ``None`` when disabled or absent."""
     if disabled:
         return None

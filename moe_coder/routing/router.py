@@ -60,7 +60,7 @@ from moe_coder.routing.grammar import GRAMMAR_LANGUAGES, GrammarEvidence
 from moe_coder.routing.hashing import tfidf_transform
 from moe_coder.routing.heads import HeadStack, logits
 from moe_coder.routing.labels import UNKNOWN
-from moe_coder.routing.lexicon import Lexicon
+from moe_coder.routing.lexicon import Lexicon, PackageNames
 from moe_coder.routing.text import RoutingInput, split_conversation
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ logger = logging.getLogger(__name__)
 HEADS: tuple[str, ...] = ("language", "task", "source_language")
 _META = "router.json"
 _WEIGHTS = "router.npz"
+_PACKAGES = "packages.tsv.gz"
 #: Characters of a prompt's head and tail the n-gram features read.
 _NGRAM_HEAD, _NGRAM_TAIL = 4000, 1000
 
@@ -499,6 +500,9 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         grammar = getattr(self, "grammar_", None)
         with atomic_output(directory / _WEIGHTS) as fh:
             np.savez_compressed(fh, **arrays)
+        packages = lexicon.packages if lexicon is not None else None
+        if packages is not None:
+            packages.save(directory / _PACKAGES)
         meta = {
             "class": type(self).__name__, "format": 2, "heads": list(getattr(self, "heads_", HEADS[:2])),
             "params": self.get_params(),
@@ -506,6 +510,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             "estimator_classes": {name: [str(c) for c in e.classes_] for name, e in estimators.items()},
             "cue_names": list(getattr(self, "cue_names_", [])),
             "lexicon_languages": lexicon.languages if lexicon is not None else None,
+            "lexicon_packages": _PACKAGES if packages is not None else None,
             "code_languages": [str(c) for c in code_model.classes_] if code_model is not None else None,
             "grammar_languages": grammar.languages if grammar is not None else None,
             "temperatures": full.temperatures if full is not None else None,
@@ -554,7 +559,13 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         languages = meta.get("lexicon_languages")
         if languages and "lexicon.tokens" not in arrays:
             raise ValueError(f"{weights_path}: {meta_path.name} names a lexicon but the weights hold none")
-        router.lexicon_ = Lexicon.from_arrays(languages, arrays) if languages else None
+        packages = None
+        if languages and meta.get("lexicon_packages"):
+            packages_path = directory / str(meta["lexicon_packages"])
+            if not packages_path.is_file():
+                raise FileNotFoundError(f"{meta_path.name} names package names the artifacts lack: {packages_path}")
+            packages = PackageNames.load(packages_path)
+        router.lexicon_ = Lexicon.from_arrays(languages, arrays, packages) if languages else None
         code_languages = meta.get("code_languages")
         if code_languages and "code.coef" not in arrays:
             raise ValueError(f"{weights_path}: {meta_path.name} names a code identifier but the weights hold none")
