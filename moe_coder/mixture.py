@@ -198,7 +198,7 @@ class MoECoder:
         result = held_out_style(self.router, train, validation, corpus, **kwargs)
         previous = (self.router.fast_threshold_, self.config.confidence_threshold)
         result.apply(self.router)
-        self.router.choose_fast_threshold(validation.prompts, validation.y)
+        self.router.choose_fast_threshold(validation.prompts, validation.y, result.validation_features)
         threshold = result.route_pooled(self.router.fast_threshold_, self.select_expert, before=previous)
         self.router.held_out_style_ = result.to_dict(families=False)
         logger.info("held-out style: temperatures x%s, confidence threshold %.4f (was %.4f)",

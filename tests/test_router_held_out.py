@@ -56,6 +56,15 @@ def test_refits_hold_each_family_out_and_temperatures_come_from_the_grid(splits)
     result.route_pooled(router.fast_threshold_, lambda lang, task: lang, before=(router.fast_threshold_, 0.3))
     assert result.pooled["before"]["confidence_threshold"] == 0.3 and result.pooled["before"]["n"] == result.pooled["n"]
     assert len(result.families) == len(result.folds)
+    # the validation rows it kept are the router's own transform: choosing the cascade threshold
+    # on them needs no second encoding and chooses the same threshold
+    assert (result.validation_features != router.transform(validation.prompts)).nnz == 0
+    router.choose_fast_threshold(validation.prompts, validation.y)
+    again = router.fast_threshold_
+    router.choose_fast_threshold(validation.prompts, validation.y, result.validation_features)
+    assert router.fast_threshold_ == again
+    with pytest.raises(ValueError, match="features have 1 rows"):
+        router.choose_fast_threshold(validation.prompts, validation.y, result.validation_features[:1])
     with pytest.raises(ValueError, match="needs training and validation prompts"):
         held_out_style(router, train.subset([]), validation)
 

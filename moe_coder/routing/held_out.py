@@ -69,6 +69,9 @@ class HeldOutStyle:
     families: list[dict[str, Any]] = field(default_factory=list)
     #: pooled figures: prompts, accuracies, wrong at >= 0.85, abstain rate at the threshold
     pooled: dict[str, float] = field(default_factory=dict)
+    #: the validation prompts' full feature rows (the router's ``transform``), for choosing the
+    #: cascade threshold again without encoding them twice
+    validation_features: sparse.csr_matrix | None = field(default=None, repr=False)
 
     def multipliers(self, stack: str) -> tuple[float, float]:
         """How much the ``stack``'s (language, task) temperatures are raised: held-out over in-distribution."""
@@ -254,6 +257,6 @@ def held_out_style(
             into[stack] = [heads.proba(X, classes) for heads, X, _ in pooled]
 
     result = HeldOutStyle(held_out, in_distribution, [(axis, value, rows) for axis, value, _, rows in folds],
-                          outputs, before, y_val, list(classes))
+                          outputs, before, y_val, list(classes), validation_features=X_val)
     result.pooled["seconds"] = round(time.perf_counter() - started, 1)
     return result

@@ -407,14 +407,18 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         logger.info("temperatures %s", self.full_heads_.temperatures)
         return self
 
-    def choose_fast_threshold(self, prompts: Sequence[RoutingInput], y: Any) -> "PromptRouter":
+    def choose_fast_threshold(self, prompts: Sequence[RoutingInput], y: Any,
+                              features: sparse.csr_matrix | None = None) -> "PromptRouter":
         """Choose the cascade's ``fast_threshold_`` again on held-out prompts, with the temperatures
         as they are (after :meth:`HeldOutStyle.apply <moe_coder.routing.held_out.HeldOutStyle.apply>`
-        has changed them, say)."""
+        has changed them, say). ``features``, the prompts' :meth:`transform` rows when the caller
+        already has them, saves encoding the prompts again."""
         if self.fast_heads_ is None:
             return self
         y = np.asarray(y, dtype=object)
-        X = self.transform(prompts)
+        X = self.transform(prompts) if features is None else features
+        if X.shape[0] != len(y):
+            raise ValueError(f"features have {X.shape[0]} rows for {len(y)} prompts")
         full = self.full_heads_.proba(X, self.classes_)
         fast = self.fast_heads_.proba(self.fast_heads_.columns(X), self.classes_)
         self.fast_threshold_ = self._choose_fast_threshold(fast, full, y)
