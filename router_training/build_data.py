@@ -553,8 +553,51 @@ def code_corpus(cache: Path, per_language: int, seed: int, files_per_source: int
     return rows
 
 
-def write_code_corpus(cache: Path, out: Path, per_language: int, seed: int) -> None:
+def shared_code_windows(shared: Path, per_language: int, seed: int) -> list[dict]:
+    """``[{"code", "language", "source"}]``: up to ``per_language`` windows a language of the answers in
+    ``shared/code/*/*.jsonl`` (instruction-to-code pairs from exercise, algorithm and snippet
+    collections; their licences are in that folder's SOURCES.md). Package windows are the insides of
+    libraries; these are the self-contained functions and programs people paste and ask for. An
+    answer of more than 12 lines gives two windows cut like the prompts' snippets, a shorter one
+    itself. No prompt of any split is cut from these collections, so the by-source splits are
+    unchanged; a window's source is its repository and top folder (the identifier's folds).
+
+    Off by default (``--shared-code-per-language 0``): the router trained with them was better on
+    held-out prompt families and worse on the test split's HumanEval-X prompts (docs/router.md,
+    "Snippet collections in the code corpus")."""
+    folder = shared / "code"
+    files = sorted(folder.glob("*/*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"no instruction-to-code files in {folder} (expected {folder}/*/*.jsonl)")
+    rng = random.Random(seed)
+    by_language: dict[str, list[dict]] = defaultdict(list)
+    for path in files:
+        for where, row in iter_jsonl(path, required=("language", "response"), what="code pair"):
+            language = row["language"]
+            if language not in LANGS:
+                raise ValueError(f"{where}: unknown language {language!r}; expected one of {LANGS}")
+            code = str(row["response"]).replace("\r\n", "\n")
+            windows = cut_snippets(language, code, rng, 2) if code.count("\n") > 12 else [code.strip()[:2000]]
+            source = "/".join([str(row.get("source", path.parent.name)), str(row.get("path", "")).split("/")[0]]).rstrip("/")
+            by_language[language] += [{"code": w, "language": language, "source": source} for w in windows if len(w) >= 25]
+    rows = []
+    for language in sorted(by_language):
+        items = by_language[language]
+        rng.shuffle(items)
+        rows += items[:per_language]
+    return rows
+
+
+def write_code_corpus(cache: Path, out: Path, per_language: int, seed: int, shared: Path | None = None,
+                      shared_per_language: int = 0) -> None:
+    """Write ``out/code.jsonl.gz``: :func:`code_corpus`, then, with ``shared`` and a positive
+    ``shared_per_language``, :func:`shared_code_windows`."""
     rows = code_corpus(cache, per_language, seed)
+    if shared is not None and shared_per_language > 0:
+        extra = shared_code_windows(shared, shared_per_language, seed)
+        logger.info("code corpus: %d windows of ../shared/data/code answers %s", len(extra),
+                    dict(Counter(r["language"] for r in extra)))
+        rows += extra
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(out / "code.jsonl.gz", compress=True) as fh:
         for row in rows:
@@ -574,6 +617,9 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument("--lexicon-min-files", type=int, default=5, help="files an identifier must occur in")
     ap.add_argument("--lexicon-min-share", type=float, default=0.85, help="share one language must hold")
     ap.add_argument("--code-per-language", type=int, default=8000, help="windows of code a language in code.jsonl.gz")
+    ap.add_argument("--shared-code-per-language", type=int, default=0,
+                    help="windows a language of the answers in --shared's code/ folder added to code.jsonl.gz "
+                         "(0, the default: none; see shared_code_windows)")
     ap.add_argument("--lexicon-only", action="store_true",
                     help="write lexicon.tsv.gz and code.jsonl.gz only, not the prompts")
     args = ap.parse_args(argv)
@@ -587,7 +633,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         logger.info("train: %d more prompts naming a lexicon identifier in place of a tool", len(extra))
         rows["train"] += extra
         write(rows, args.out)
-    write_code_corpus(args.cache, args.out, args.code_per_language, args.seed)
+    write_code_corpus(args.cache, args.out, args.code_per_language, args.seed, args.shared, args.shared_code_per_language)
 
 
 if __name__ == "__main__":

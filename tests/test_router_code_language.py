@@ -188,6 +188,38 @@ def test_build_script_cuts_the_corpus_from_training_split_sources_only(tmp_path,
     assert CodeCorpus.load(tmp_path / "out" / "code.jsonl.gz").codes == [r["code"] for r in rows]
 
 
+def test_build_script_adds_the_shared_answers_windows_to_the_corpus(tmp_path, monkeypatch):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "router_training"))
+    import build_data
+
+    monkeypatch.setattr(build_data, "source_files", lambda cache: {})
+    folder = tmp_path / "shared" / "code" / "algos"
+    folder.mkdir(parents=True)
+    long = "\n".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(20))
+    rows = [{"language": "python", "response": "def add(a, b):\n    return a + b\n", "source": "org/algos", "path": "maths/add.py"},
+            {"language": "python", "response": long, "source": "org/algos", "path": "maths/many.py"},
+            {"language": "sql", "response": "SELECT name FROM users WHERE id = 1;", "source": "org/sql", "path": "q.json#1"}]
+    (folder / "mixed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    windows = build_data.shared_code_windows(tmp_path / "shared", per_language=10, seed=0)
+    assert {w["language"] for w in windows} == {"python", "sql"}
+    assert {"code": "def add(a, b):\n    return a + b", "language": "python", "source": "org/algos/maths"} in windows
+    assert sum(w["language"] == "python" for w in windows) == 3  # the long answer gives two windows
+    assert all(len(w["code"]) >= 25 for w in windows)
+    assert len(build_data.shared_code_windows(tmp_path / "shared", per_language=1, seed=0)) == 2
+    build_data.write_code_corpus(tmp_path, tmp_path / "out", per_language=5, seed=0, shared=tmp_path / "shared",
+                                shared_per_language=10)
+    assert sorted(CodeCorpus.load(tmp_path / "out" / "code.jsonl.gz").codes) == sorted(w["code"] for w in windows)
+    with pytest.raises(ValueError, match="no code in the corpus"):  # off unless asked for: packages only, here none
+        build_data.write_code_corpus(tmp_path, tmp_path / "off", per_language=5, seed=0, shared=tmp_path / "shared")
+        CodeCorpus.load(tmp_path / "off" / "code.jsonl.gz")
+
+    (folder / "bad.jsonl").write_text('{"language": "python", "response": "x"}\n{"language": "cobol", "response": "y"}\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: unknown language 'cobol'"):
+        build_data.shared_code_windows(tmp_path / "shared", per_language=10, seed=0)
+    with pytest.raises(FileNotFoundError, match="no instruction-to-code files"):
+        build_data.shared_code_windows(tmp_path / "nowhere", per_language=10, seed=0)
+
+
 def test_grammar_evidence_is_off_by_default():
     prompts = [p for p, _, _ in ROUTER_PROMPTS]
     y = [[lang, task] for _, lang, task in ROUTER_PROMPTS]
