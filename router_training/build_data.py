@@ -553,7 +553,7 @@ def code_corpus(cache: Path, per_language: int, seed: int, files_per_source: int
     return rows
 
 
-def shared_code_windows(shared: Path, per_language: int, seed: int) -> list[dict]:
+def shared_code_windows(shared: Path, per_language: int, seed: int, languages: Iterable[str] | None = None) -> list[dict]:
     """``[{"code", "language", "source"}]``: up to ``per_language`` windows a language of the answers in
     ``shared/code/*/*.jsonl`` (instruction-to-code pairs from exercise, algorithm and snippet
     collections; their licences are in that folder's SOURCES.md). Package windows are the insides of
@@ -561,6 +561,7 @@ def shared_code_windows(shared: Path, per_language: int, seed: int) -> list[dict
     answer of more than 12 lines gives two windows cut like the prompts' snippets, a shorter one
     itself. No prompt of any split is cut from these collections, so the by-source splits are
     unchanged; a window's source is its repository and top folder (the identifier's folds).
+    ``languages``, when given, keeps the windows of those languages only.
 
     Off by default (``--shared-code-per-language 0``): the router trained with them was better on
     held-out prompt families and worse on the test split's HumanEval-X prompts (docs/router.md,
@@ -576,6 +577,8 @@ def shared_code_windows(shared: Path, per_language: int, seed: int) -> list[dict
             language = row["language"]
             if language not in LANGS:
                 raise ValueError(f"{where}: unknown language {language!r}; expected one of {LANGS}")
+            if languages is not None and language not in languages:
+                continue
             code = str(row["response"]).replace("\r\n", "\n")
             windows = cut_snippets(language, code, rng, 2) if code.count("\n") > 12 else [code.strip()[:2000]]
             source = "/".join([str(row.get("source", path.parent.name)), str(row.get("path", "")).split("/")[0]]).rstrip("/")
@@ -589,12 +592,12 @@ def shared_code_windows(shared: Path, per_language: int, seed: int) -> list[dict
 
 
 def write_code_corpus(cache: Path, out: Path, per_language: int, seed: int, shared: Path | None = None,
-                      shared_per_language: int = 0) -> None:
+                      shared_per_language: int = 0, shared_languages: Iterable[str] | None = None) -> None:
     """Write ``out/code.jsonl.gz``: :func:`code_corpus`, then, with ``shared`` and a positive
     ``shared_per_language``, :func:`shared_code_windows`."""
     rows = code_corpus(cache, per_language, seed)
     if shared is not None and shared_per_language > 0:
-        extra = shared_code_windows(shared, shared_per_language, seed)
+        extra = shared_code_windows(shared, shared_per_language, seed, shared_languages)
         logger.info("code corpus: %d windows of ../shared/data/code answers %s", len(extra),
                     dict(Counter(r["language"] for r in extra)))
         rows += extra
@@ -620,6 +623,8 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument("--shared-code-per-language", type=int, default=0,
                     help="windows a language of the answers in --shared's code/ folder added to code.jsonl.gz "
                          "(0, the default: none; see shared_code_windows)")
+    ap.add_argument("--shared-code-languages", nargs="+", choices=LANGS, default=None, metavar="LANGUAGE",
+                    help="with --shared-code-per-language: only these languages' answers (default: all)")
     ap.add_argument("--lexicon-only", action="store_true",
                     help="write lexicon.tsv.gz and code.jsonl.gz only, not the prompts")
     args = ap.parse_args(argv)
@@ -633,7 +638,8 @@ def main(argv: Iterable[str] | None = None) -> None:
         logger.info("train: %d more prompts naming a lexicon identifier in place of a tool", len(extra))
         rows["train"] += extra
         write(rows, args.out)
-    write_code_corpus(args.cache, args.out, args.code_per_language, args.seed, args.shared, args.shared_code_per_language)
+    write_code_corpus(args.cache, args.out, args.code_per_language, args.seed, args.shared, args.shared_code_per_language,
+                      args.shared_code_languages)
 
 
 if __name__ == "__main__":

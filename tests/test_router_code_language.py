@@ -206,6 +206,8 @@ def test_build_script_adds_the_shared_answers_windows_to_the_corpus(tmp_path, mo
     assert sum(w["language"] == "python" for w in windows) == 3  # the long answer gives two windows
     assert all(len(w["code"]) >= 25 for w in windows)
     assert len(build_data.shared_code_windows(tmp_path / "shared", per_language=1, seed=0)) == 2
+    only_sql = build_data.shared_code_windows(tmp_path / "shared", per_language=10, seed=0, languages=["sql"])
+    assert [w["language"] for w in only_sql] == ["sql"]
     build_data.write_code_corpus(tmp_path, tmp_path / "out", per_language=5, seed=0, shared=tmp_path / "shared",
                                 shared_per_language=10)
     assert sorted(CodeCorpus.load(tmp_path / "out" / "code.jsonl.gz").codes) == sorted(w["code"] for w in windows)
