@@ -532,6 +532,16 @@ def write_lexicon(cache: Path, out: Path, min_files: int, min_share: float) -> L
     return lexicon
 
 
+def _shuffled_and_capped(by_language: dict[str, list[dict]], per_language: int, rng: random.Random) -> list[dict]:
+    """Each language's rows shuffled and cut to ``per_language``, languages in name order."""
+    rows = []
+    for language in sorted(by_language):
+        items = by_language[language]
+        rng.shuffle(items)
+        rows += items[:per_language]
+    return rows
+
+
 def code_corpus(cache: Path, per_language: int, seed: int, files_per_source: int = 400, per_file: int = 12) -> list[dict]:
     """``[{"code", "language", "source"}]``: up to ``per_language`` windows of code a language (``unknown``:
     Ruby, Perl, Lua), cut like the prompts' snippets from the *training-split* packages only."""
@@ -545,12 +555,7 @@ def code_corpus(cache: Path, per_language: int, seed: int, files_per_source: int
         for path in paths[:files_per_source]:
             for code in cut_snippets(language, path.read_text(errors="replace"), rng, per_file):
                 by_language[language].append({"code": code, "language": language, "source": source})
-    rows = []
-    for language in sorted(by_language):
-        items = by_language[language]
-        rng.shuffle(items)
-        rows += items[:per_language]
-    return rows
+    return _shuffled_and_capped(by_language, per_language, rng)
 
 
 def shared_code_windows(shared: Path, per_language: int, seed: int, languages: Iterable[str] | None = None) -> list[dict]:
@@ -583,12 +588,7 @@ def shared_code_windows(shared: Path, per_language: int, seed: int, languages: I
             windows = cut_snippets(language, code, rng, 2) if code.count("\n") > 12 else [code.strip()[:2000]]
             source = "/".join([str(row.get("source", path.parent.name)), str(row.get("path", "")).split("/")[0]]).rstrip("/")
             by_language[language] += [{"code": w, "language": language, "source": source} for w in windows if len(w) >= 25]
-    rows = []
-    for language in sorted(by_language):
-        items = by_language[language]
-        rng.shuffle(items)
-        rows += items[:per_language]
-    return rows
+    return _shuffled_and_capped(by_language, per_language, rng)
 
 
 def write_code_corpus(cache: Path, out: Path, per_language: int, seed: int, shared: Path | None = None,
