@@ -211,8 +211,9 @@ def test_build_script_adds_the_shared_answers_windows_to_the_corpus(tmp_path, mo
     build_data.write_code_corpus(tmp_path, tmp_path / "out", per_language=5, seed=0, shared=tmp_path / "shared",
                                 shared_per_language=10)
     assert sorted(CodeCorpus.load(tmp_path / "out" / "code.jsonl.gz").codes) == sorted(w["code"] for w in windows)
-    with pytest.raises(ValueError, match="no code in the corpus"):  # off unless asked for: packages only, here none
-        build_data.write_code_corpus(tmp_path, tmp_path / "off", per_language=5, seed=0, shared=tmp_path / "shared")
+    # off unless asked for: the packages' windows only, and there are none here
+    build_data.write_code_corpus(tmp_path, tmp_path / "off", per_language=5, seed=0, shared=tmp_path / "shared")
+    with pytest.raises(ValueError, match="no code in the corpus"):
         CodeCorpus.load(tmp_path / "off" / "code.jsonl.gz")
 
     (folder / "bad.jsonl").write_text('{"language": "python", "response": "x"}\n{"language": "cobol", "response": "y"}\n')
