@@ -59,6 +59,9 @@ FENCE_TAGS = {**{language.id: list(language.fence_tags) for language in LANGUAGE
 EXTENSIONS = {**{language.id: "." + language.extensions[0] for language in LANGUAGES}, "unknown": _UNKNOWN_EXTENSION}
 #: How often a fix, refactor or test request is a changelog entry of its split's packages, where there is one.
 CHANGELOG_SHARE = 0.3
+#: How often a fix request about pasted code reports the misbehaviour instead (a changelog fix entry of its
+#: split's packages without its verb, ``changelogs.symptom``), where its split has such entries.
+SYMPTOM_SHARE = 0.35
 #: Share of each language's code snippets turned into each task (translate draws a target language).
 CODE_TASKS = {"complete": 0.2, "fix": 0.17, "explain": 0.14, "test": 0.11, "refactor": 0.13, "translate": 0.17, "generate": 0.08}
 
@@ -264,6 +267,11 @@ class Builder:
         self.rows: dict[str, list[dict]] = defaultdict(list)
         #: ``{split: {task: [request, ...]}}``: changelog entries of the packages of each split
         self.changelog = changelog or {}
+        #: ``{split: [misbehaviour, ...]}``: the split's fix entries that name what goes wrong
+        self.symptoms = {split: [s for s in map(changelogs.symptom, by_task.get("fix", [])) if s]
+                         for split, by_task in self.changelog.items()}
+        # its own stream of draws, so that every other prompt is drawn as it is without symptom reports
+        self.symptom_rng = random.Random(f"{seed}-symptoms")
 
     def add(self, split: str, row: dict) -> None:
         self.rows[split].append(row)
@@ -291,6 +299,10 @@ class Builder:
             request = rng.choice(own_words)
         else:
             request = fill(banks.pick(phrasing.CODE_REQUESTS[task], split, rng), rng, L=lname, desc=rng.choice(descs))
+        symptoms = self.symptoms.get(split) if task == "fix" else None
+        if symptoms and self.symptom_rng.random() < SYMPTOM_SHARE:
+            srng = self.symptom_rng
+            request = fill(banks.pick(phrasing.SYMPTOM_REPORTS, split, srng), srng, s=srng.choice(symptoms))
         request = noisy(request, rng)
         body = present_code(code, language, rng)
         if task == "fix" and rng.random() < 0.75:

@@ -156,3 +156,42 @@ def collect(cache: Path) -> dict[str, dict[str, list[str]]]:
         if found:
             out[package_dir.name] = found
     return out
+
+
+#: A fix entry's leading verb and what follows it when it names the bug outright: "Fix a bug where",
+#: "Fix an issue that", "Fix the problem with".
+_FIX_LEAD = re.compile(
+    r"^(?:fix|correct|resolve|repair|work around)\s+(?:(?:an?|the|some|possible|potential|rare|occasional)\s+)?"
+    r"(?:(?:bugs?|issues?|problems?)\s+(?:where|that|which|in which|when|causing|with)\s+)?", re.I)
+#: Words that describe what a user sees go wrong: what makes a fix entry's object a bug report.
+_SYMPTOM_WORDS = re.compile(
+    r"\b(?:crash\w*|segfault\w*|segmentation fault|hangs?|hanging|hung|deadlock\w*|race\w*|leak\w*|loops?|"
+    r"overflow\w*|overread\w*|underflow\w*|off-by-one|null|nil|panic\w*|exceptions?|errors?|warnings?|wrong\w*|"
+    r"incorrect\w*|broken|corrupt\w*|spurious\w*|unexpected\w*|invalid|fail\w*|regressions?|use-after-free|"
+    r"double free|out of bounds|out-of-bounds|timeouts?|slow\w*|duplicate\w*|infinite|stuck|freez\w*|never|"
+    r"not (?:being|working|allowing|returning|respecting|handling|found|set|closed|called|updated|shown)|"
+    r"(?:does|do|did|is|was|were|can|could)(?:n't| not)|instead of|mismatch\w*|misbehav\w*|ignored|lost|losing)\b", re.I)
+#: Objects that name a platform, a build or a test run, not a misbehaviour a user would report.
+_NOT_A_SYMPTOM = re.compile(r"^(?:the\s+)?(?:build|compil\w*|tests?|test suite|ftbfs|cross|support|compat\w*|"
+                            r"typos?|docs?|documentation|lint\w*|warnings? (?:with|on|from|in) (?:gcc|clang|msvc))\b", re.I)
+
+
+def symptom(request: str) -> str | None:
+    """The misbehaviour a fix request names, in its reporter's words, or None when it names none.
+
+    "Fix a crash when the list is empty" becomes "crash when the list is empty", "Fix bug where
+    `DocParser` checked the wrong method" becomes "`DocParser` checked the wrong method"; "Fix mingw
+    build" and "Fix handling of records" name no misbehaviour a user sees and give None. People report
+    a bug by what goes wrong, rarely with the word "fix": these are fix requests without the verb.
+    """
+    m = _FIX_LEAD.match(request)
+    if not m or task_of(request) != "fix":
+        return None
+    rest = re.sub(r"^(?:caused|causes|causing|that caused)\s+", "", request[m.end():].strip(" .:;,"))
+    named_bug = bool(re.search(r"(?:bugs?|issues?|problems?)\s+\S+\s*$", m.group(0), re.I))
+    if len(rest) < 8 or _NOT_A_SYMPTOM.match(rest) or re.match(r"\S+ to \w", rest) or not (named_bug or _SYMPTOM_WORDS.search(rest)):
+        return None
+    first, _, tail = rest.partition(" ")
+    if first[1:].islower() or (len(first) == 1 and first != "I"):
+        rest = first.lower() + (" " + tail if tail else "")
+    return rest

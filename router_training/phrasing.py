@@ -214,6 +214,23 @@ FIX_PROSE: list[str] = [
     "Build fails:\n\n{err}\n\nWhat should I change?",
 ]
 
+#: A bug reported by what goes wrong (``{s}``: a changelog fix entry without its verb, "crash when the
+#: list is empty"), around pasted code. Few of these name the task: the misbehaviour does.
+SYMPTOM_REPORTS: list[str] = [
+    "{s}",
+    "{s}. Any idea why?",
+    "{s}?? what am I doing wrong",
+    "Seeing this: {s}",
+    "We have {s}.",
+    "{s} - what's going on here?",
+    "Since yesterday: {s}",
+    "{s}. This is the code:",
+    "Users report {s}",
+    "{s}, can you take a look?",
+    "no idea why but: {s}",
+    "{s}. Help?",
+]
+
 # ---------------------------------------------------------------- requests around pasted code
 CODE_REQUESTS: dict[str, list[str]] = {
     "complete": [

@@ -117,3 +117,42 @@ def test_other_languages_never_include_the_twelve():
     names = {n.lower() for language in LANGUAGES for n in (language.id, language.name)}
     others = {k.lower() for k in sources.OTHER_LANGUAGES} | {v.lower() for v in sources.OTHER_LANGUAGES.values()}
     assert not names & others
+
+
+@pytest.mark.parametrize("request_, reported", [
+    ("Fix crash on empty input", "crash on empty input"),
+    ("Fix a bug where `DocParser` checked the wrong method", "`DocParser` checked the wrong method"),
+    ("Fix a bug that caused database corruption when a vacuum is rolled back",
+     "database corruption when a vacuum is rolled back"),
+    ("Fix UdpSocket not being able to reopen after close", "UdpSocket not being able to reopen after close"),
+    ("Fix the wrong error message on connect failures", "wrong error message on connect failures"),
+    ("Resolve deadlock in the worker pool", "deadlock in the worker pool"),
+    # a build, a platform, a behaviour change or a bare object: nothing a user sees go wrong
+    ("Fix mingw build", None), ("Fix building on MinGW", None), ("Fix handling of records", None),
+    ("Fix psql to skip in-line data even if the COPY fails", None), ("Fix uv_exepath", None),
+    ("Fix udp_ipv6 test flakiness", None), ("Simplify the crash handler", None), ("Add tests for crashes", None),
+])
+def test_a_fix_entry_reports_its_misbehaviour_without_the_verb(request_, reported):
+    assert changelogs.symptom(request_) == reported
+
+
+def test_some_fix_requests_report_the_misbehaviour_and_nothing_else_is_drawn_differently(monkeypatch):
+    bank = {"train": {"fix": ["Fix crash when the list is empty", "Fix mingw build"]},
+            "test": {"fix": ["Fix deadlock in the test-split pool"]}}
+    code = "def f(x):\n    return x\n"
+
+    def prompts(builder, task):
+        return [builder.code_task("train", "pkg", "python", code, task, ["do a thing"])["prompt"] for _ in range(300)]
+
+    with_reports = prompts(build_data.Builder(seed=0, changelog=bank), "fix")
+    reports = [p for p in with_reports if "crash when the list is empty" in p.lower() and "fix crash" not in p.lower()]
+    assert 0.2 * 300 < len(reports) < 0.5 * 300
+    assert not any("mingw build" in p.lower() and "fix" not in p.lower() for p in with_reports)
+    assert not any("test-split" in p for p in with_reports)
+    # refactor requests never become reports, and the reports keep every other draw where it was
+    assert not any("crash when" in p for p in prompts(build_data.Builder(seed=0, changelog=bank), "refactor"))
+    monkeypatch.setattr(build_data, "SYMPTOM_SHARE", 0.0)
+    without = prompts(build_data.Builder(seed=0, changelog=bank), "fix")
+    assert not any("crash when" in p.lower() and "fix crash" not in p.lower() for p in without)
+    # the prompts that differ are exactly the reports
+    assert [a != b for a, b in zip(with_reports, without)] == [a in reports for a in with_reports]
