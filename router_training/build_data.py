@@ -45,7 +45,7 @@ from moe_coder.atomic import atomic_output  # noqa: E402
 from moe_coder.jsonl import iter_jsonl  # noqa: E402
 from moe_coder.languages import LANGUAGES  # noqa: E402
 from moe_coder.routing.lexicon import TOKEN, Lexicon  # noqa: E402
-from errors import error_message  # noqa: E402
+from errors import error_message, identifiers  # noqa: E402
 import changelogs  # noqa: E402
 from sources import collect, cut_snippets, fetch, other_language_name, source_files  # noqa: E402
 
@@ -259,6 +259,27 @@ def _row(prompt: str, language: str, task: str, source_language: str | None = No
     return row
 
 
+#: A code name in a changelog entry: a backticked span, or a word with an underscore, a lower-to-upper
+#: case change, a member access or call parentheses (``uv_exepath``, ``UdpSocket``, ``res.render()``).
+_CODE_NAME = re.compile(r"`[^`]+`|\b[A-Za-z_$][\w$]*(?:(?:\.|::|->)[A-Za-z_$][\w$]*)+(?:\(\))?|"
+                        r"\b(?=[\w$]*(?:_|[a-z][A-Z]))[A-Za-z_$][\w$]*(?:\(\))?")
+
+
+def with_own_identifiers(entry: str, code: str, rng: random.Random) -> str:
+    """``entry`` with each code name replaced by one of ``code``'s identifiers, so that a bug report taken
+    from another package's changelog speaks of the pasted code (and of its language), not of the package
+    it came from: "`res.render` throws when ..." about PHP code names a PHP identifier."""
+    names = sorted(set(identifiers(code)))
+    # the code's own code names where it has them ("parse_config", "readAll"), else its longer words
+    names = ([n for n in names if _CODE_NAME.fullmatch(n)] or [n for n in names if len(n) >= 4] or names)
+
+    def own(m: re.Match) -> str:
+        name = rng.choice(names)
+        return f"`{name}`" if m.group(0).startswith("`") else name + ("()" if m.group(0).endswith("()") else "")
+
+    return _CODE_NAME.sub(own, entry)
+
+
 # ---------------------------------------------------------------- wrapping real code into tasks
 class Builder:
     def __init__(self, seed: int, changelog: dict[str, dict[str, list[str]]] | None = None) -> None:
@@ -302,7 +323,8 @@ class Builder:
         symptoms = self.symptoms.get(split) if task == "fix" else None
         if symptoms and self.symptom_rng.random() < SYMPTOM_SHARE:
             srng = self.symptom_rng
-            request = fill(banks.pick(phrasing.SYMPTOM_REPORTS, split, srng), srng, s=srng.choice(symptoms))
+            report = with_own_identifiers(srng.choice(symptoms), code, srng)
+            request = fill(banks.pick(phrasing.SYMPTOM_REPORTS, split, srng), srng, s=report)
         request = noisy(request, rng)
         body = present_code(code, language, rng)
         if task == "fix" and rng.random() < 0.75:

@@ -156,3 +156,17 @@ def test_some_fix_requests_report_the_misbehaviour_and_nothing_else_is_drawn_dif
     assert not any("crash when" in p.lower() and "fix crash" not in p.lower() for p in without)
     # the prompts that differ are exactly the reports
     assert [a != b for a, b in zip(with_reports, without)] == [a in reports for a in with_reports]
+
+
+def test_a_reported_misbehaviour_names_the_pasted_code_not_the_package_it_came_from():
+    code = "function loadConfig(path) {\n  const raw_text = fs.readFileSync(path);\n  return JSON.parse(raw_text);\n}\n"
+    rng = random.Random(0)
+    for entry in ("`res.render` throws when no callback is given", "UdpSocket not being able to reopen after close",
+                  "json_is_boolean() returns the wrong value"):
+        got = build_data.with_own_identifiers(entry, code, rng)
+        assert not any(name in got for name in ("res.render", "UdpSocket", "json_is_boolean"))
+        assert any(name in got for name in ("loadConfig", "raw_text", "fs.readFileSync", "JSON.parse")), got
+    assert build_data.with_own_identifiers("`res.render` throws", code, rng).startswith("`")
+    assert build_data.with_own_identifiers("json_is_boolean() fails", code, rng).split()[0].endswith("()")
+    # plain words stay
+    assert build_data.with_own_identifiers("crash when the list is empty", code, rng) == "crash when the list is empty"
