@@ -131,6 +131,19 @@ class ExpertSpec:
                 changes[name] = str((Path(folder) / value).resolve())
         return replace(self, **changes)
 
+    def relative_to_folder(self, folder: str | os.PathLike) -> "ExpertSpec":
+        """The inverse of :meth:`anchored`: absolute local ``model``/``adapter`` paths inside ``folder``
+        written relative to it, so that a mixture saved into its own folder can still move."""
+        if self.endpoint:
+            return self
+        root = Path(folder).resolve()
+        changes = {}
+        for name in ("model", "adapter"):
+            value = getattr(self, name)
+            if value and os.path.isabs(value) and Path(value).resolve().is_relative_to(root):
+                changes[name] = Path(value).resolve().relative_to(root).as_posix() or "."
+        return replace(self, **changes)
+
     def serves(self, language: str, task: str) -> bool:
         return (not self.languages or language in self.languages) and (not self.tasks or task in self.tasks)
 
@@ -206,5 +219,10 @@ class MixtureConfig:
         config.experts = [spec.anchored(path.parent) for spec in config.experts]
         return config
 
-    def to_json_file(self, path: str | os.PathLike) -> None:
-        write_text_atomic(Path(path), json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    def to_json_file(self, path: str | os.PathLike, folder: str | os.PathLike | None = None) -> None:
+        """Write the config; local weights inside ``folder`` (by default the file's own folder, where
+        :meth:`from_json_file` reads relative paths from) are written relative to it."""
+        data = self.to_dict()
+        root = Path(folder) if folder is not None else Path(path).parent
+        data["experts"] = [e.relative_to_folder(root).to_dict() for e in self.experts]
+        write_text_atomic(Path(path), json.dumps(data, indent=2, ensure_ascii=False) + "\n")

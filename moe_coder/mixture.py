@@ -103,7 +103,7 @@ class MoECoder:
         directory.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
         try:
-            self.config.to_json_file(staging / CONFIG_NAME)
+            self.config.to_json_file(staging / CONFIG_NAME, folder=directory)
             if self.config.router != BUILTIN:
                 self.router.save_pretrained(staging / self.config.router)
             directory.mkdir(exist_ok=True)

