@@ -161,7 +161,7 @@ def collect(cache: Path) -> dict[str, dict[str, list[str]]]:
 #: A fix entry's leading verb and what follows it when it names the bug outright: "Fix a bug where",
 #: "Fix an issue that", "Fix the problem with".
 _FIX_LEAD = re.compile(
-    r"^(?:fix|correct|resolve|repair|work around)\s+(?:(?:an?|the|some|possible|potential|rare|occasional)\s+)?"
+    r"^(?:" + "|".join(map(re.escape, TASK_VERBS["fix"])) + r")\s+(?:(?:an?|the|some|possible|potential|rare|occasional)\s+)?"
     r"(?:(?:bugs?|issues?|problems?)\s+(?:where|that|which|in which|when|causing|with)\s+)?", re.I)
 #: Words that describe what a user sees go wrong: what makes a fix entry's object a bug report.
 _SYMPTOM_WORDS = re.compile(
