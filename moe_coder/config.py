@@ -140,8 +140,9 @@ class ExpertSpec:
         changes = {}
         for name in ("model", "adapter"):
             value = getattr(self, name)
-            if value and os.path.isabs(value) and Path(value).resolve().is_relative_to(root):
-                changes[name] = Path(value).resolve().relative_to(root).as_posix() or "."
+            resolved = Path(value).resolve() if value and os.path.isabs(value) else None
+            if resolved is not None and resolved.is_relative_to(root):
+                changes[name] = resolved.relative_to(root).as_posix()
         return replace(self, **changes)
 
     def serves(self, language: str, task: str) -> bool:
@@ -222,7 +223,6 @@ class MixtureConfig:
     def to_json_file(self, path: str | os.PathLike, folder: str | os.PathLike | None = None) -> None:
         """Write the config; local weights inside ``folder`` (by default the file's own folder, where
         :meth:`from_json_file` reads relative paths from) are written relative to it."""
-        data = self.to_dict()
         root = Path(folder) if folder is not None else Path(path).parent
-        data["experts"] = [e.relative_to_folder(root).to_dict() for e in self.experts]
-        write_text_atomic(Path(path), json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        portable = replace(self, experts=[e.relative_to_folder(root) for e in self.experts])
+        write_text_atomic(Path(path), json.dumps(portable.to_dict(), indent=2, ensure_ascii=False) + "\n")
