@@ -10,6 +10,10 @@ baselines, single-prompt latency p50/p99 (encoding included) and batched through
     python benchmarks/router.py --router DIR    # a router trained with `moe-coder train-router --out DIR`
     python benchmarks/router.py --latency-only  # only the latency and throughput figures
     python benchmarks/router.py --latency-only --encoder-threads 1,2,1,2   # the encoder's thread count, alternating
+    python benchmarks/router.py --decisions before.jsonl   # also keep every per-prompt decision
+    python benchmarks/router.py --compare before.jsonl     # paired test against an earlier run's decisions
+        # (exact McNemar and a bootstrap interval per set and head: the earlier run may be another
+        # router, or another checkout of the code, since a decisions file is all it needs)
     python benchmarks/router.py --held-out-families
         # also refit the heads without each prompt family in turn (template, snippet shape, prose
         # language) and report every held-out family at held-out-style temperatures, as
@@ -18,6 +22,7 @@ baselines, single-prompt latency p50/p99 (encoding included) and batched through
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -32,6 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from moe_coder import MoECoder  # noqa: E402
+from moe_coder.atomic import write_text_atomic  # noqa: E402
+from moe_coder.evaluation.paired import paired_test  # noqa: E402
+from moe_coder.jsonl import iter_jsonl  # noqa: E402
 from moe_coder.routing.code_language import CodeCorpus  # noqa: E402
 from moe_coder.routing.cues import extract_cues  # noqa: E402
 from moe_coder.routing.dataset import LabelledPrompts, load_labelled  # noqa: E402
@@ -193,6 +201,71 @@ def family_accuracy(data: LabelledPrompts, decisions: list) -> dict[str, dict[st
                    for v, r in sorted(values.items(), key=lambda kv: -len(kv[1]))} for axis, values in out.items()}
 
 
+def prompt_digest(prompt) -> str:
+    """A short fingerprint of a prompt, so two decisions files are checked to cover the same prompts."""
+    text = prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def decision_rows(set_name: str, data: LabelledPrompts, decisions: list) -> list[dict]:
+    """One JSON row per prompt: which prompt, what the router decided, and whether each head was right."""
+    return [
+        {"set": set_name, "index": i, "prompt": prompt_digest(p), "language": d.language, "task": d.task,
+         "confidence": round(float(d.confidence), 6), "abstained": bool(d.abstained),
+         "language_ok": d.language == y[0], "task_ok": d.task == y[1]}
+        for i, (p, y, d) in enumerate(zip(data.prompts, data.y, decisions))
+    ]
+
+
+def read_decisions(path: Path) -> dict[str, dict[int, dict]]:
+    """A decisions file written by ``--decisions``, by set and prompt index."""
+    out: dict[str, dict[int, dict]] = {}
+    for where, row in iter_jsonl(path, required=("set", "index", "prompt", "language_ok", "task_ok"), what="decisions file"):
+        if not isinstance(row["index"], int) or not isinstance(row["language_ok"], bool) or not isinstance(row["task_ok"], bool):
+            raise ValueError(f"{where}: index must be an integer and language_ok / task_ok booleans")
+        if row["index"] in out.setdefault(str(row["set"]), {}):
+            raise ValueError(f"{where}: prompt {row['index']} of set {row['set']!r} appears twice")
+        out[str(row["set"])][row["index"]] = row
+    return out
+
+
+def compare_decisions(before: dict[str, dict[int, dict]], now: list[dict], path: Path) -> dict[str, dict]:
+    """Paired test, per set and head, of this run's decisions (B) against an earlier run's (A) on the
+    same prompts: how many prompts each gets right that the other gets wrong, exact McNemar p and a
+    bootstrap interval of the accuracy difference."""
+    by_set: dict[str, list[dict]] = {}
+    for row in now:
+        by_set.setdefault(row["set"], []).append(row)
+    report: dict[str, dict] = {}
+    for set_name, rows in by_set.items():
+        earlier = before.get(set_name)
+        if earlier is None:
+            continue
+        if set(earlier) != {r["index"] for r in rows}:
+            raise ValueError(f"{path}: set {set_name!r} has {len(earlier)} prompts, this run {len(rows)}: "
+                             "compare runs over the same prompts (the same --limit)")
+        changed = [r["index"] for r in rows if earlier[r["index"]]["prompt"] != r["prompt"]]
+        if changed:
+            raise ValueError(f"{path}: prompt {changed[0]} of set {set_name!r} is not this run's prompt "
+                             f"({len(changed)} differ): the two runs read different data")
+        report[set_name] = {
+            head: paired_test([earlier[r["index"]][f"{head}_ok"] for r in rows], [r[f"{head}_ok"] for r in rows]).to_dict()
+            for head in ("language", "task")
+        }
+    if not report:
+        raise ValueError(f"{path}: shares no set with this run (it holds {sorted(before)})")
+    return report
+
+
+def print_comparison(report: dict[str, dict], path: Path) -> None:
+    print(f"\npaired against {path} (A = that run, B = this one; exact McNemar, 95% bootstrap interval):")
+    for set_name, heads in report.items():
+        for head, r in heads.items():
+            print(f"  {set_name:<11} {head:<9} A {r['mean_a']:.4f}  B {r['mean_b']:.4f}  "
+                  f"B-A {r['difference']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]  "
+                  f"B only right {r['b_only']:>4}, A only {r['a_only']:>4}, p = {r['p_value']:.3g}")
+
+
 def timed(fn, *args):
     start = time.perf_counter()
     out = fn(*args)
@@ -248,7 +321,14 @@ def main() -> None:
                     help="comma-separated torch thread counts for the prompt encoder; latency is measured for each")
     ap.add_argument("--held-out-families", action="store_true",
                     help="also refit the heads without each prompt family and report every held-out family")
+    ap.add_argument("--decisions", type=Path, default=None,
+                    help="write the router's decision on every prompt of every set here (JSONL), for a later --compare")
+    ap.add_argument("--compare", type=Path, default=None,
+                    help="a --decisions file of an earlier run: print a paired test of this run against it")
     args = ap.parse_args()
+    if args.latency_only and (args.decisions or args.compare):
+        ap.error("--decisions and --compare need the accuracy sets: leave out --latency-only")
+    earlier = read_decisions(args.compare) if args.compare else None
 
     test = load_labelled(DATA / "test.jsonl.gz")
     if args.limit:
@@ -275,6 +355,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     by_kind: dict[str, dict] = {}
     by_family: dict[str, dict] = {}
+    rows: list[dict] = []
     for set_name, data in (() if args.latency_only else (("test_split", test), ("human", human))):
         row = {}
         for name, predict in (("keyword", keyword.predict), ("nearest_neighbour", knn.predict), ("router", ours)):
@@ -284,6 +365,7 @@ def main() -> None:
             if name == "router":
                 row[name].update(confident_wrong(last["decisions"], data))
                 by_family[set_name] = family_accuracy(data, last["decisions"])
+                rows += decision_rows(set_name, data, last["decisions"])
             if set_name == "test_split" and name == "router":
                 by_kind = strata(data, pred)
         results[set_name] = row
@@ -345,6 +427,11 @@ def main() -> None:
                 print(f"  {axis:<15} {value:<42} n={r['n']:>5}  language {r['language']:.3f}  task {r['task']:.3f}")
     report = {"accuracy": results, "by_kind": by_kind, "by_family": by_family, "latency": latency,
               "latency_by_encoder_threads": latencies}
+    if args.decisions:
+        write_text_atomic(args.decisions, "".join(json.dumps(r) + "\n" for r in rows))
+    if earlier is not None:
+        report["paired"] = compare_decisions(earlier, rows, args.compare)
+        print_comparison(report["paired"], args.compare)
     if args.held_out_families:
         validation = load_labelled(DATA / "validation.jsonl.gz")
         full_train = load_labelled(DATA / "train.jsonl.gz")

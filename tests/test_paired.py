@@ -6,7 +6,7 @@ import pytest
 
 from moe_coder.cli import main
 from moe_coder.benchmarks import load_benchmark
-from moe_coder.evaluation.paired import RunRef, compare_runs
+from moe_coder.evaluation.paired import RunRef, compare_runs, paired_test
 
 TASKS = 12
 
@@ -69,3 +69,25 @@ def test_the_command_prints_json_and_names_bad_runs(runs, capsys, tmp_path):
     assert "missing" in capsys.readouterr().err
     assert main(["compare", f"{base},{base}", str(tuned)]) == 2
     assert "already in another run" in capsys.readouterr().err
+
+
+def test_paired_test_on_right_or_wrong_decisions():
+    """Nine items only B gets right and one only A does: McNemar's exact p is 2 * P(X <= 1) of Binomial(10, 1/2)."""
+    a = [True] * 20 + [False] * 9 + [True] + [False] * 5
+    b = [True] * 20 + [True] * 9 + [False] + [False] * 5
+    r = paired_test(a, b, resamples=2000)
+    assert (r.n, r.b_only, r.a_only) == (35, 9, 1)
+    assert r.p_value == pytest.approx(2 * 11 / 1024)
+    assert r.difference == pytest.approx(8 / 35)
+    assert r.ci_low < r.difference < r.ci_high and r.ci_low > 0
+    same = paired_test(a, a, resamples=100)
+    assert (same.p_value, same.difference, same.b_only, same.a_only) == (1.0, 0.0, 0, 0)
+
+
+def test_paired_test_refuses_unpaired_scores():
+    with pytest.raises(ValueError, match="one length"):
+        paired_test([1, 0, 1], [1, 0])
+    with pytest.raises(ValueError, match="no paired items"):
+        paired_test([], [])
+    with pytest.raises(ValueError, match="resamples"):
+        paired_test([1], [0], resamples=0)

@@ -65,6 +65,50 @@ class PairedComparison:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
+@dataclass(frozen=True)
+class PairedTest:
+    """Two systems' scores on the same items (1 right, 0 wrong, or a pass fraction), compared item by item."""
+
+    n: int
+    mean_a: float
+    mean_b: float
+    difference: float  # B minus A
+    ci_low: float  # 95% bootstrap interval of the difference
+    ci_high: float
+    b_only: int  # items where B scores higher than A
+    a_only: int  # items where A scores higher than B
+    p_value: float  # exact McNemar (two-sided)
+
+    def to_dict(self) -> dict:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+def paired_test(a: Sequence[float], b: Sequence[float], *, resamples: int = 10_000, seed: int = 0) -> PairedTest:
+    """Exact McNemar p-value and bootstrap 95% interval of ``mean(b) - mean(a)`` over paired items.
+
+    ``a[i]`` and ``b[i]`` are the two systems' scores on item ``i``: booleans (a router's decision
+    right or wrong, a task solved or not) or pass fractions. Only the items where they differ
+    count for the p-value.
+    """
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, got {resamples}")
+    pa, pb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if pa.shape != pb.shape or pa.ndim != 1:
+        raise ValueError(f"paired scores need two sequences of one length, got {pa.shape} and {pb.shape}")
+    if not len(pa):
+        raise ValueError("no paired items to compare")
+    diff = pb - pa
+    b_only, a_only = int((diff > 0).sum()), int((diff < 0).sum())
+    p_value = binomtest(b_only, b_only + a_only, 0.5).pvalue if b_only + a_only else 1.0
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return PairedTest(
+        n=len(diff), mean_a=float(pa.mean()), mean_b=float(pb.mean()), difference=float(diff.mean()),
+        ci_low=float(low), ci_high=float(high), b_only=b_only, a_only=a_only, p_value=float(p_value),
+    )
+
+
 def _read_run(ref: RunRef) -> tuple[dict[tuple[str, str], float], set[tuple[str, str]]]:
     """Per-task pass fraction of one system, and the tasks the run excluded as contaminated."""
     results = read_json(ref.directory / "results.json", "evaluation results")
@@ -124,17 +168,12 @@ def compare_runs(
         raise ValueError("the two sides share no scored task: compare runs of the same benchmark")
     pa = np.array([scores_a[t] for t in tasks])
     pb = np.array([scores_b[t] for t in tasks])
-    diff = pb - pa
-    b_only, a_only = int((diff > 0).sum()), int((diff < 0).sum())
-    p_value = binomtest(b_only, b_only + a_only, 0.5).pvalue if b_only + a_only else 1.0
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, len(tasks), size=(resamples, len(tasks)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
+    test = paired_test(pa, pb, resamples=resamples, seed=seed)
     unmatched = len((scores_a.keys() ^ scores_b.keys()) - excluded)
     return PairedComparison(
-        n_tasks=len(tasks), pass_at_1_a=float(pa.mean()), pass_at_1_b=float(pb.mean()),
-        difference=float(diff.mean()), ci_low=float(low), ci_high=float(high),
-        b_only=b_only, a_only=a_only, p_value=float(p_value),
+        n_tasks=test.n, pass_at_1_a=test.mean_a, pass_at_1_b=test.mean_b,
+        difference=test.difference, ci_low=test.ci_low, ci_high=test.ci_high,
+        b_only=test.b_only, a_only=test.a_only, p_value=test.p_value,
         excluded_tasks=len(excluded & (scores_a.keys() | scores_b.keys())), unmatched_tasks=unmatched,
     )
 
