@@ -177,3 +177,37 @@ def test_javascript_with_nothing_only_typescript_writes_is_marked_untyped(code, 
     cues = extract_cues(code)
     assert "syntax:js_syntax" in cues
     assert ("syntax:js_untyped" in cues) is untyped
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "// Return the difference between the largest and smallest element.\n// >>> spread([3, 1, 4])\n// 3\n"
+        "function spread(xs) {",
+        "def sum_of_squares(xs):\n    \"\"\"Return the sum of the squares of xs.\n    >>> sum_of_squares([1, 2])\n    5\n    \"\"\"\n",
+        "Write a function that returns the n-th Fibonacci number in Go",
+        "Fix this: my loop never ends when the list is empty",
+        "crash when the list is empty - what's going on here?",
+    ],
+)
+def test_requests_and_docstrings_do_not_ask_for_an_explanation(prompt):
+    assert "ask:explain" not in extract_cues(prompt)
+
+
+def test_task_words_are_searched_in_a_faster_arrangement_of_the_same_patterns():
+    """``_scan_friendly`` regroups an alternation's branches; whether a text matches must not change."""
+    import re
+
+    from moe_coder.routing import cues
+
+    assert cues._top_level_alternatives(r"\ba(?:b|c)|[|)]x|\|y|z") == [r"\ba(?:b|c)", "[|)]x", r"\|y", "z"]
+    texts = [
+        "fix the crash", "prefix the list", "为什么这里报错", "修复这个", "Das funktioniert nicht", "xfunktioniert nicht",
+        "explain this", "unexplained", "这是什么", "¿Para qué sirve?", "para qué sirve", "qu'est-ce que c'est",
+        "write unit tests", "contests", "翻译成Go", "用Rust重写", "schreib das in Go um", "refactor it", "重构一下",
+        "complete the TODO", "incomplete", "补全代码", "写一个函数", "recrea", "crea una función", "", "plain words only",
+    ]
+    for task, pattern in cues._TASK_WORDS.items():
+        plain = re.compile(pattern, re.I)
+        for text in texts:
+            assert bool(plain.search(text)) == bool(cues._TASK_RX[task].search(text)), (task, text)

@@ -199,7 +199,52 @@ TYPESCRIPT_ONLY = re.compile(
     r"|\b[A-Z]\w*<[\w\[\]|, ]+>|\w+!\.|:\s*(?:string|number|boolean|any|void|unknown|never)\b"
 )
 _SYNTAX_RX = {name: re.compile(rx, re.M) for name, rx in _SYNTAX.items()}
-_TASK_RX = {task: re.compile(rx, re.I) for task, rx in _TASK_WORDS.items()}
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    """The branches of ``pattern``'s outermost alternation (``|`` outside groups and classes)."""
+    branches, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1:i + 2] == "]":  # a ']' right after '[' is a member
+                i += 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            branches.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return branches + [pattern[start:]]
+
+
+def _scan_friendly(pattern: str) -> str:
+    """The same language as ``pattern``, arranged so that a search tries few branches per position:
+    the branches that start at a word boundary share one ``\\b``, and those that start with a
+    Chinese character share one look-ahead. Whether a text matches does not depend on the order of
+    an alternation's branches, so the cues are unchanged (``tests/test_routing_cues.py``)."""
+    at_word, chinese, other = [], [], []
+    for branch in _top_level_alternatives(pattern):
+        if branch.startswith("\\b"):
+            at_word.append(branch[2:])
+        elif branch and "\u4e00" <= branch[0] <= "\u9fff":
+            chinese.append(branch)
+        else:
+            other.append(branch)
+    parts = ([r"\b(?:" + "|".join(at_word) + ")"] if at_word else []) + (
+        [r"(?=[\u4e00-\u9fff])(?:" + "|".join(chinese) + ")"] if chinese else []) + other
+    return "|".join(parts)
+
+
+_TASK_RX = {task: re.compile(_scan_friendly(rx), re.I) for task, rx in _TASK_WORDS.items()}
 
 #: Every cue name, in the fixed order a cue vector uses.
 CUE_NAMES: tuple[str, ...] = tuple(
