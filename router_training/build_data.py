@@ -16,7 +16,8 @@ It also writes, from the training-split packages only:
   language and source, which the router's code-language identifier learns from;
 
 and adds to the training prompts copies of some that name a tool, the tool replaced by an
-identifier of the lexicon (:func:`name_substitutes`).
+identifier of the lexicon (:func:`name_substitutes`) or by a package-registry name
+(:func:`package_substitutes`, from ``packages.tsv.gz``).
 
     # needs apt-get, npm and pip with access to their registries (a few minutes, ~250 MB in --cache)
     python router_training/build_data.py --fetch --cache /tmp/router-sources
@@ -44,7 +45,7 @@ import phrasing  # noqa: E402
 from moe_coder.atomic import atomic_output  # noqa: E402
 from moe_coder.jsonl import iter_jsonl  # noqa: E402
 from moe_coder.languages import LANGUAGES  # noqa: E402
-from moe_coder.routing.lexicon import TOKEN, Lexicon  # noqa: E402
+from moe_coder.routing.lexicon import TOKEN, Lexicon, PackageNames  # noqa: E402
 from errors import error_message, identifiers  # noqa: E402
 import changelogs  # noqa: E402
 from sources import collect, cut_snippets, fetch, other_language_name, source_files  # noqa: E402
@@ -531,6 +532,36 @@ def name_substitutes(rows: list[dict], lexicon: Lexicon, seed: int, fraction: fl
     return out
 
 
+def package_substitutes(rows: list[dict], packages: PackageNames, seed: int, fraction: float = 0.3,
+                        min_share: float = 0.95) -> list[dict]:
+    """Copies of about ``fraction`` of the training prompts that name a tool of their language, the
+    tool replaced by a package-registry name one language holds (``packages.tsv.gz``: "parse
+    arguments with picocli"), as :func:`name_substitutes` does with the lexicon's identifiers.
+
+    A prompt that names nothing but a package is routed by the package table's columns; without
+    copies like these the heads learn those columns from code identifiers only, and a short
+    prompt naming only a package goes to ``unknown``. No tool of any split's phrase bank is used,
+    nor a name that contains one ("jest-cli"), so the validation and test tools stay unseen. The
+    copies draw from their own random stream: every other prompt is unchanged."""
+    rng = random.Random(seed + 2)
+    bank_tools = [t.lower() for bank in phrasing.ECOSYSTEM.values() for t in bank]
+    names = {
+        lang: sorted(t for t, shares in zip(packages.tokens, packages.shares)
+                     if shares[i] >= min_share and len(t) >= 3 and not any(b in t for b in bank_tools))
+        for i, lang in enumerate(packages.languages)
+    }
+    tools = {t: lang for lang, bank in phrasing.ECOSYSTEM.items() for i, t in enumerate(bank) if _phrase_split(i) == "train"}
+    out = []
+    for row in rows:
+        prompt, language = row["prompt"], row["language"]
+        if not row["source"].startswith("prose-") or not isinstance(prompt, str) or not names.get(language):
+            continue
+        found = [t for t, lang in tools.items() if lang == language and t in prompt]
+        if found and rng.random() < fraction:
+            out.append({**row, "prompt": prompt.replace(max(found, key=len), rng.choice(names[language]))})
+    return out
+
+
 def write(rows: dict[str, list[dict]], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for split, items in rows.items():
@@ -659,6 +690,9 @@ def main(argv: Iterable[str] | None = None) -> None:
                          "(0, the default: none; see shared_code_windows)")
     ap.add_argument("--shared-code-languages", nargs="+", choices=LANGS, default=None, metavar="LANGUAGE",
                     help="with --shared-code-per-language: only these languages' answers (default: all)")
+    ap.add_argument("--packages", type=Path, default=Path(__file__).resolve().parent / "data" / "packages.tsv.gz",
+                    help="package-registry names (router_training/packages.py) whose names replace tools in copies "
+                         "of training prompts (package_substitutes); 'none' for no copies")
     ap.add_argument("--lexicon-only", action="store_true",
                     help="write lexicon.tsv.gz and code.jsonl.gz only, not the prompts")
     args = ap.parse_args(argv)
@@ -671,6 +705,10 @@ def main(argv: Iterable[str] | None = None) -> None:
         extra = name_substitutes(rows["train"], lexicon, args.seed)
         logger.info("train: %d more prompts naming a lexicon identifier in place of a tool", len(extra))
         rows["train"] += extra
+        if str(args.packages) != "none":
+            extra = package_substitutes(rows["train"], PackageNames.load(args.packages), args.seed)
+            logger.info("train: %d more prompts naming a package in place of a tool", len(extra))
+            rows["train"] += extra
         write(rows, args.out)
     write_code_corpus(args.cache, args.out, args.code_per_language, args.seed, args.shared, args.shared_code_per_language,
                       args.shared_code_languages)

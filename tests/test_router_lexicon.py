@@ -162,6 +162,28 @@ def test_build_script_swaps_training_tools_for_lexicon_identifiers_of_the_same_l
     assert build_data.name_substitutes(rows, lexicon, seed=0, fraction=0.5) == extra  # deterministic
 
 
+def test_build_script_swaps_training_tools_for_package_names_never_a_phrase_bank_tool():
+    """Copies of prompts naming a training tool name a package one language holds instead; a
+    package named after any split's tool ("jest-cli") is never used."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "router_training"))
+    import build_data
+    import phrasing
+
+    test_tool = next(t for i, t in enumerate(phrasing.ECOSYSTEM["javascript"]) if build_data._phrase_split(i) == "test")
+    packages = PackageNames(["javascript", "php"], ["left-pad", f"{test_tool.lower()}-cli", "kaminari", "both"],
+                            np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]))
+    js_tools = [t for i, t in enumerate(phrasing.ECOSYSTEM["javascript"]) if build_data._phrase_split(i) == "train"]
+    rows = [{"prompt": f"How do I debounce input with {t}?", "language": "javascript", "task": "generate",
+             "source": "prose-train"} for t in js_tools] * 10
+    rows.append({"prompt": f"// {js_tools[0]}\nconst a = 1;", "language": "javascript", "task": "complete", "source": "npm-x"})
+    extra = build_data.package_substitutes(rows, packages, seed=0, fraction=0.5)
+    assert 0 < len(extra) < len(js_tools) * 10
+    for row in extra:
+        assert row["prompt"] == "How do I debounce input with left-pad?", row
+        assert (row["language"], row["task"], row["source"]) == ("javascript", "generate", "prose-train")
+    assert build_data.package_substitutes(rows, packages, seed=0, fraction=0.5) == extra  # deterministic
+
+
 # ---------------------------------------------------------------- package-registry names
 PACKAGE_COUNTS = {
     "scikit-image": {"python": 3},

@@ -211,3 +211,29 @@ def test_task_words_are_searched_in_a_faster_arrangement_of_the_same_patterns():
         plain = re.compile(pattern, re.I)
         for text in texts:
             assert bool(plain.search(text)) == bool(cues._TASK_RX[task].search(text)), (task, text)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "ELI5 what's going on in this loop",
+        "why would you use a trait object here?",
+        "Why do people use dependency injection?",
+        "what do lifetimes actually do under the hood",
+        "How do Python decorators work?",
+        "What's the difference between let and var?",
+        "Explícame qué hace este bucle",
+        "¿Para qué sirve un índice en SQL?",
+        "¿Cómo funciona el borrow checker?",
+        "Was genau macht dieser Befehl?",
+        "Wofür braucht man Interfaces?",
+        "Wie funktioniert async in Rust?",
+        "Qu'est-ce qu'une closure ?",
+        "À quoi sert ce décorateur ?",
+        "这段代码的原理是什么",
+        "闭包和函数有什么区别？",
+        "什么是生命周期",
+    ],
+)
+def test_questions_about_code_ask_for_an_explanation(prompt):
+    assert "ask:explain" in extract_cues(prompt)

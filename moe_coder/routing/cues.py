@@ -136,7 +136,15 @@ _EVIDENCE: dict[str, frozenset[str]] = {
 #: Words that say what the user wants done (English, Chinese, Spanish, German, French).
 _TASK_WORDS: dict[str, str] = {
     "fix": r"\b(?:fix|bug|debug|error|exception|crash|broken|wrong|fails?|failing|doesn'?t work|not working|issue)\w*|修复|报错|错误|为什么.*(?:报|错|失败)|\barregl|\berror\b|\bfalla\b|\bFehler|funktioniert nicht|\bcorrig|\bplante\b|\bbug",
-    "explain": r"\b(?:explain|what does|what is|how does|walk me through|describe|meaning of|understand|output of|why (?:is|does))\b|解释|是什么|做什么|什么意思|\bexplica|\bqué hace|\bqué es|\berklär|\bwas macht|\bwas ist|\bexplique|\bque fait",
+    "explain": (
+        r"\b(?:explain|what does|what is|what are|what do|how does|how do [^?.\n]{1,40}? work"
+        r"|walk me through|describe|meaning of|understand|output of|why (?:is|does|would)|why do (?:people|you|we) use"
+        r"|eli5|under the hood|what's the (?:difference|purpose|point)|purpose of)\b"
+        r"|解释|是什么|做什么|什么意思|什么是|怎么工作|如何工作|原理|有什么区别|有什么不同|含义"
+        r"|\bexpl[ií]ca|\bqué hace|\bqué es|\bqué son|\bqué significa|\bpara qué sirve|\bcómo funciona"
+        r"|\berklär|\bwas (?:genau )?mach|\bwas ist|\bwas sind|\bwas bedeutet|\bwofür|\bwie funktioniert"
+        r"|\bexplique|\bque fait|\bque signifie|\bqu'est-ce qu|\bà quoi sert|\bcomment fonctionne"
+    ),
     "test": r"\b(?:unit tests?|tests? cases?|write tests|test suite|pytest|jest|junit|gtest|xunit|nunit|phpunit|mocha|coverage|tests? for)\b|测试|\bpruebas?\b|\btests?\b|\bTestfälle|\bUnit-Tests",
     "translate": r"\b(?:translate|convert|port|rewrite|rewritten|equivalent|version of this|same (?:thing|logic) in)\b|翻译|改写成|转换成|用.{1,12}重写|\btraduc|\bpás[ae]lo|\bübersetz|\bschreib .{0,20} um\b|\btradui",
     "refactor": r"\b(?:refactor|optimi[sz]e|improve|cleaner|clean (?:this|it) up|simplify|idiomatic|readab|faster|performance|efficient|restructure|duplicat)\w*|重构|优化|简洁|\brefactoriz|\bmejorar|\brefaktor|\beffizient|\baméliore",
