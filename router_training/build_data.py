@@ -515,21 +515,11 @@ def name_substitutes(rows: list[dict], lexicon: Lexicon, seed: int, fraction: fl
     the lexicon's columns little weight, and a prompt naming a library no training prompt names
     ("Was macht vitest genau?") is routed as if it named none. The identifiers come from the
     training-split packages' lexicon, so nothing of the validation or test tools is used."""
-    rng = random.Random(seed + 1)
     names = {
         lang: sorted(t for t, shares in zip(lexicon.tokens, lexicon.shares) if shares[i] >= min_share and len(t) >= 3)
         for i, lang in enumerate(lexicon.languages)
     }
-    tools = {t: lang for lang, bank in phrasing.ECOSYSTEM.items() for i, t in enumerate(bank) if _phrase_split(i) == "train"}
-    out = []
-    for row in rows:
-        prompt, language = row["prompt"], row["language"]
-        if not row["source"].startswith("prose-") or not isinstance(prompt, str) or not names.get(language):
-            continue
-        found = [t for t, lang in tools.items() if lang == language and t in prompt]
-        if found and rng.random() < fraction:
-            out.append({**row, "prompt": prompt.replace(max(found, key=len), rng.choice(names[language]))})
-    return out
+    return _swap_tools(rows, names, random.Random(seed + 1), fraction)
 
 
 def package_substitutes(rows: list[dict], packages: PackageNames, seed: int, fraction: float = 0.3,
@@ -543,13 +533,18 @@ def package_substitutes(rows: list[dict], packages: PackageNames, seed: int, fra
     prompt naming only a package goes to ``unknown``. No tool of any split's phrase bank is used,
     nor a name that contains one ("jest-cli"), so the validation and test tools stay unseen. The
     copies draw from their own random stream: every other prompt is unchanged."""
-    rng = random.Random(seed + 2)
     bank_tools = [t.lower() for bank in phrasing.ECOSYSTEM.values() for t in bank]
     names = {
         lang: sorted(t for t, shares in zip(packages.tokens, packages.shares)
                      if shares[i] >= min_share and len(t) >= 3 and not any(b in t for b in bank_tools))
         for i, lang in enumerate(packages.languages)
     }
+    return _swap_tools(rows, names, random.Random(seed + 2), fraction)
+
+
+def _swap_tools(rows: list[dict], names: dict[str, list[str]], rng: random.Random, fraction: float) -> list[dict]:
+    """Copies of about ``fraction`` of the prose prompts that name a training tool of their
+    language, the tool (the longest one named) replaced by one of ``names[language]``."""
     tools = {t: lang for lang, bank in phrasing.ECOSYSTEM.items() for i, t in enumerate(bank) if _phrase_split(i) == "train"}
     out = []
     for row in rows:
