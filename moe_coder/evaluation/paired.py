@@ -45,6 +45,11 @@ class RunRef:
         return f"{self.directory}{SYSTEM_SEPARATOR}{self.system}" if self.system else str(self.directory)
 
 
+def _rounded(record: object) -> dict:
+    """A result dataclass as JSON types, its floats rounded to 4 places."""
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(record).items()}
+
+
 @dataclass(frozen=True)
 class PairedComparison:
     """B against A on the tasks both were scored on."""
@@ -62,7 +67,7 @@ class PairedComparison:
     unmatched_tasks: int
 
     def to_dict(self) -> dict:
-        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        return _rounded(self)
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ class PairedTest:
     p_value: float  # exact McNemar (two-sided)
 
     def to_dict(self) -> dict:
-        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        return _rounded(self)
 
 
 def paired_test(a: Sequence[float], b: Sequence[float], *, resamples: int = 10_000, seed: int = 0) -> PairedTest:
