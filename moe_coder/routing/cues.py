@@ -401,7 +401,7 @@ def _cues(text: str) -> tuple[str, ...]:
     for task, rx in _TASK_RX.items():
         if rx.search(prose[:5000]):
             found.add(f"ask:{task}")
-    return tuple(sorted(found & CUE_INDEX.keys(), key=CUE_INDEX.__getitem__))  # in CUE_NAMES order
+    return tuple(name for name in CUE_NAMES if name in found)
 
 
 def cue_matrix(cue_lists: Iterable[list[str]], names: Sequence[str] = CUE_NAMES):
