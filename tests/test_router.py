@@ -314,6 +314,21 @@ def test_encoder_precision_choices(monkeypatch):
     assert (np.sum(a * b, axis=1) > 0.98).all()  # unit vectors: the cosine
 
 
+def test_token_rows_keep_head_and_tail_within_the_budget_padded_to_a_bucket():
+    """What the encoder (and benchmarks/encoder_backends.py) reads: special tokens around the head
+    and tail of a long text, each row padded to its own length rounded up to LENGTH_BUCKET."""
+    from moe_coder.routing.encoder import BUILTIN_ENCODER, LENGTH_BUCKET, load_encoder, token_rows
+
+    tokenizer = load_encoder(BUILTIN_ENCODER, "float32").tokenizer
+    long_text = "first " + "middle " * 500 + "last"
+    (short_ids, short_mask), (long_ids, long_mask) = token_rows(["hello world", long_text], tokenizer, max_tokens=64)
+    assert short_ids.shape == short_mask.shape == (1, LENGTH_BUCKET) and int(short_mask.sum()) == 4
+    assert long_ids.shape == (1, 64) and int(long_mask.sum()) == 64
+    words = tokenizer.convert_ids_to_tokens(long_ids[0].tolist())
+    assert words[0] == tokenizer.cls_token and words[-1] == tokenizer.sep_token
+    assert words[1] == "first" and words[-2] == "last"
+
+
 def test_encoder_threads_are_scoped_to_the_encoding_thread(monkeypatch):
     """The encoder runs on its own thread count, restores the caller's, leaves other threads alone,
     and gives the same embeddings on one thread as on two (float32: 1e-5)."""

@@ -203,6 +203,27 @@ def bucket_length(n: int, limit: int) -> int:
     return min(limit, -(-n // LENGTH_BUCKET) * LENGTH_BUCKET)
 
 
+def token_rows(texts: Sequence[str], tokenizer: Any, max_tokens: int = 128) -> list[tuple[Any, Any]]:
+    """Each text as the encoder reads it: ``(input_ids, attention_mask)``, two ``(1, width)`` long
+    tensors, the head and tail of the text within ``max_tokens`` tokens (special tokens included),
+    padded to :func:`bucket_length` of its own length."""
+    import torch
+
+    body = max_tokens - 2
+    with _TOKENIZER_LOCK:
+        ids = tokenizer([_clip(t) for t in texts], add_special_tokens=False, truncation=False)["input_ids"]
+    rows = []
+    for x in ids:
+        x = [tokenizer.cls_token_id, *_head_tail(x, body), tokenizer.sep_token_id]
+        width = bucket_length(len(x), max(max_tokens, len(x)))
+        input_ids = torch.full((1, width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((1, width), dtype=torch.long)
+        input_ids[0, : len(x)] = torch.tensor(x)
+        mask[0, : len(x)] = 1
+        rows.append((input_ids, mask))
+    return rows
+
+
 def encode(
     texts: Sequence[str],
     name: str = BUILTIN_ENCODER,
@@ -233,18 +254,7 @@ def encode(
     dim = embedding_dimension()
     if not texts:
         return np.zeros((0, dim), dtype=np.float32)
-    body = max_tokens - 2
-    with _TOKENIZER_LOCK:
-        ids = tokenizer([_clip(t) for t in texts], add_special_tokens=False, truncation=False)["input_ids"]
-    ids = [[tokenizer.cls_token_id, *_head_tail(x, body), tokenizer.sep_token_id] for x in ids]
-    rows = []
-    for x in ids:
-        width = bucket_length(len(x), max(max_tokens, len(x)))
-        input_ids = torch.full((1, width), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((1, width), dtype=torch.long)
-        input_ids[0, : len(x)] = torch.tensor(x)
-        mask[0, : len(x)] = 1
-        rows.append((input_ids, mask))
+    rows = token_rows(texts, tokenizer, max_tokens)
     out = np.zeros((len(texts), dim), dtype=np.float32)
     step = 64
     with torch.inference_mode(), torch_threads(threads or encoder_threads()):
