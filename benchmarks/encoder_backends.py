@@ -64,20 +64,11 @@ def onnx_backends(folder: Path, example: tuple[np.ndarray, np.ndarray], int8: bo
         return {}
     import torch
 
-    model = E.load_encoder(E.BUILTIN_ENCODER, "float32")
-
-    class Forward(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.model({"input_ids": input_ids, "attention_mask": attention_mask})["sentence_embedding"]
-
+    module = E.embedding_module(E.load_encoder(E.BUILTIN_ENCODER, "float32"))
     path = folder / "encoder.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Forward().eval(), tuple(torch.from_numpy(x) for x in example), str(path),
+        torch.onnx.export(module, tuple(torch.from_numpy(x) for x in example), str(path),
                           input_names=["input_ids", "attention_mask"], output_names=["embedding"],
                           dynamic_axes={"input_ids": {1: "tokens"}, "attention_mask": {1: "tokens"}},
                           opset_version=17, dynamo=False)

@@ -119,6 +119,22 @@ def load_encoder(name: str = BUILTIN_ENCODER, precision: str = "float32") -> Any
     return model.to(dtype).eval()
 
 
+def embedding_module(model: Any) -> Any:
+    """A ``torch.nn.Module`` (in eval mode) whose ``forward(input_ids, attention_mask)`` is the loaded
+    ``SentenceTransformer``'s unit sentence embedding: what is traced, or exported to another runtime."""
+    import torch
+
+    class Forward(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.model({"input_ids": input_ids, "attention_mask": attention_mask})["sentence_embedding"]
+
+    return Forward().eval()
+
+
 @lru_cache(maxsize=4)
 def traced_encoder(name: str = BUILTIN_ENCODER, precision: str = "float32") -> Any:
     """The loaded encoder's forward pass as TorchScript, built once per process and precision: a
@@ -139,14 +155,6 @@ def traced_encoder(name: str = BUILTIN_ENCODER, precision: str = "float32") -> A
     import torch
 
     model = load_encoder(name, precision)
-
-    class Forward(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.model({"input_ids": input_ids, "attention_mask": attention_mask})["sentence_embedding"]
 
     class EachRow(torch.nn.Module):
         def __init__(self, forward: torch.nn.Module) -> None:
@@ -172,7 +180,7 @@ def traced_encoder(name: str = BUILTIN_ENCODER, precision: str = "float32") -> A
     try:
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on the mask's Python-side checks
-            traced = torch.jit.trace(Forward().eval(), (input_ids, mask), check_trace=False)
+            traced = torch.jit.trace(embedding_module(model), (input_ids, mask), check_trace=False)
             return torch.jit.script(EachRow(traced))
     finally:
         for q, level in zip(quiet, levels):
