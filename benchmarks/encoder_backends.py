@@ -89,18 +89,18 @@ def onnx_backends(folder: Path, example: tuple[np.ndarray, np.ndarray], int8: bo
     return {name: backend(p) for name, p in paths.items()}
 
 
+def numpy_rows(texts: list[str], tokenizer, max_tokens: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The router's token rows (:func:`moe_coder.routing.encoder.token_rows`) as numpy arrays."""
+    return [(a.numpy(), m.numpy()) for a, m in E.token_rows(texts, tokenizer, max_tokens)]
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
 
 
-def route_accuracy(backends: dict[str, Backend]) -> None:
+def route_accuracy(coder, test, tokenizer, backends: dict[str, Backend]) -> None:
     """The test split routed by the built-in mixture, with each backend's embeddings in place of its encoder's."""
-    from moe_coder import MoECoder
-
-    coder = MoECoder.from_pretrained("builtin")
     router = coder.router
-    test = load_labelled(TEST)
-    tokenizer = E.load_encoder(router.encoder, "float32").tokenizer
     shipped = [(d.language, d.task) for d in coder.route_batch(test.prompts)]
 
     def accuracy(routes: list[tuple[str, str]]) -> tuple[float, float]:
@@ -111,8 +111,7 @@ def route_accuracy(backends: dict[str, Backend]) -> None:
     print(f"  {'router as shipped':26s} language {accuracy(shipped)[0]:.4f}  task {accuracy(shipped)[1]:.4f}")
     for name, run in backends.items():
         def embed(texts: list[str], run: Backend = run) -> np.ndarray:
-            rows = [(a.numpy(), m.numpy()) for a, m in E.token_rows(texts, tokenizer, router.max_tokens)]
-            return run(rows) * router.embedding_weight
+            return run(numpy_rows(texts, tokenizer, router.max_tokens)) * router.embedding_weight
 
         router._embed = embed  # this instance only: the cascade, the heads and the cues are the shipped ones
         try:
@@ -135,14 +134,14 @@ def main() -> None:
 
     import torch
 
+    from moe_coder import MoECoder
+
     torch.set_num_threads(1)
     test = load_labelled(TEST)
     texts = [split_conversation(p)[0] for p in test.prompts[: args.limit]]
-    from moe_coder.routing.router import PromptRouter
-
-    router = PromptRouter.from_pretrained(ROOT / "moe_coder" / "builtin" / "router")
-    tokenizer = E.load_encoder(router.encoder, "float32").tokenizer
-    rows = [(a.numpy(), m.numpy()) for a, m in E.token_rows(texts, tokenizer, router.max_tokens)]
+    coder = MoECoder.from_pretrained("builtin")
+    tokenizer = E.load_encoder(coder.router.encoder, "float32").tokenizer
+    rows = numpy_rows(texts, tokenizer, coder.router.max_tokens)
     print(f"{len(rows)} test prompts, {np.mean([m.sum() for _, m in rows]):.1f} tokens on average, one at a time, "
           f"one thread; CPU computes bfloat16 natively: {native_bf16()}")
 
@@ -163,7 +162,7 @@ def main() -> None:
             c = cosine(outputs[name], reference)
             print(f"  {name:26s} {min(times[name]):17.2f} {base / min(times[name]):23.2f} {c.min():11.5f} {np.median(c):8.5f}")
         if args.accuracy:
-            route_accuracy({name: run for name, run in backends.items() if not name.startswith("traced")})
+            route_accuracy(coder, test, tokenizer, {name: run for name, run in backends.items() if not name.startswith("traced")})
 
 
 if __name__ == "__main__":
