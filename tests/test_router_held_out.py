@@ -50,6 +50,19 @@ def test_refits_hold_each_family_out_and_temperatures_come_from_the_grid(splits)
     m_lang, m_task = result.multipliers("full")
     result.apply(router)
     assert router.full_heads_.temperatures[:2] == pytest.approx([before[0] * m_lang, before[1] * m_task])
+    # the refits fit the heads the router has, the translation-target head included
+    assert router.full_heads_.target is not None and result.target_head and result.to_dict()["target_head"]
+    # calibrating again divides the first multipliers out: the temperatures of calibrating once
+    router.held_out_style_ = result.to_dict(families=False)
+    once = (list(router.full_heads_.temperatures), router.full_heads_.target_temperature,
+            list(router.fast_heads_.temperatures))
+    result.apply(router)
+    assert router.full_heads_.temperatures == pytest.approx(once[0])
+    assert router.full_heads_.target_temperature == pytest.approx(once[1])
+    assert router.fast_heads_.temperatures == pytest.approx(once[2])
+    # in-distribution temperatures fitted afresh leave no held-out-style record behind
+    router.calibrate(validation.prompts[:120], validation.y[:120])
+    assert router.held_out_style_ is None
     threshold = result.route_pooled(router.fast_threshold_, lambda lang, task: lang)
     assert 0.0 <= threshold <= 1.0 and result.confidence_threshold == threshold
     assert result.pooled["n"] == sum(len(rows) for _, _, rows in result.folds)

@@ -19,8 +19,11 @@ collects each refit's outputs on that family's validation prompts. On that pool 
   the shipped router routes them (fast heads where they are sure enough, full heads elsewhere),
   with the cost the in-distribution choice uses (a wrong expert 1, an abstention 0.5).
 
-The refits stop at ``tol=1e-3`` and leave out the translation-target head, to keep a dozen refits
-of two sets of heads within minutes; the ratio compares refits made alike.
+The refits stop at ``tol=1e-3``, to keep a dozen refits of two sets of heads within minutes; the
+ratio compares refits made alike. They fit the same heads as the router, the translation-target
+head included: without it, a translation's language (the language asked for) is read off the
+code being translated, and such refits were wrong with confidence on translations far more often
+than the router they stand for.
 """
 from __future__ import annotations
 
@@ -69,6 +72,8 @@ class HeldOutStyle:
     families: list[dict[str, Any]] = field(default_factory=list)
     #: pooled figures: prompts, accuracies, wrong at >= 0.85, abstain rate at the threshold
     pooled: dict[str, float] = field(default_factory=dict)
+    #: whether the refits fitted a translation-target head, as the router they stand for does
+    target_head: bool = False
     #: the validation prompts' full feature rows (the router's ``transform``), for choosing the
     #: cascade threshold again without encoding them twice
     validation_features: sparse.csr_matrix | None = field(default=None, repr=False)
@@ -79,13 +84,20 @@ class HeldOutStyle:
 
     def apply(self, router: Any) -> None:
         """Multiply the router's fitted temperatures by :meth:`multipliers` (the language one also
-        scales the translation-target head)."""
+        scales the translation-target head).
+
+        A router calibrated this way before (its ``held_out_style_`` record holds the multipliers
+        it was given) first has those divided out, so calibrating twice gives the temperatures
+        of calibrating once, not their product."""
+        previous = (getattr(router, "held_out_style_", None) or {}).get("multipliers", {})
         for stack, heads in (("full", router.full_heads_), ("fast", router.fast_heads_)):
             if heads is None or stack not in self.held_out:
                 continue
+            old_lang, old_task = previous.get(stack, (1.0, 1.0))
             m_lang, m_task = self.multipliers(stack)
-            heads.temperatures = [t * m for t, m in zip(heads.temperatures, (m_lang, m_task, 1.0, 1.0))]
-            heads.target_temperature *= m_lang
+            scale = (m_lang / old_lang, m_task / old_task, 1.0, 1.0)
+            heads.temperatures = [t * m for t, m in zip(heads.temperatures, scale)]
+            heads.target_temperature *= m_lang / old_lang
 
     def route_pooled(self, fast_threshold: float, select_expert: Callable[[str, str], str],
                      before: tuple[float, float] | None = None) -> float:
@@ -141,6 +153,7 @@ class HeldOutStyle:
             "in_distribution_temperatures": {k: list(v) for k, v in self.in_distribution.items()},
             "multipliers": {k: list(self.multipliers(k)) for k in self.held_out},
             "confidence_threshold": self.confidence_threshold, "pooled": self.pooled,
+            "target_head": self.target_head,
         }
         return {**record, "families": self.families} if families else record
 
@@ -217,7 +230,7 @@ def held_out_style(
     fam_train = [prompt_families(p, s) for p, s in zip(train.prompts, train.sources)]
     fam_val = [prompt_families(p, s) for p, s in zip(validation.prompts, validation.sources)]
     classes = router.classes_
-    params = {**router.get_params(), "cascade": False, "tol": tol, "max_iter": max_iter, "translate_target": False}
+    params = {**router.get_params(), "cascade": False, "tol": tol, "max_iter": max_iter}
     stacks = {"full": 0}
     if router.fast_heads_ is not None:
         stacks["fast"] = router.fast_heads_.first_column
@@ -240,8 +253,10 @@ def held_out_style(
         raise ValueError(f"no prompt family has {min_prompts} validation prompts to hold out")
 
     held_out, in_distribution, outputs, before = {}, {}, {}, {}
+    target_heads = []
     for stack, first in stacks.items():
         everything = refit(np.ones(len(y_train), dtype=bool), first)
+        target_heads.append(everything.target is not None)
         Xv = X_val[:, first:]
         in_distribution[stack] = tuple(_best_temperature([(everything, Xv, y_val)], classes, h) for h in (0, 1))
         pooled = []
@@ -257,6 +272,7 @@ def held_out_style(
             into[stack] = [heads.proba(X, classes) for heads, X, _ in pooled]
 
     result = HeldOutStyle(held_out, in_distribution, [(axis, value, rows) for axis, value, _, rows in folds],
-                          outputs, before, y_val, list(classes), validation_features=X_val)
+                          outputs, before, y_val, list(classes), target_head=all(target_heads),
+                          validation_features=X_val)
     result.pooled["seconds"] = round(time.perf_counter() - started, 1)
     return result

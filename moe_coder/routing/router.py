@@ -397,6 +397,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         """
         y = np.asarray(y, dtype=object)
         X = self.transform(prompts)
+        # the temperatures are fitted afresh: a held-out-style record no longer describes them
+        self.held_out_style_ = None
         full = self._calibrate_stack(self.full_heads_, X, y)
         if self.fast_heads_ is not None:
             fast = self._calibrate_stack(self.fast_heads_, X, y)
