@@ -65,6 +65,9 @@ def test_refits_hold_each_family_out_and_temperatures_come_from_the_grid(splits)
     assert router.held_out_style_ is None
     threshold = result.route_pooled(router.fast_threshold_, lambda lang, task: lang)
     assert 0.0 <= threshold <= 1.0 and result.confidence_threshold == threshold
+    # one expert per language: the wrong expert at expert confidence >= 0.85 is the wrong language
+    # at language confidence >= 0.85
+    assert result.pooled["wrong_at_0.85_expert"] == pytest.approx(result.pooled["wrong_at_0.85_language"])
     assert result.pooled["n"] == sum(len(rows) for _, _, rows in result.folds)
     result.route_pooled(router.fast_threshold_, lambda lang, task: lang, before=(router.fast_threshold_, 0.3))
     assert result.pooled["before"]["confidence_threshold"] == 0.3 and result.pooled["before"]["n"] == result.pooled["n"]

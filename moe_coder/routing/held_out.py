@@ -165,6 +165,8 @@ def _figures(confidence: np.ndarray, correct: np.ndarray, lo: np.ndarray, to: np
         "n": int(len(lo)), "language": float(lo.mean()), "task": float(to.mean()),
         "wrong_at_0.85_language": confident_wrong_rate(lo, lc), "wrong_at_0.85_task": confident_wrong_rate(to, tc),
         "wrong_at_0.85_either": float(np.mean((~lo & (lc >= 0.85)) | (~to & (tc >= 0.85)))),
+        # the mixture's own decision: the wrong expert, chosen with expert confidence >= 0.85
+        "wrong_at_0.85_expert": float(np.mean(~correct & (confidence >= 0.85))),
         "confidence_threshold": float(threshold), "abstain_rate": float(1 - routed.mean()),
         "right_expert_when_routed": float(correct[routed].mean()) if routed.any() else 0.0,
         "right_expert_routed_share": float(np.mean(correct & routed)),
