@@ -651,6 +651,41 @@ def shared_code_windows(shared: Path, per_language: int, seed: int, languages: I
     return _shuffled_and_capped(by_language, per_language, rng)
 
 
+def shared_instructions(shared: Path, per_language: int, seed: int) -> list[dict]:
+    """Training prompts: the instructions of ``shared/code/*/*.jsonl`` (exercise, algorithm, snippet
+    and text-to-SQL collections, written for each item by that dataset's builder: "Using Go,
+    implement ...", "Task (Java): ...") that name their own language, labelled with it and with
+    the task their wording asks for (:func:`label_instruction`; ``generate`` when none).
+
+    Each file (a collection and a language) belongs to one split, by the hash of its name, like
+    the packages; only the training split's files give prompts, and only to the training split, so
+    the validation and test prompts (and the held-out families scored on them) stay those of a
+    build without these. Instructions that do not name their language are left out: by the
+    router's labels a prompt that names no language and holds no code is ``unknown``. Up to
+    ``per_language`` instructions a language, the first 1,500 characters of each (text-to-SQL
+    instructions carry whole schemas). Off by default (``--shared-instructions-per-language 0``)."""
+    folder = shared / "code"
+    files = sorted(folder.glob("*/*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"no instruction-to-code files in {folder} (expected {folder}/*/*.jsonl)")
+    rng = random.Random(seed)
+    by_language: dict[str, list[dict]] = defaultdict(list)
+    for path in files:
+        source = f"code-instruction:{path.parent.name}/{path.stem}"
+        if split_of(source) != "train":
+            continue
+        for where, row in iter_jsonl(path, required=("language", "instruction"), what="code pair"):
+            language = row["language"]
+            if language not in LANGS:
+                raise ValueError(f"{where}: unknown language {language!r}; expected one of {LANGS}")
+            prompt = str(row["instruction"]).replace("\r\n", "\n").strip()[:1500]
+            label = label_instruction(prompt)
+            if label is None or label[0] != language:
+                continue
+            by_language[language].append(_row(prompt, language, label[1], label[2], source=source))
+    return _shuffled_and_capped(by_language, per_language, rng)
+
+
 def write_code_corpus(cache: Path, out: Path, per_language: int, seed: int, shared: Path | None = None,
                       shared_per_language: int = 0, shared_languages: Iterable[str] | None = None) -> None:
     """Write ``out/code.jsonl.gz``: :func:`code_corpus`, then, with ``shared`` and a positive
@@ -685,6 +720,9 @@ def main(argv: Iterable[str] | None = None) -> None:
                          "(0, the default: none; see shared_code_windows)")
     ap.add_argument("--shared-code-languages", nargs="+", choices=LANGS, default=None, metavar="LANGUAGE",
                     help="with --shared-code-per-language: only these languages' answers (default: all)")
+    ap.add_argument("--shared-instructions-per-language", type=int, default=0,
+                    help="instructions a language of --shared's code/ folder added as prompts, each file in one "
+                         "split (0, the default: none; see shared_instructions)")
     ap.add_argument("--packages", type=Path, default=Path(__file__).resolve().parent / "data" / "packages.tsv.gz",
                     help="package-registry names (router_training/packages.py) whose names replace tools in copies "
                          "of training prompts (package_substitutes); 'none' for no copies")
@@ -703,6 +741,11 @@ def main(argv: Iterable[str] | None = None) -> None:
         if str(args.packages) != "none":
             extra = package_substitutes(rows["train"], PackageNames.load(args.packages), args.seed)
             logger.info("train: %d more prompts naming a package in place of a tool", len(extra))
+            rows["train"] += extra
+        if args.shared_instructions_per_language > 0:
+            # last, so that every other prompt and copy is the one a build without them has
+            extra = shared_instructions(args.shared, args.shared_instructions_per_language, args.seed)
+            logger.info("train: %d instructions of ../shared/data/code %s", len(extra), dict(Counter(r["language"] for r in extra)))
             rows["train"] += extra
         write(rows, args.out)
     write_code_corpus(args.cache, args.out, args.code_per_language, args.seed, args.shared, args.shared_code_per_language,

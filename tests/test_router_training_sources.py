@@ -170,3 +170,38 @@ def test_a_reported_misbehaviour_names_the_pasted_code_not_the_package_it_came_f
     assert build_data.with_own_identifiers("json_is_boolean() fails", code, rng).split()[0].endswith("()")
     # plain words stay
     assert build_data.with_own_identifiers("crash when the list is empty", code, rng) == "crash when the list is empty"
+
+
+def _collection_in(split: str, language: str) -> str:
+    """A collection name whose ``language`` file belongs to ``split``."""
+    return next(f"coll{i}" for i in range(1000)
+                if build_data.split_of(f"code-instruction:coll{i}/{language}") == split)
+
+
+def test_shared_instructions_are_training_prompts_that_name_their_language(tmp_path):
+    import json
+
+    shared = tmp_path / "shared"
+    train, held = _collection_in("train", "go"), _collection_in("test", "go")
+    rows = [{"language": "go", "instruction": "Using Go, implement `func Reverse(s string) string`."},
+            {"language": "go", "instruction": "Fix the bug in this Go function that drops the last element."},
+            {"language": "go", "instruction": "Reverse a string."}]  # names no language: left out
+    for name in (train, held):
+        (shared / "code" / name).mkdir(parents=True)
+        (shared / "code" / name / "go.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = build_data.shared_instructions(shared, per_language=10, seed=0)
+    # only the training-split collection gives prompts; each keeps its wording and its collection
+    assert sorted((r["prompt"], r["language"], r["task"]) for r in got) == [
+        ("Fix the bug in this Go function that drops the last element.", "go", "fix"),
+        ("Using Go, implement `func Reverse(s string) string`.", "go", "generate")]
+    assert {r["source"] for r in got} == {f"code-instruction:{train}/go"}
+    assert len(build_data.shared_instructions(shared, per_language=1, seed=0)) == 1
+    # a template family of its own, for the held-out families
+    from moe_coder.routing.metrics import template_family
+    assert template_family(got[0]["source"]) == "code collection instruction"
+
+    (shared / "code" / train / "go.jsonl").write_text(json.dumps(rows[0]) + "\n{not json\n")
+    with pytest.raises(ValueError, match=r"go.jsonl:2"):
+        build_data.shared_instructions(shared, per_language=10, seed=0)
+    with pytest.raises(FileNotFoundError, match="no instruction-to-code files"):
+        build_data.shared_instructions(tmp_path / "nowhere", per_language=10, seed=0)

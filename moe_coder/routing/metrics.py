@@ -120,6 +120,8 @@ def template_family(source: str) -> str:
         return "prose request"
     if kind.startswith("stubs"):
         return "stub"
+    if kind.startswith("code-instruction"):
+        return "code collection instruction"
     if kind.startswith("gpteacher-code"):
         return "gpteacher code answer"
     if kind.startswith("gpteacher"):
