@@ -63,6 +63,10 @@ def test_refits_hold_each_family_out_and_temperatures_come_from_the_grid(splits)
     # in-distribution temperatures fitted afresh leave no held-out-style record behind
     router.calibrate(validation.prompts[:120], validation.y[:120])
     assert router.held_out_style_ is None
+    refitted = PromptRouter(max_iter=50, tol=1e-2, cascade=False)
+    refitted.held_out_style_ = result.to_dict(families=False)
+    refitted.fit_heads(result.validation_features, np.array(validation.y, dtype=object)[:, :2])
+    assert refitted.held_out_style_ is None  # new heads, new temperatures: the record went with the old ones
     threshold = result.route_pooled(router.fast_threshold_, lambda lang, task: lang)
     assert 0.0 <= threshold <= 1.0 and result.confidence_threshold == threshold
     # one expert per language: the wrong expert at expert confidence >= 0.85 is the wrong language

@@ -272,6 +272,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             languages |= set(full.target.classes_)
         self.classes_ = [np.array(sorted(languages))] + [e.classes_ for e in full.estimators[1:]]
         self.fast_threshold_ = float("inf")  # until calibrate() measures where the fast heads can be trusted
+        self.held_out_style_ = None  # new heads: no held-out-style calibration describes them
         return self
 
     def _head(self, X: sparse.csr_matrix, y: np.ndarray) -> LogisticRegression:
