@@ -618,6 +618,25 @@ def code_corpus(cache: Path, per_language: int, seed: int, files_per_source: int
     return _shuffled_and_capped(by_language, per_language, rng)
 
 
+def _shared_code_files(shared: Path) -> list[Path]:
+    """The instruction-to-code files of ``shared/code`` (one a collection and language)."""
+    folder = shared / "code"
+    files = sorted(folder.glob("*/*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"no instruction-to-code files in {folder} (expected {folder}/*/*.jsonl)")
+    return files
+
+
+def _shared_code_pairs(path: Path, field: str) -> Iterable[tuple[str, dict]]:
+    """``(language, row)`` of each pair in ``path`` that has ``field``; a language outside the
+    twelve is an error naming the file and line."""
+    for where, row in iter_jsonl(path, required=("language", field), what="code pair"):
+        language = row["language"]
+        if language not in LANGS:
+            raise ValueError(f"{where}: unknown language {language!r}; expected one of {LANGS}")
+        yield language, row
+
+
 def shared_code_windows(shared: Path, per_language: int, seed: int, languages: Iterable[str] | None = None) -> list[dict]:
     """``[{"code", "language", "source"}]``: up to ``per_language`` windows a language of the answers in
     ``shared/code/*/*.jsonl`` (instruction-to-code pairs from exercise, algorithm and snippet
@@ -631,17 +650,10 @@ def shared_code_windows(shared: Path, per_language: int, seed: int, languages: I
     Off by default (``--shared-code-per-language 0``): the router trained with them was better on
     held-out prompt families and worse on the test split's HumanEval-X prompts (docs/router.md,
     "Snippet collections in the code corpus")."""
-    folder = shared / "code"
-    files = sorted(folder.glob("*/*.jsonl"))
-    if not files:
-        raise FileNotFoundError(f"no instruction-to-code files in {folder} (expected {folder}/*/*.jsonl)")
     rng = random.Random(seed)
     by_language: dict[str, list[dict]] = defaultdict(list)
-    for path in files:
-        for where, row in iter_jsonl(path, required=("language", "response"), what="code pair"):
-            language = row["language"]
-            if language not in LANGS:
-                raise ValueError(f"{where}: unknown language {language!r}; expected one of {LANGS}")
+    for path in _shared_code_files(shared):
+        for language, row in _shared_code_pairs(path, "response"):
             if languages is not None and language not in languages:
                 continue
             code = str(row["response"]).replace("\r\n", "\n")
@@ -664,20 +676,13 @@ def shared_instructions(shared: Path, per_language: int, seed: int) -> list[dict
     router's labels a prompt that names no language and holds no code is ``unknown``. Up to
     ``per_language`` instructions a language, the first 1,500 characters of each (text-to-SQL
     instructions carry whole schemas). Off by default (``--shared-instructions-per-language 0``)."""
-    folder = shared / "code"
-    files = sorted(folder.glob("*/*.jsonl"))
-    if not files:
-        raise FileNotFoundError(f"no instruction-to-code files in {folder} (expected {folder}/*/*.jsonl)")
     rng = random.Random(seed)
     by_language: dict[str, list[dict]] = defaultdict(list)
-    for path in files:
+    for path in _shared_code_files(shared):
         source = f"code-instruction:{path.parent.name}/{path.stem}"
         if split_of(source) != "train":
             continue
-        for where, row in iter_jsonl(path, required=("language", "instruction"), what="code pair"):
-            language = row["language"]
-            if language not in LANGS:
-                raise ValueError(f"{where}: unknown language {language!r}; expected one of {LANGS}")
+        for language, row in _shared_code_pairs(path, "instruction"):
             prompt = str(row["instruction"]).replace("\r\n", "\n").strip()[:1500]
             label = label_instruction(prompt)
             if label is None or label[0] != language:
