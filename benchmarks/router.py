@@ -176,9 +176,8 @@ def print_held_out(report: dict) -> None:
           f"language {r['wrong_at_0.85_language']:.2%}, task {r['wrong_at_0.85_task']:.2%}, either "
           f"{r['wrong_at_0.85_either']:.2%}; at the threshold chosen on them ({r['confidence_threshold']:.3f}) "
           f"abstains on {r['abstain_rate']:.1%}, right expert when routed {r['right_expert_when_routed']:.3f}")
-    if "wrong_at_0.85_expert" in r:
-        print(f"  the mixture's decision (beside the target, not in it): the wrong expert chosen with expert "
-              f"confidence >= 0.85 in {r['wrong_at_0.85_expert']:.2%}")
+    print(f"  the mixture's decision (beside the target, not in it): the wrong expert chosen with expert "
+          f"confidence >= 0.85 in {r['wrong_at_0.85_expert']:.2%}")
 
 
 def confident_wrong(decisions: list, data: LabelledPrompts) -> dict[str, float]:

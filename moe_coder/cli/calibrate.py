@@ -109,8 +109,8 @@ def _held_out_style(args: argparse.Namespace) -> int:
         if p:
             print(f"  pooled, {label}: language {p['language']:.3f}, task {p['task']:.3f}, wrong at >= 0.85 on either "
                   f"head {p['wrong_at_0.85_either']:.2%}; threshold {p['confidence_threshold']:.3f} abstains on "
-                  f"{p['abstain_rate']:.1%}, right expert when routed {p['right_expert_when_routed']:.3f}"
-                  + (f", wrong expert at confidence >= 0.85 {p['wrong_at_0.85_expert']:.2%}" if "wrong_at_0.85_expert" in p else ""))
+                  f"{p['abstain_rate']:.1%}, right expert when routed {p['right_expert_when_routed']:.3f}, "
+                  f"wrong expert at confidence >= 0.85 {p['wrong_at_0.85_expert']:.2%}")
     print(f"wrote {routers} (temperatures, cascade threshold {coder.router.fast_threshold_:.4f}) and "
           f"{directory / CONFIG_NAME}: confidence_threshold {coder.config.confidence_threshold:.4f} (was {before:.4f})")
     return 0
