@@ -93,6 +93,24 @@ def test_identifiers_in_pasted_code_and_drive_letters_are_not_language_names():
     assert "mention:rust" in extract_cues(c_code + "\nRust please")
 
 
+def test_objective_c_perl_pod_and_letters_of_other_scripts_are_not_the_c_language():
+    # each of these once made a "C" mention: a language outside the twelve, markup, and a letter
+    # inside random characters
+    assert {c for c in extract_cues("I'm building a tool in Objective-C and need a parser") if "mention" in c} == {
+        "mention:other", "last_mention:other"}
+    assert not [c for c in extract_cues("Fix it.\n=item C<write($buffer, $size)>\n\nWrite C<$size> bytes") if c.endswith(":c")]
+    assert not [c for c in extract_cues("ᐔ✂஽ଡ଼ཊ⡫ᷮێⵍ⮑ጝCⱵክⓆ͘ϵߐⷻ some words follow here") if c.endswith(":c")]
+    for prompt in ("Using C, list the 10 biggest files", "in C: write a loop", "(C) please", "a C/C++ question",
+                   "用C写一个程序", "Escribe en C.", 'in "C" and nothing else'):
+        assert "mention:c" in extract_cues(prompt), prompt
+
+
+def test_bytes_that_are_not_text_name_no_language():
+    junk = "".join(chr(c) for c in (0x01, 0x02, 0x03, 0x04)) + " Using C and Python, ok " + "\x05\x06"
+    cues = extract_cues(junk)
+    assert "shape:binary" in cues and not [c for c in cues if c.startswith(("mention:", "last_mention:"))]
+
+
 def test_empty_binary_and_huge_prompts_are_cues_not_crashes():
     assert extract_cues("   \n") == ["shape:empty"]
     assert "shape:binary" in extract_cues(bytes(range(256)).decode("latin-1"))

@@ -29,13 +29,20 @@ EXTENSIONS: dict[str, str] = {
     **{ext: _OTHER for ext in OTHER_EXTENSIONS},
 }
 
+#: A character that cannot stand next to the one-letter name "C": anything but spaces, ASCII
+#: punctuation, CJK ideographs and punctuation, and full-width forms.
+_NOT_BESIDE_C = r"[^\s!-/:-@\[-`{-~\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
+
 #: How prose names each language. Names that are not also English words match in any case
 #: (``(?i:...)``: people type "django", "mariadb", "TYPESCRIPT"); "Go", "React", "Unity",
 #: "Angular", "Oracle", "cargo", "shell" only as written here.
 _NAMES: dict[str, str] = {
     "python": r"\b[Pp]ython\s?3?\b|\bPYTHON\b|\bpy\b|\b(?i:django|pandas|numpy|flask|pytest)\b",
     "cpp": r"[Cc]\+\+|\b(?i:cpp)\b|\bstd::|\bSTL\b|\bQt\b",
-    "c": r"(?<![\w#+\u00C0-\u024F])C(?![\w#+\u00C0-\u024F])(?!\s*(?:#|\+\+|[Ss]harp))(?!:[\\/])|\bANSI C\b|\bC99\b|\bC11\b|\bgcc\b",
+    # a lone "C" between spaces, ASCII punctuation or Chinese (not inside other scripts' letters or
+    # symbols); not "Objective-C", not Perl's POD markup "C<code>", not a drive letter "C:\"
+    "c": r"(?<![\w#+\u00C0-\u024F])(?<!Objective-)(?<!" + _NOT_BESIDE_C + r")C(?!" + _NOT_BESIDE_C + r")"
+         r"(?![\w#+<\u00C0-\u024F])(?!\s*(?:#|\+\+|[Ss]harp))(?!:[\\/])|\bANSI C\b|\bC99\b|\bC11\b|\bgcc\b",
     "java": r"\b[Jj]ava\b(?!\s*[Ss]cript)|\bJAVA\b|\b(?i:spring boot|jvm|maven|junit)\b",
     "javascript": r"\b(?i:javascript|js|node\.?js|jquery|es6|npm)\b|\b[Nn]ode\b|\bReact\b|\bExpress\b",
     "typescript": r"\b(?i:typescript|ts|deno)\b|\bAngular\b",
@@ -47,7 +54,7 @@ _NAMES: dict[str, str] = {
     "sql": r"\b(?i:sql|mysql|postgre(?:sql|s)|sqlite|t-sql|mariadb|pl/?pgsql)\b|\bOracle\b",
     _OTHER: (
         r"\b(?i:ruby|perl|lua|kotlin|scala|haskell|elixir|matlab|fortran|cobol|ocaml|clojure|erlang|groovy|powershell|"
-        r"visual basic|prolog|lisp|solidity|verilog|vhdl)\b|\b(?:Swift|Dart|Julia|Zig)\b|\b[Ff]#(?!\w)"
+        r"visual basic|prolog|lisp|solidity|verilog|vhdl|objective-c)\b|\b(?:Swift|Dart|Julia|Zig)\b|\b[Ff]#(?!\w)"
     ),
 }
 
@@ -372,7 +379,8 @@ def _cues(text: str) -> tuple[str, ...]:
     if re.search(r"(?:[{(\[,=:]|=>|->|\bthen|\bdo|\\)\s*$|\n[ \t]+\S[^\n]*\s*$", text[-400:]):
         found.add("shape:ends_open")
     last_pos, last_lang = -1, None
-    for lang, rx in _NAME_RX.items():
+    # bytes that are not text name no language, whatever letters they happen to hold
+    for lang, rx in () if "shape:binary" in found else _NAME_RX.items():
         for m in rx.finditer(words):
             found.add(f"mention:{lang}")
             if m.start() > last_pos:

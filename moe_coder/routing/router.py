@@ -33,6 +33,12 @@ answered by the full heads. :meth:`PromptRouter.calibrate` chooses ``fast_thresh
 lowest value at which the cascade is no less accurate than the full heads on the held-out
 prompts, up to ``cascade_tolerance`` (``cascade=False`` always uses the full heads). Either way a prompt's route depends
 only on that prompt, never on the rest of its batch.
+
+After the heads (``named_language_not_unknown``, on by default): a prompt that names exactly one
+of the label languages and shows no code is not ``unknown``, by that label's definition, so its
+``unknown`` probability moves to the language it names
+(:mod:`moe_coder.routing.named_language`). Heads that never saw a request's style can take
+"prose without code" for ``unknown`` however plainly the prose names its language.
 """
 from __future__ import annotations
 
@@ -57,6 +63,7 @@ from moe_coder.routing.calibration import fit_temperature
 from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
 from moe_coder.routing.encoder import BUILTIN_ENCODER, encode
 from moe_coder.routing.grammar import GRAMMAR_LANGUAGES, GrammarEvidence
+from moe_coder.routing.named_language import exclude_unknown, named_language
 from moe_coder.routing.hashing import tfidf_transform
 from moe_coder.routing.heads import HeadStack, logits
 from moe_coder.routing.labels import UNKNOWN
@@ -132,6 +139,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         cascade: bool = True,
         cascade_tolerance: float = 0.002,
         translate_target: bool = True,
+        named_language_not_unknown: bool = True,
     ) -> None:
         self.encoder = encoder
         self.max_tokens = max_tokens
@@ -139,6 +147,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         self.cascade = cascade
         self.cascade_tolerance = cascade_tolerance
         self.translate_target = translate_target
+        self.named_language_not_unknown = named_language_not_unknown
         self.char_features = char_features
         self.word_features = word_features
         self.embedding_weight = embedding_weight
@@ -344,6 +353,11 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         finally:
             if pool:
                 pool.shutdown(wait=True, cancel_futures=True)
+        if self.named_language_not_unknown and self.heads_[0] == "language":
+            # a prompt that names one label language and shows no code is not `unknown` (by the label's definition)
+            named = [named_language(t, c) for t, c in zip(texts, cue_lists)]
+            if any(named):
+                probas[0] = exclude_unknown(probas[0], self.classes_[0], named)
         return probas, cue_lists, used_full
 
     def predict_proba_with_cues(self, prompts: Sequence[RoutingInput]) -> tuple[list[np.ndarray], list[list[str]], np.ndarray]:

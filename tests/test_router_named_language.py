@@ -1,0 +1,75 @@
+"""After the heads: a prompt that names one label language and shows no code is not ``unknown``."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from moe_coder.routing.cues import extract_cues
+from moe_coder.routing.named_language import exclude_unknown, named_language
+from moe_coder.routing.router import PromptRouter
+
+
+def _named(text: str) -> str | None:
+    return named_language(text, extract_cues(text))
+
+
+@pytest.mark.parametrize("text, language", [
+    ("Using C, list the 10 biggest files in a directory.", "c"),
+    ("Hi! Show me how to read a YAML config into a struct. Language: rust", "rust"),
+    ("帮我写个Go程序，需求是 list the 10 biggest files in a directory", "go"),
+    ("Thanks in advance. How do I test code that will list a folder in TS? Write the tests.", "typescript"),
+    # code, two languages, a language outside the twelve, no language at all: no rule
+    ("Using C, fix this:\n\n```\nint main(void) { return 0 }\n```", None),
+    ("In SQL I'd just use GROUP BY. What's the C# .NET way to group products?", None),
+    ("Write it in Kotlin, not Java.", None),
+    ("compute the median of a list of numbers", None),
+    ("I'm building a tool in Objective-C and need a function that returns the date", None),
+])
+def test_named_language_is_the_one_label_language_a_prompt_without_code_names(text, language):
+    assert _named(text) == language
+
+
+def test_exclude_unknown_moves_only_unknowns_probability_to_the_named_language():
+    classes = ["c", "go", "python", "unknown"]
+    p = np.array([[0.1, 0.05, 0.05, 0.8],    # named c: c gets unknown's mass
+                  [0.1, 0.6, 0.0, 0.3],      # named c, heads prefer go: go stays first
+                  [0.1, 0.1, 0.1, 0.7]])     # nothing named: unchanged
+    out = exclude_unknown(p, classes, ["c", "c", None])
+    assert out[0] == pytest.approx([0.9, 0.05, 0.05, 0.0])
+    assert out[1] == pytest.approx([0.4, 0.6, 0.0, 0.0])
+    assert out[2] == pytest.approx(p[2])
+    assert out.sum(axis=1) == pytest.approx(np.ones(3))
+    assert p[0, 3] == 0.8  # a new array; the input is untouched
+    # a router without an unknown label, or a named language it lacks, changes nothing
+    assert exclude_unknown(p[:, :3], classes[:3], ["c", "c", None]) == pytest.approx(p[:, :3])
+    assert exclude_unknown(p, classes, ["rust", None, None]) == pytest.approx(p)
+
+
+def _prompts() -> tuple[list[str], list[tuple[str, str]]]:
+    prompts, y = [], []
+    for i in range(12):
+        # prose without code is `unknown` here unless the code says otherwise: the style the rule corrects
+        prompts += [f"compute the median of list number {i}", f"say hello to person {i}",
+                    f"```c\nint f{i}(int x) {{ return x + {i}; }}\n```", f"```go\nfunc f{i}(x int) int {{ return x + {i} }}\n```"]
+        y += [("unknown", "generate"), ("unknown", "generate"), ("c", "complete"), ("go", "complete")]
+    return prompts, y
+
+
+def test_the_router_applies_it_after_its_heads_and_can_be_switched_off():
+    prompts, y = _prompts()
+    router = PromptRouter(max_iter=200, tol=1e-3, cascade=False, translate_target=False).fit(prompts, y)
+    prompt = "Using C, compute the median of list number 3"
+    language = list(router.classes_[0])
+    with_rule = router.predict_proba([prompt])[0][0]
+    assert with_rule[language.index("unknown")] == 0.0 and language[int(with_rule.argmax())] == "c"
+    router.named_language_not_unknown = False
+    without = router.predict_proba([prompt])[0][0]
+    assert without[language.index("unknown")] > 0.0
+    assert with_rule[language.index("c")] == pytest.approx(without[language.index("c")] + without[language.index("unknown")])
+    # prompts with code, or naming nothing, are the heads' alone
+    router.named_language_not_unknown = True
+    others = ["say hello to person 5", "Using C:\n```c\nint g(int x) { return x; }\n```"]
+    on = router.predict_proba(others)[0]
+    router.named_language_not_unknown = False
+    assert on == pytest.approx(router.predict_proba(others)[0])
+    assert "named_language_not_unknown" in router.get_params()
