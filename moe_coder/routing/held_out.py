@@ -20,9 +20,10 @@ collects each refit's outputs on that family's validation prompts. On that pool 
   with the cost the in-distribution choice uses (a wrong expert 1, an abstention 0.5).
 
 The refits stop at ``tol=1e-3``, to keep a dozen refits of two sets of heads within minutes; the
-ratio compares refits made alike. The router's rule after its heads (a prompt naming one label
-language and showing no code is not ``unknown``: :mod:`moe_coder.routing.named_language`) is
-applied to the refits' outputs as the router applies it, after the temperatures. They fit the same heads as the router, the translation-target
+ratio compares refits made alike. The router's rules after its heads
+(:mod:`moe_coder.routing.constraints`: a named language is not ``unknown``, a prompt without code
+is not a translation) apply to the refits' outputs as the router applies them, after the
+temperatures. They fit the same heads as the router, the translation-target
 head included: without it, a translation's language (the language asked for) is read off the
 code being translated, and such refits were wrong with confidence on translations far more often
 than the router they stand for.
@@ -44,7 +45,7 @@ from moe_coder.routing.dataset import LabelledPrompts
 from moe_coder.routing.heads import HeadStack
 from moe_coder.routing.cues import extract_cues
 from moe_coder.routing.metrics import FAMILY_AXES, confident_wrong_rate, prompt_families
-from moe_coder.routing.named_language import exclude_unknown, named_language
+from moe_coder.routing.constraints import apply_label_constraints, constraint_inputs
 from moe_coder.routing.text import split_conversation
 
 logger = logging.getLogger(__name__)
@@ -277,15 +278,16 @@ def held_out_style(
                 heads.temperatures = [*temperatures] + [1.0] * (len(heads.temperatures) - 2)
             into[stack] = [heads.proba(X, classes) for heads, X, _ in pooled]
 
-    if getattr(router, "named_language_not_unknown", False):
-        # the router's rule after its heads (a named language is not `unknown`) applies to the refits alike
-        texts = [split_conversation(p)[0] for p in validation.prompts]
-        named = [named_language(t, extract_cues(t)) for t in texts]
-        lang_classes = [str(c) for c in classes[0]]
+    if getattr(router, "label_constraints", False):
+        # the router's rules after its heads (moe_coder.routing.constraints) apply to the refits alike
+        pairs = [split_conversation(p) for p in validation.prompts]
+        named, no_code = constraint_inputs([last for last, _ in pairs], [context for _, context in pairs],
+                                           [extract_cues(last) for last, _ in pairs])
         for into in (outputs, before):
-            for stack_outputs in into.values():
-                for (_, _, _, rows), probas in zip(folds, stack_outputs):
-                    probas[0] = exclude_unknown(probas[0], lang_classes, [named[i] for i in rows])
+            for stack, stack_outputs in into.items():
+                into[stack] = [apply_label_constraints(probas, router.heads_[:len(probas)], classes,
+                                                       [named[i] for i in rows], [no_code[i] for i in rows])
+                               for (_, _, _, rows), probas in zip(folds, stack_outputs)]
     result = HeldOutStyle(held_out, in_distribution, [(axis, value, rows) for axis, value, _, rows in folds],
                           outputs, before, y_val, list(classes), target_head=all(target_heads),
                           validation_features=X_val)

@@ -34,11 +34,10 @@ lowest value at which the cascade is no less accurate than the full heads on the
 prompts, up to ``cascade_tolerance`` (``cascade=False`` always uses the full heads). Either way a prompt's route depends
 only on that prompt, never on the rest of its batch.
 
-After the heads (``named_language_not_unknown``, on by default): a prompt that names exactly one
-of the label languages and shows no code is not ``unknown``, by that label's definition, so its
-``unknown`` probability moves to the language it names
-(:mod:`moe_coder.routing.named_language`). Heads that never saw a request's style can take
-"prose without code" for ``unknown`` however plainly the prose names its language.
+After the heads (``label_constraints``, on by default), what the labels' definitions rule out
+(:mod:`moe_coder.routing.constraints`): a prompt that names exactly one label language and shows
+no code is not ``unknown``, and a prompt without code is not a translation. Heads that never saw
+a request's style can break either with confidence.
 """
 from __future__ import annotations
 
@@ -63,7 +62,7 @@ from moe_coder.routing.calibration import fit_temperature
 from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
 from moe_coder.routing.encoder import BUILTIN_ENCODER, encode
 from moe_coder.routing.grammar import GRAMMAR_LANGUAGES, GrammarEvidence
-from moe_coder.routing.named_language import exclude_unknown, named_language
+from moe_coder.routing.constraints import apply_label_constraints, constraint_inputs
 from moe_coder.routing.hashing import tfidf_transform
 from moe_coder.routing.heads import HeadStack, logits
 from moe_coder.routing.labels import UNKNOWN
@@ -139,7 +138,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         cascade: bool = True,
         cascade_tolerance: float = 0.002,
         translate_target: bool = True,
-        named_language_not_unknown: bool = True,
+        label_constraints: bool = True,
     ) -> None:
         self.encoder = encoder
         self.max_tokens = max_tokens
@@ -147,7 +146,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         self.cascade = cascade
         self.cascade_tolerance = cascade_tolerance
         self.translate_target = translate_target
-        self.named_language_not_unknown = named_language_not_unknown
+        self.label_constraints = label_constraints
         self.char_features = char_features
         self.word_features = word_features
         self.embedding_weight = embedding_weight
@@ -353,11 +352,6 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         finally:
             if pool:
                 pool.shutdown(wait=True, cancel_futures=True)
-        if self.named_language_not_unknown and self.heads_[0] == "language":
-            # a prompt that names one label language and shows no code is not `unknown` (by the label's definition)
-            named = [named_language(t, c) for t, c in zip(texts, cue_lists)]
-            if any(named):
-                probas[0] = exclude_unknown(probas[0], self.classes_[0], named)
         return probas, cue_lists, used_full
 
     def predict_proba_with_cues(self, prompts: Sequence[RoutingInput]) -> tuple[list[np.ndarray], list[list[str]], np.ndarray]:
@@ -366,7 +360,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         A conversation's last user turn is routed on its own; each head then mixes in the earlier
         turns' probabilities with weight ``1 - (the last turn's confidence on that head)``. A last
         turn that names its language decides alone; "why does it crash?" takes its language from
-        the code pasted before, and keeps its own task.
+        the code pasted before, and keeps its own task. With ``label_constraints`` the rules of
+        :mod:`moe_coder.routing.constraints` apply last.
         """
         pairs = [split_conversation(p) for p in prompts]
         probas, cue_lists, used_full = self._route_texts([last for last, _ in pairs])
@@ -377,6 +372,9 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
                 w = 1.0 - p[rows].max(axis=1, keepdims=True)
                 p[rows] = (1.0 - w) * p[rows] + w * q
             used_full[rows] |= earlier_full
+        if self.label_constraints:
+            named, no_code = constraint_inputs([last for last, _ in pairs], [context for _, context in pairs], cue_lists)
+            probas = apply_label_constraints(probas, self.heads_, self.classes_, named, no_code)
         return probas, cue_lists, used_full
 
     def predict_proba(self, prompts: Sequence[RoutingInput]) -> list[np.ndarray]:

@@ -1,11 +1,12 @@
-"""After the heads: a prompt that names one label language and shows no code is not ``unknown``."""
+"""After the heads, what the labels' definitions rule out: a prompt that names one label language and
+shows no code is not ``unknown``; a prompt without code is not a translation."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from moe_coder.routing.cues import extract_cues
-from moe_coder.routing.named_language import exclude_unknown, named_language
+from moe_coder.routing.constraints import exclude_translation, exclude_unknown, holds_code, named_language
 from moe_coder.routing.router import PromptRouter
 
 
@@ -62,14 +63,54 @@ def test_the_router_applies_it_after_its_heads_and_can_be_switched_off():
     language = list(router.classes_[0])
     with_rule = router.predict_proba([prompt])[0][0]
     assert with_rule[language.index("unknown")] == 0.0 and language[int(with_rule.argmax())] == "c"
-    router.named_language_not_unknown = False
+    router.label_constraints = False
     without = router.predict_proba([prompt])[0][0]
     assert without[language.index("unknown")] > 0.0
     assert with_rule[language.index("c")] == pytest.approx(without[language.index("c")] + without[language.index("unknown")])
     # prompts with code, or naming nothing, are the heads' alone
-    router.named_language_not_unknown = True
+    router.label_constraints = True
     others = ["say hello to person 5", "Using C:\n```c\nint g(int x) { return x; }\n```"]
     on = router.predict_proba(others)[0]
-    router.named_language_not_unknown = False
+    router.label_constraints = False
     assert on == pytest.approx(router.predict_proba(others)[0])
-    assert "named_language_not_unknown" in router.get_params()
+    assert "label_constraints" in router.get_params()
+
+
+def test_exclude_translation_spreads_its_probability_over_the_other_tasks():
+    classes = ["explain", "generate", "translate"]
+    p = np.array([[0.1, 0.3, 0.6], [0.1, 0.3, 0.6], [0.0, 0.0, 1.0]])
+    out = exclude_translation(p, classes, [True, False, True])
+    assert out[0] == pytest.approx([0.25, 0.75, 0.0])
+    assert out[1] == pytest.approx(p[1])
+    assert out[2] == pytest.approx(p[2])  # nothing to spread it over: left alone
+    assert p[0, 2] == 0.6
+    assert exclude_translation(p[:, :2], classes[:2], [True] * 3) == pytest.approx(p[:, :2])
+
+
+@pytest.mark.parametrize("text, code", [
+    ("Show me how to count the words of a text. Language: a shell script", False),
+    ("without using typescript, find the second highest salary in plain sql", False),
+    ("what would this be in rust\n\nSELECT city FROM weather;", True),
+    ("Translate this to Go: x = [i * i for i in range(10)]", True),
+    ("rewrite `len(xs)` in Rust", True),
+    ("How would you convert a Unix timestamp to a date (in Python)?", True),  # a parenthesis is enough
+])
+def test_holds_code_is_conservative(text, code):
+    assert holds_code(text) is code
+
+
+def test_a_conversation_whose_earlier_turn_holds_code_can_still_be_a_translation():
+    prompts, y = _prompts()
+    prompts += [f"```c\nint f{i}(int x) {{ return x; }}\n```\n\nnow write it in Go please" for i in range(12)]
+    y += [("go", "translate")] * 12
+    router = PromptRouter(max_iter=200, tol=1e-3, cascade=False, translate_target=False).fit(prompts, y)
+    task = list(router.classes_[1])
+    t = task.index("translate")
+    plain = router.predict_proba(["now write it in Go please"])[1][0]
+    assert plain[t] == 0.0 and plain.sum() == pytest.approx(1.0)
+    chat = [{"role": "user", "content": "```c\nint g(int x) { return x + 1; }\n```"},
+            {"role": "assistant", "content": "It adds one."},
+            {"role": "user", "content": "now write it in Go please"}]
+    assert router.predict_proba([chat])[1][0][t] > 0.0
+    router.label_constraints = False
+    assert router.predict_proba(["now write it in Go please"])[1][0][t] > 0.0

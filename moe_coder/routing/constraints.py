@@ -1,0 +1,119 @@
+"""What the labels' own definitions rule out, applied after the router's heads.
+
+Two labels are defined by what a prompt holds, and the heads can only learn that definition from
+the request styles they are trained on. On a style they never saw they can break it with
+confidence, so :func:`apply_label_constraints` enforces it on their probabilities:
+
+* **A named language is not** ``unknown``. ``unknown`` is the label of prompts that name or show
+  none of the router's languages: junk, greetings, language-free requests ("compute the median
+  of a list"), and code or requests in languages outside the twelve. A prompt whose prose names
+  exactly one of the twelve (one ``mention:`` cue of :mod:`moe_coder.routing.cues`, no
+  ``mention:other``) and carries no code (:func:`holds_code`) has its ``unknown`` probability
+  moved to the language it names. The other probabilities stay as they are: a prompt the heads
+  send to another label language keeps it.
+* **A prompt without code is not a translation.** ``translate`` means rewriting the code a prompt
+  holds in another language. When no turn of the prompt holds code, the ``translate``
+  probability is spread over the other tasks in proportion to theirs. (The language head's
+  mixture of its code and target heads, weighed by ``P(translate)``, is left as the heads made
+  it.)
+
+Heads refitted without the prose-request template took "Using C, list the 10 biggest files in
+a directory" for ``unknown``, and "Show me how to count words. Language: a shell script" for a
+translation, both at 0.5-0.95 (docs/router.md).
+"""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+
+from moe_coder.routing.cues import code_outside_prose
+
+#: The label of prompts in no label language.
+UNKNOWN = "unknown"
+#: The task of rewriting a prompt's code in another language.
+TRANSLATE = "translate"
+#: Characters prose seldom has and code nearly always has. Any of them counts as code, which
+#: keeps the translation rule away from a snippet glued into a sentence.
+_CODE_CHARACTERS = re.compile(r"[{}()\[\];=<>$\\|`]")
+
+
+def holds_code(text: str) -> bool:
+    """Whether ``text`` may hold code: a code-like line or fenced block
+    (:func:`~moe_coder.routing.cues.code_outside_prose`), or any character of code."""
+    return bool(_CODE_CHARACTERS.search(text)) or bool(code_outside_prose(text).strip())
+
+
+def named_language(text: str, cues: Sequence[str]) -> str | None:
+    """The one label language ``text`` names, when it names exactly one (and no language outside
+    the twelve) and holds no code line; otherwise ``None``. ``cues`` are the text's cues
+    (:func:`~moe_coder.routing.cues.extract_cues`)."""
+    named = {cue.split(":", 1)[1] for cue in cues if cue.startswith("mention:")}
+    if len(named) != 1 or "other" in named:
+        return None
+    if code_outside_prose(text).strip():
+        return None
+    return named.pop()
+
+
+def exclude_unknown(language_p: np.ndarray, classes: Sequence[str], named: Sequence[str | None]) -> np.ndarray:
+    """``language_p`` (rows over ``classes``) with each row's ``unknown`` probability moved to the
+    language ``named[i]`` names (:func:`named_language`); rows without one are unchanged. Returns a
+    new array."""
+    out = np.array(language_p, dtype=np.float64, copy=True)
+    index = {str(c): j for j, c in enumerate(classes)}
+    if UNKNOWN not in index:
+        return out
+    u = index[UNKNOWN]
+    for i, lang in enumerate(named):
+        j = index.get(lang) if lang is not None else None
+        if j is None or j == u:
+            continue
+        out[i, j] += out[i, u]
+        out[i, u] = 0.0
+    return out
+
+
+def exclude_translation(task_p: np.ndarray, classes: Sequence[str], no_code: Sequence[bool]) -> np.ndarray:
+    """``task_p`` (rows over ``classes``) with ``translate`` ruled out on the rows ``no_code``
+    marks: its probability is spread over the other tasks in proportion to theirs (a row that
+    gave every other task zero is left as it is). Returns a new array."""
+    out = np.array(task_p, dtype=np.float64, copy=True)
+    names = [str(c) for c in classes]
+    if TRANSLATE not in names:
+        return out
+    t = names.index(TRANSLATE)
+    rows = np.flatnonzero(np.asarray(no_code, dtype=bool))
+    rest = 1.0 - out[rows, t]
+    rows, rest = rows[rest > 0], rest[rest > 0]
+    out[rows] /= rest[:, None]
+    out[rows, t] = 0.0
+    return out
+
+
+def apply_label_constraints(
+    probas: list[np.ndarray], heads: Sequence[str], classes: Sequence[Sequence[str]],
+    named: Sequence[str | None], no_code: Sequence[bool],
+) -> list[np.ndarray]:
+    """The router's probabilities (one array per head, in ``heads`` order) with both rules of
+    this module applied: ``named[i]`` is :func:`named_language` of prompt ``i``'s last turn,
+    ``no_code[i]`` whether none of its turns :func:`holds_code`."""
+    out = list(probas)
+    heads = list(heads)
+    if "language" in heads:
+        j = heads.index("language")
+        out[j] = exclude_unknown(out[j], [str(c) for c in classes[j]], named)
+    if "task" in heads:
+        j = heads.index("task")
+        out[j] = exclude_translation(out[j], [str(c) for c in classes[j]], no_code)
+    return out
+
+
+def constraint_inputs(last_turns: Sequence[str], contexts: Sequence[str],
+                      cue_lists: Sequence[Sequence[str]]) -> tuple[list[str | None], list[bool]]:
+    """``(named, no_code)`` for :func:`apply_label_constraints`, from each prompt's last turn, its
+    earlier turns (``""`` for a plain prompt) and the last turn's cues."""
+    named = [named_language(t, c) for t, c in zip(last_turns, cue_lists)]
+    no_code = [not holds_code(t) and not holds_code(c) for t, c in zip(last_turns, contexts)]
+    return named, no_code
