@@ -1,12 +1,12 @@
 """After the heads, what the labels' definitions rule out: a prompt that names one label language and
-shows no code is not ``unknown``; a prompt without code is not a translation."""
+shows no code is not ``unknown``; a prompt without code is neither a translation nor a completion."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from moe_coder.routing.cues import extract_cues
-from moe_coder.routing.constraints import exclude_translation, exclude_unknown, holds_code, named_language
+from moe_coder.routing.constraints import exclude_code_tasks, exclude_unknown, holds_code, named_language
 from moe_coder.routing.router import PromptRouter
 
 
@@ -76,20 +76,29 @@ def test_the_router_applies_it_after_its_heads_and_can_be_switched_off():
     assert "label_constraints" in router.get_params()
 
 
-def test_exclude_translation_spreads_its_probability_over_the_other_tasks():
-    classes = ["explain", "generate", "translate"]
-    p = np.array([[0.1, 0.3, 0.6], [0.1, 0.3, 0.6], [0.0, 0.0, 1.0]])
-    out = exclude_translation(p, classes, [True, False, True])
-    assert out[0] == pytest.approx([0.25, 0.75, 0.0])
+def test_tasks_that_need_code_are_spread_over_the_other_tasks():
+    classes = ["complete", "explain", "generate", "translate"]
+    p = np.array([[0.2, 0.1, 0.1, 0.6], [0.2, 0.1, 0.1, 0.6], [0.5, 0.0, 0.0, 0.5]])
+    out = exclude_code_tasks(p, classes, [True, False, True])
+    assert out[0] == pytest.approx([0.0, 0.5, 0.5, 0.0])
     assert out[1] == pytest.approx(p[1])
     assert out[2] == pytest.approx(p[2])  # nothing to spread it over: left alone
-    assert p[0, 2] == 0.6
-    assert exclude_translation(p[:, :2], classes[:2], [True] * 3) == pytest.approx(p[:, :2])
+    assert p[0, 3] == 0.6
+    assert exclude_code_tasks(p[:, 1:3], classes[1:3], [True] * 3) == pytest.approx(p[:, 1:3])
 
 
 @pytest.mark.parametrize("text, code", [
     ("Show me how to count the words of a text. Language: a shell script", False),
     ("without using typescript, find the second highest salary in plain sql", False),
+    ("Hi! using Moq, check if a string is a palindrome", False),
+    ("Select the best sorting algorithm for nearly sorted data", False),
+    # code without a bracket in sight
+    ("fi\n\n\nurgent: complete the TODO", True),
+    ("package uuid\n\nHello, Vervollständige diese Funktion:", True),
+    ("SELECT name, score\nFROM users", True),
+    ("-- List the 10 biggest files in a directory.\nSELECT ", True),
+    ("0x655: 0x2000,\n0x65a: 0x200", True),
+    ("return the largest of three numbers", True),  # it errs towards code
     ("what would this be in rust\n\nSELECT city FROM weather;", True),
     ("Translate this to Go: x = [i * i for i in range(10)]", True),
     ("rewrite `len(xs)` in Rust", True),
@@ -99,7 +108,7 @@ def test_holds_code_is_conservative(text, code):
     assert holds_code(text) is code
 
 
-def test_a_conversation_whose_earlier_turn_holds_code_can_still_be_a_translation():
+def test_a_conversation_whose_earlier_turn_holds_code_can_still_be_a_translation_or_completion():
     prompts, y = _prompts()
     prompts += [f"```c\nint f{i}(int x) {{ return x; }}\n```\n\nnow write it in Go please" for i in range(12)]
     y += [("go", "translate")] * 12
@@ -107,7 +116,7 @@ def test_a_conversation_whose_earlier_turn_holds_code_can_still_be_a_translation
     task = list(router.classes_[1])
     t = task.index("translate")
     plain = router.predict_proba(["now write it in Go please"])[1][0]
-    assert plain[t] == 0.0 and plain.sum() == pytest.approx(1.0)
+    assert plain[t] == 0.0 and plain[task.index("complete")] == 0.0 and plain.sum() == pytest.approx(1.0)
     chat = [{"role": "user", "content": "```c\nint g(int x) { return x + 1; }\n```"},
             {"role": "assistant", "content": "It adds one."},
             {"role": "user", "content": "now write it in Go please"}]

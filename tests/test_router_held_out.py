@@ -49,23 +49,18 @@ def test_refits_hold_each_family_out_and_temperatures_come_from_the_grid(splits)
     assert set(result.held_out) == set(result.in_distribution) == {"full", "fast"}
     for stack in result.held_out:
         assert len(result.held_out[stack]) == 2 and all(t > 0 for t in result.held_out[stack])
-    # the router's rules after its heads apply to the refits: a prompt naming one label language
-    # and showing no code is never `unknown` in their outputs either, nor a prompt without code a translation
+    # the router's rules after its heads apply to the pooled prompts as the router applies them,
+    # after the cascade: the refits' outputs stay the heads' own
     pairs = [split_conversation(p) for p in validation.prompts]
     named = [named_language(t, extract_cues(t)) for t, _ in pairs]
     no_code = [not holds_code(t) and not holds_code(c) for t, c in pairs]
-    u, tr = list(router.classes_[0]).index("unknown"), list(router.classes_[1]).index("translate")
-    fired = [0, 0]
-    for outputs in (result.outputs, result.outputs_before):
-        for stack in ("full", "fast"):
-            for (_, _, rows), probas in zip(result.folds, outputs[stack]):
-                hit = [i for i, row in enumerate(rows) if named[row] is not None]
-                assert (probas[0][hit, u] == 0).all()
-                bare = [i for i, row in enumerate(rows) if no_code[row]]
-                assert (probas[1][bare, tr] == 0).all()
-                fired[0] += len(hit)
-                fired[1] += len(bare)
-    assert all(fired)
+    assert result.constraints == (named, no_code) and any(named) and any(no_code)
+    result.route_pooled(router.fast_threshold_, lambda lang, task: lang)
+    with_rules = dict(result.pooled)
+    result.constraints = None
+    result.route_pooled(router.fast_threshold_, lambda lang, task: lang)
+    assert with_rules != result.pooled  # the rules moved some of the pooled prompts
+    result.constraints = (named, no_code)
     before = list(router.full_heads_.temperatures)
     m_lang, m_task = result.multipliers("full")
     result.apply(router)

@@ -11,15 +11,17 @@ confidence, so :func:`apply_label_constraints` enforces it on their probabilitie
   ``mention:other``) and carries no code (:func:`holds_code`) has its ``unknown`` probability
   moved to the language it names. The other probabilities stay as they are: a prompt the heads
   send to another label language keeps it.
-* **A prompt without code is not a translation.** ``translate`` means rewriting the code a prompt
-  holds in another language. When no turn of the prompt holds code, the ``translate``
-  probability is spread over the other tasks in proportion to theirs. (The language head's
-  mixture of its code and target heads, weighed by ``P(translate)``, is left as the heads made
-  it.)
+* **A prompt without code is neither a translation nor a completion.** ``translate`` means
+  rewriting the code a prompt holds in another language, ``complete`` finishing the code it
+  holds. When no turn of the prompt holds code (:func:`holds_code`, which errs towards code),
+  their probability is spread over the other tasks in proportion to theirs. (The language
+  head's mixture of its code and target heads, weighed by ``P(translate)``, is left as the
+  heads made it.)
 
 Heads refitted without the prose-request template took "Using C, list the 10 biggest files in
-a directory" for ``unknown``, and "Show me how to count words. Language: a shell script" for a
-translation, both at 0.5-0.95 (docs/router.md).
+a directory" for ``unknown`` and "Show me how to count words. Language: a shell script" for a
+translation; without prose-only prompts, "using Moq, check if a string is a palindrome" for a
+completion: all at 0.5-0.95 (docs/router.md).
 """
 from __future__ import annotations
 
@@ -29,20 +31,32 @@ from typing import Sequence
 import numpy as np
 
 from moe_coder.routing.cues import code_outside_prose
-
-#: The label of prompts in no label language.
-UNKNOWN = "unknown"
+from moe_coder.routing.labels import UNKNOWN
 #: The task of rewriting a prompt's code in another language.
 TRANSLATE = "translate"
+#: The tasks a prompt without code cannot ask for: both work on the code it holds.
+NEED_CODE: tuple[str, ...] = (TRANSLATE, "complete")
 #: Characters prose seldom has and code nearly always has. Any of them counts as code, which
-#: keeps the translation rule away from a snippet glued into a sentence.
+#: keeps the rules away from a snippet glued into a sentence.
 _CODE_CHARACTERS = re.compile(r"[{}()\[\];=<>$\\|`]")
+#: Lines that open the way code does and prose does not: comment markers, SQL statements in
+#: capitals, a lower-case keyword of the twelve languages, a hexadecimal number ("fi",
+#: "package uuid", "SELECT name, score", "require 'json'", "0x655: 0x2000,").
+_CODE_LINE = re.compile(
+    r"(?m)^\s*(?:--|//|/\*|\*|#!|#\s*(?:include|define|if|endif)\b|0x[0-9a-fA-F]+"
+    r"|(?:SELECT|FROM|WHERE|JOIN|ALTER|CREATE|INSERT|UPDATE|DELETE|DROP|WITH|GRANT|BEGIN)\b"
+    r"|(?:fi|done|esac|then|else|elif|end|package|import|require|export|module|return|var|let|const|def|class"
+    r"|func|fn|use|namespace|using|public|private|protected|static|struct|enum|impl|type|interface|template"
+    r"|int|void|char|echo|local|set|from|async|await)\b)"
+)
 
 
 def holds_code(text: str) -> bool:
-    """Whether ``text`` may hold code: a code-like line or fenced block
-    (:func:`~moe_coder.routing.cues.code_outside_prose`), or any character of code."""
-    return bool(_CODE_CHARACTERS.search(text)) or bool(code_outside_prose(text).strip())
+    """Whether ``text`` may hold code: a fenced block or a code-like line
+    (:func:`~moe_coder.routing.cues.code_outside_prose`), any character of code, or a line that
+    opens the way code does. It errs towards code: "return the largest of three numbers" counts."""
+    return (bool(_CODE_CHARACTERS.search(text)) or bool(_CODE_LINE.search(text))
+            or bool(code_outside_prose(text).strip()))
 
 
 def named_language(text: str, cues: Sequence[str]) -> str | None:
@@ -75,20 +89,21 @@ def exclude_unknown(language_p: np.ndarray, classes: Sequence[str], named: Seque
     return out
 
 
-def exclude_translation(task_p: np.ndarray, classes: Sequence[str], no_code: Sequence[bool]) -> np.ndarray:
-    """``task_p`` (rows over ``classes``) with ``translate`` ruled out on the rows ``no_code``
-    marks: its probability is spread over the other tasks in proportion to theirs (a row that
-    gave every other task zero is left as it is). Returns a new array."""
+def exclude_code_tasks(task_p: np.ndarray, classes: Sequence[str], no_code: Sequence[bool],
+                       tasks: Sequence[str] = NEED_CODE) -> np.ndarray:
+    """``task_p`` (rows over ``classes``) with ``tasks`` (:data:`NEED_CODE`) ruled out on the rows
+    ``no_code`` marks: their probability is spread over the other tasks in proportion to theirs
+    (a row that gave every other task zero is left as it is). Returns a new array."""
     out = np.array(task_p, dtype=np.float64, copy=True)
     names = [str(c) for c in classes]
-    if TRANSLATE not in names:
+    cols = [names.index(t) for t in tasks if t in names]
+    if not cols:
         return out
-    t = names.index(TRANSLATE)
     rows = np.flatnonzero(np.asarray(no_code, dtype=bool))
-    rest = 1.0 - out[rows, t]
-    rows, rest = rows[rest > 0], rest[rest > 0]
+    rest = 1.0 - out[np.ix_(rows, cols)].sum(axis=1)
+    rows, rest = rows[rest > 1e-12], rest[rest > 1e-12]
     out[rows] /= rest[:, None]
-    out[rows, t] = 0.0
+    out[np.ix_(rows, cols)] = 0.0
     return out
 
 
@@ -106,7 +121,7 @@ def apply_label_constraints(
         out[j] = exclude_unknown(out[j], [str(c) for c in classes[j]], named)
     if "task" in heads:
         j = heads.index("task")
-        out[j] = exclude_translation(out[j], [str(c) for c in classes[j]], no_code)
+        out[j] = exclude_code_tasks(out[j], [str(c) for c in classes[j]], no_code)
     return out
 
 

@@ -22,8 +22,8 @@ collects each refit's outputs on that family's validation prompts. On that pool 
 The refits stop at ``tol=1e-3``, to keep a dozen refits of two sets of heads within minutes; the
 ratio compares refits made alike. The router's rules after its heads
 (:mod:`moe_coder.routing.constraints`: a named language is not ``unknown``, a prompt without code
-is not a translation) apply to the refits' outputs as the router applies them, after the
-temperatures. They fit the same heads as the router, the translation-target
+is neither a translation nor a completion) apply to the pooled outputs as the router applies
+them, after the temperatures and the cascade. They fit the same heads as the router, the translation-target
 head included: without it, a translation's language (the language asked for) is read off the
 code being translated, and such refits were wrong with confidence on translations far more often
 than the router they stand for.
@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 
 #: Temperatures tried (a grid: the pooled outputs of many refits have no single logit layout).
 TEMPERATURES: tuple[float, ...] = (0.5, 0.6, 0.7, 0.85, 1.0, 1.2, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
+#: The router's heads, in order (those of :data:`moe_coder.routing.router.HEADS`).
+_HEADS: tuple[str, ...] = ("language", "task", "source_language")
 #: Families that are the default of their axis ("en" prose, no template) are never held out.
 _NEVER_HELD_OUT = ("en", "none")
 
@@ -82,6 +84,10 @@ class HeldOutStyle:
     #: the validation prompts' full feature rows (the router's ``transform``), for choosing the
     #: cascade threshold again without encoding them twice
     validation_features: sparse.csr_matrix | None = field(default=None, repr=False)
+    #: ``(named, no_code)`` of each validation prompt when the router applies its label
+    #: constraints (:func:`~moe_coder.routing.constraints.constraint_inputs`): :meth:`route_pooled`
+    #: applies them after the cascade, as the router does
+    constraints: tuple[list[str | None], list[bool]] | None = field(default=None, repr=False)
 
     def multipliers(self, stack: str) -> tuple[float, float]:
         """How much the ``stack``'s (language, task) temperatures are raised: held-out over in-distribution."""
@@ -136,6 +142,10 @@ class HeldOutStyle:
                 sure = np.minimum(fast[0].max(1), fast[1].max(1)) >= fast_threshold
                 for p, q in zip(probas, fast):
                     p[sure] = q[sure]
+            if self.constraints is not None:
+                named, no_code = self.constraints
+                probas = apply_label_constraints(probas, _HEADS[: len(probas)], classes,
+                                                 [named[i] for i in rows], [no_code[i] for i in rows])
             scores = scores_from_probas(["language", "task"], classes[:2], probas[:2], select_expert)
             truth = y_val[rows]
             want = [select_expert(str(lang), str(task)) for lang, task in truth]
@@ -278,18 +288,14 @@ def held_out_style(
                 heads.temperatures = [*temperatures] + [1.0] * (len(heads.temperatures) - 2)
             into[stack] = [heads.proba(X, classes) for heads, X, _ in pooled]
 
+    constraints = None
     if getattr(router, "label_constraints", False):
         # the router's rules after its heads (moe_coder.routing.constraints) apply to the refits alike
         pairs = [split_conversation(p) for p in validation.prompts]
-        named, no_code = constraint_inputs([last for last, _ in pairs], [context for _, context in pairs],
-                                           [extract_cues(last) for last, _ in pairs])
-        for into in (outputs, before):
-            for stack, stack_outputs in into.items():
-                into[stack] = [apply_label_constraints(probas, router.heads_[:len(probas)], classes,
-                                                       [named[i] for i in rows], [no_code[i] for i in rows])
-                               for (_, _, _, rows), probas in zip(folds, stack_outputs)]
+        constraints = constraint_inputs([last for last, _ in pairs], [context for _, context in pairs],
+                                        [extract_cues(last) for last, _ in pairs])
     result = HeldOutStyle(held_out, in_distribution, [(axis, value, rows) for axis, value, _, rows in folds],
                           outputs, before, y_val, list(classes), target_head=all(target_heads),
-                          validation_features=X_val)
+                          validation_features=X_val, constraints=constraints)
     result.pooled["seconds"] = round(time.perf_counter() - started, 1)
     return result
