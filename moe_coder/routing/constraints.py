@@ -32,6 +32,7 @@ import numpy as np
 
 from moe_coder.routing.cues import code_outside_prose
 from moe_coder.routing.labels import UNKNOWN
+
 #: The task of rewriting a prompt's code in another language.
 TRANSLATE = "translate"
 #: The tasks a prompt without code cannot ask for: both work on the code it holds.

@@ -43,6 +43,7 @@ from moe_coder.routing.calibration import choose_threshold
 from moe_coder.routing.code_language import CodeCorpus, CodeLanguageIdentifier, out_of_fold_proba
 from moe_coder.routing.dataset import LabelledPrompts
 from moe_coder.routing.heads import HeadStack
+from moe_coder.routing.labels import HEADS
 from moe_coder.routing.cues import extract_cues
 from moe_coder.routing.metrics import FAMILY_AXES, confident_wrong_rate, prompt_families
 from moe_coder.routing.constraints import apply_label_constraints, constraint_inputs
@@ -52,8 +53,6 @@ logger = logging.getLogger(__name__)
 
 #: Temperatures tried (a grid: the pooled outputs of many refits have no single logit layout).
 TEMPERATURES: tuple[float, ...] = (0.5, 0.6, 0.7, 0.85, 1.0, 1.2, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
-#: The router's heads, in order (those of :data:`moe_coder.routing.router.HEADS`).
-_HEADS: tuple[str, ...] = ("language", "task", "source_language")
 #: Families that are the default of their axis ("en" prose, no template) are never held out.
 _NEVER_HELD_OUT = ("en", "none")
 
@@ -144,7 +143,7 @@ class HeldOutStyle:
                     p[sure] = q[sure]
             if self.constraints is not None:
                 named, no_code = self.constraints
-                probas = apply_label_constraints(probas, _HEADS[: len(probas)], classes,
+                probas = apply_label_constraints(probas, HEADS[: len(probas)], classes,
                                                  [named[i] for i in rows], [no_code[i] for i in rows])
             scores = scores_from_probas(["language", "task"], classes[:2], probas[:2], select_expert)
             truth = y_val[rows]

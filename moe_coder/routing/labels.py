@@ -9,5 +9,9 @@ UNKNOWN = "unknown"
 #: prompt names or shows none).
 LANGUAGES: tuple[str, ...] = (*(language.id for language in _LANGUAGES), UNKNOWN)
 
+#: The router's heads, in the order of its probabilities: language, task, and the source
+#: language of translations.
+HEADS: tuple[str, ...] = ("language", "task", "source_language")
+
 #: Task ids.
 TASKS: tuple[str, ...] = ("generate", "complete", "fix", "explain", "test", "translate", "refactor")

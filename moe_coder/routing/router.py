@@ -36,8 +36,8 @@ only on that prompt, never on the rest of its batch.
 
 After the heads (``label_constraints``, on by default), what the labels' definitions rule out
 (:mod:`moe_coder.routing.constraints`): a prompt that names exactly one label language and shows
-no code is not ``unknown``, and a prompt without code is not a translation. Heads that never saw
-a request's style can break either with confidence.
+no code is not ``unknown``, and a prompt without code is neither a translation nor a completion.
+Heads that never saw a request's style can break either with confidence.
 """
 from __future__ import annotations
 
@@ -65,13 +65,12 @@ from moe_coder.routing.grammar import GRAMMAR_LANGUAGES, GrammarEvidence
 from moe_coder.routing.constraints import apply_label_constraints, constraint_inputs
 from moe_coder.routing.hashing import tfidf_transform
 from moe_coder.routing.heads import HeadStack, logits
-from moe_coder.routing.labels import UNKNOWN
+from moe_coder.routing.labels import HEADS, UNKNOWN
 from moe_coder.routing.lexicon import Lexicon, PackageNames
 from moe_coder.routing.text import RoutingInput, split_conversation
 
 logger = logging.getLogger(__name__)
 
-HEADS: tuple[str, ...] = ("language", "task", "source_language")
 _META = "router.json"
 _WEIGHTS = "router.npz"
 _PACKAGES = "packages.tsv.gz"
