@@ -127,13 +127,20 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> int:
     return count
 
 
-def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source: int = 2000) -> dict:
+def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source: int = 2000,
+          max_response_chars: int | None = None) -> dict:
     """Write every expert's raw and clean set into ``out``; returns the summary (also ``summary.json``).
 
     ``max_per_source`` caps the rows one source gives in one language (a random sample): without
-    it tldr-pages' 28k one-line shell examples would be three quarters of the generalist's data."""
+    it tldr-pages' 28k one-line shell examples would be three quarters of the generalist's data.
+    ``max_response_chars``, when set, leaves out rows whose answer is longer (before the per-source
+    cap counts them): a row is a prompt-sized task, and without it the long files of the algorithm
+    collections (TheAlgorithms' Python, with its doctest docstrings) are most of the tokens a
+    budget of steps trains on, although they are a minority of the rows."""
     if max_per_source < 1:
         raise ValueError(f"--max-per-source must be at least 1, got {max_per_source}")
+    if max_response_chars is not None and max_response_chars < 1:
+        raise ValueError(f"--max-response-chars must be at least 1, got {max_response_chars}")
     for needed in (data / "code", data / "instruct" / "gpteacher-codegen-instruct.json", data / "mbpp" / "mbpp.jsonl"):
         if not needed.exists():
             raise FileNotFoundError(f"data source not found: {needed} (pass the folder laid out as shared/data with --data)")
@@ -142,6 +149,10 @@ def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source
     rows = [*code_rows(data / "code"), *gpteacher_rows(data / "instruct" / "gpteacher-codegen-instruct.json"),
             *mbpp_rows(data / "mbpp" / "mbpp.jsonl")]
     random.Random(seed).shuffle(rows)
+    too_long = Counter(r["source"] for r in rows
+                       if max_response_chars is not None and len(r["response"]) > max_response_chars)
+    if too_long:
+        rows = [r for r in rows if len(r["response"]) <= max_response_chars]
     taken: Counter = Counter()
     sets: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
@@ -153,7 +164,8 @@ def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source
             if row["language"] in languages:
                 sets[name].append(row)
     against = eval_sets()
-    summary: dict = {"seed": seed, "max_per_source": max_per_source, "data": str(data), "experts": {}}
+    summary: dict = {"seed": seed, "max_per_source": max_per_source, "max_response_chars": max_response_chars,
+                     "too_long": dict(sorted(too_long.items())), "data": str(data), "experts": {}}
     for name in [*groups, GENERALIST]:
         raw = out / "raw" / f"{name}.jsonl"
         write_jsonl(raw, sets[name])
@@ -185,10 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="row order (default 0)")
     ap.add_argument("--workers", type=int, default=1, help="decontamination processes (default 1)")
     ap.add_argument("--max-per-source", type=int, default=2000, help="rows one source gives in one language (default 2000)")
+    ap.add_argument("--max-response-chars", type=int, default=None,
+                    help="leave out rows whose answer is longer than this (default: keep every row)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        summary = build(args.data, args.out, args.seed, args.workers, args.max_per_source)
+        summary = build(args.data, args.out, args.seed, args.workers, args.max_per_source, args.max_response_chars)
     except (FileNotFoundError, ValueError) as exc:
         print(f"build_expert_data: error: {exc}", file=sys.stderr)
         return 2

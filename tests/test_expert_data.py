@@ -95,3 +95,25 @@ def test_a_source_emptied_by_decontamination_is_an_error(tmp_path, capsys):
     _write_jsonl(data / "code" / "algos" / "python.jsonl", [])
     assert build_expert_data.main(["--data", str(data), "--out", str(tmp_path / "out")]) == 2
     assert "expert 'systems': source(s) ['code/algos'] left with zero rows after decontamination" in capsys.readouterr().err
+
+
+def test_a_response_cap_below_one_is_refused(tmp_path, capsys):
+    data = _data(tmp_path)
+    assert build_expert_data.main(["--data", str(data), "--out", str(tmp_path / "out"), "--max-response-chars", "0"]) == 2
+    assert "--max-response-chars must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow  # labels GPTeacher rows with the built-in router
+def test_long_answers_are_left_out_before_the_per_source_cap(tmp_path):
+    data, out = _data(tmp_path), tmp_path / "out"
+    _write_jsonl(data / "code" / "algos" / "python.jsonl", [
+        {"language": "python", "instruction": f"Long file {i}.", "response": "x = 1\n" * 200} for i in range(3)
+    ] + [{"language": "python", "instruction": f"Short one {i}.", "response": f"y = {i}"} for i in range(3)])
+    summary = build_expert_data.build(data, out, max_per_source=3, max_response_chars=100)
+    assert summary["max_response_chars"] == 100
+    assert summary["too_long"]["code/algos"] == 3
+    clean = [json.loads(line) for line in (out / "python.jsonl").read_text().splitlines()]
+    assert all(len(r["response"]) <= 100 for r in clean)
+    # the cap on rows per source counts only the rows left: all three short ones are kept
+    assert sorted(r["instruction"] for r in clean if r["source"] == "code/algos") == [f"Short one {i}." for i in range(3)]
