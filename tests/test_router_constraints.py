@@ -1,12 +1,14 @@
-"""After the heads, what the labels' definitions rule out: a prompt that names one label language and
-shows no code is not ``unknown``; a prompt without code is neither a translation nor a completion."""
+"""What the labels' definitions rule out: code whose fenced blocks are all tagged with one label
+language is in that language; a prompt that names one label language and shows no code is not
+``unknown``; a prompt without code is neither a translation nor a completion."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from moe_coder.routing.cues import extract_cues
-from moe_coder.routing.constraints import exclude_code_tasks, exclude_unknown, holds_code, named_language
+from moe_coder.routing.constraints import (declare_language, declared_language, exclude_code_tasks, exclude_unknown,
+                                           holds_code, named_language)
 from moe_coder.routing.router import PromptRouter
 
 
@@ -67,9 +69,9 @@ def test_the_router_applies_it_after_its_heads_and_can_be_switched_off():
     without = router.predict_proba([prompt])[0][0]
     assert without[language.index("unknown")] > 0.0
     assert with_rule[language.index("c")] == pytest.approx(without[language.index("c")] + without[language.index("unknown")])
-    # prompts with code, or naming nothing, are the heads' alone
+    # prompts with code (in an untagged block), or naming nothing, are the heads' alone
     router.label_constraints = True
-    others = ["say hello to person 5", "Using C:\n```c\nint g(int x) { return x; }\n```"]
+    others = ["say hello to person 5", "Using C:\n```\nint g(int x) { return x; }\n```"]
     on = router.predict_proba(others)[0]
     router.label_constraints = False
     assert on == pytest.approx(router.predict_proba(others)[0])
@@ -123,3 +125,57 @@ def test_a_conversation_whose_earlier_turn_holds_code_can_still_be_a_translation
     assert router.predict_proba([chat])[1][0][t] > 0.0
     router.label_constraints = False
     assert router.predict_proba(["now write it in Go please"])[1][0][t] > 0.0
+
+
+@pytest.mark.parametrize("text, language", [
+    ("```go\nfunc f() {}\n```", "go"),
+    ("Why does this panic?\n\n```golang\nvar m map[string]int\nm[\"a\"] = 1\n```\nThanks in advance.", "go"),
+    ("```py\nx = 1\n```\nand then\n```python3\ny = 2\n```", "python"),
+    ("Bump jest to 29\n\n```go\nfunc TestF(t *testing.T) {}\n```", "go"),
+    ("```ts\nconst x: number = 1;", "typescript"),           # an unclosed block runs to the end
+    ("fix it:\n  ```rust\n  fn f() {}\n  ```", "rust"),     # an indented fence
+    # no declaration: no block, an untagged block, a language outside the twelve, two languages,
+    # code outside the blocks, a fence inside a comment line
+    ("def f(): pass", None),
+    ("```\nfunc f() {}\n```", None),
+    ("```kotlin\nfun f() {}\n```", None),
+    ("```go\nfunc f() {}\n```\n\n```python\ndef f(): pass\n```", None),
+    ("```go\nfunc f() {}\n```\n\nin Python it would be:\n    def f():\n        pass", None),
+    ("/**\n * ```ts\n * of(1)\n * ```\n */", None),
+])
+def test_declared_language_is_the_one_label_language_every_fence_tag_names(text, language):
+    assert declared_language(text) == language
+
+
+def test_declare_language_sets_the_declared_rows_to_certainty():
+    classes = ["c", "go", "unknown"]
+    p = np.array([[0.2, 0.7, 0.1], [0.2, 0.7, 0.1], [0.2, 0.7, 0.1]])
+    out = declare_language(p, classes, ["c", None, "rust"])  # rust: a language this head lacks
+    assert out[0] == pytest.approx([1.0, 0.0, 0.0])
+    assert out[1] == pytest.approx(p[1]) and out[2] == pytest.approx(p[2])
+    assert p[0, 0] == 0.2
+
+
+def test_a_fence_tag_decides_the_codes_language_but_not_a_translations_target():
+    prompts, y = _prompts()
+    y = [(lang, task, None) for lang, task in y]
+    for i in range(12):
+        prompts += [f"```c\nint f{i}(int x) {{ return x; }}\n```\n\nnow write it in Go please",
+                    f"```go\nfunc f{i}(x int) int {{ return x }}\n```\n\nnow write it in C please"]
+        y += [("go", "translate", "c"), ("c", "translate", "go")]
+    router = PromptRouter(max_iter=200, tol=1e-3, cascade=False).fit(prompts, y)
+    assert router.heads_ == ["language", "task", "source_language"] and router.full_heads_.target is not None
+    language, source = list(router.classes_[0]), list(router.classes_[2])
+    # Go code, tagged C: the heads read go, the tag says c
+    mislabelled = "```c\nfunc g(x int) int { return x }\n```"
+    p = router.predict_proba([mislabelled])
+    assert p[0][0][language.index("c")] > 0.99
+    router.label_constraints = False
+    assert router.predict_proba([mislabelled])[0][0].argmax() == language.index("go")
+    # a translation of it: its source is the declared language, its language still the target
+    router.label_constraints = True
+    translation = mislabelled + "\n\nnow write it in Go please"
+    lang_p, task_p, source_p = router.predict_proba([translation])
+    assert source_p[0][source.index("c")] == pytest.approx(1.0)
+    assert task_p[0].argmax() == list(router.classes_[1]).index("translate")
+    assert lang_p[0].argmax() == language.index("go")

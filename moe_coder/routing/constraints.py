@@ -11,6 +11,16 @@ confidence, so :func:`apply_label_constraints` enforces it on their probabilitie
   ``mention:other``) and carries no code (:func:`holds_code`) has its ``unknown`` probability
   moved to the language it names. The other probabilities stay as they are: a prompt the heads
   send to another label language keeps it.
+* **A fence tag declares its code's language.** The language of a prompt's code is the label
+  (or, for a translation, the source language); a person who tags every fenced block
+  ```` ```go ```` has said what that code is. When every fenced block of a text opens with a
+  tag of the same label language and no code lies outside the blocks
+  (:func:`declared_language`), the heads that read the code's language (the code-language part
+  of the language head and the source-language head) are set to it
+  (:func:`declare_language`), before the language head mixes in its translation-target part.
+  The target part, weighed by ``P(translate)``, is left to the heads: "```go ...``` now in Rust"
+  is still a Rust request. :class:`~moe_coder.routing.heads.HeadStack` applies it, since the
+  mixture is made there.
 * **A prompt without code is neither a translation nor a completion.** ``translate`` means
   rewriting the code a prompt holds in another language, ``complete`` finishing the code it
   holds. When no turn of the prompt holds code (:func:`holds_code`, which errs towards code),
@@ -30,8 +40,8 @@ from typing import Sequence
 
 import numpy as np
 
-from moe_coder.routing.cues import code_outside_prose
-from moe_coder.routing.labels import UNKNOWN
+from moe_coder.routing.cues import FENCE_TAGS, code_outside_prose
+from moe_coder.routing.labels import LANGUAGES, UNKNOWN
 
 #: The task of rewriting a prompt's code in another language.
 TRANSLATE = "translate"
@@ -58,6 +68,55 @@ def holds_code(text: str) -> bool:
     opens the way code does. It errs towards code: "return the largest of three numbers" counts."""
     return (bool(_CODE_CHARACTERS.search(text)) or bool(_CODE_LINE.search(text))
             or bool(code_outside_prose(text).strip()))
+
+
+#: A fence line: three backticks at the start of a line, and the tag after them.
+_FENCE_LINE = re.compile(r"(?m)^[ \t]*```[ \t]*([^\s`]*)")
+#: The longest text :func:`declared_language` reads (as the cues do).
+_DECLARED_READS = 20000
+
+
+def declared_language(text: str) -> str | None:
+    """The label language every fenced block of ``text`` declares, or ``None``.
+
+    Fence lines alternate between opening and closing a block; every opening tag must name the
+    same one of the twelve languages (``golang``, ``py``, ``ts`` ... as the cues read them), and
+    no code may lie outside the blocks (:func:`~moe_coder.routing.cues.code_outside_prose`). An
+    untagged block, a block tagged with another language, or a fragment of code in the prose
+    leaves the code's language to the heads."""
+    text = text[:_DECLARED_READS]
+    fences = list(_FENCE_LINE.finditer(text))
+    if not fences:
+        return None
+    languages = {FENCE_TAGS.get(m.group(1).lower()) for m in fences[::2]}
+    if len(languages) != 1:
+        return None
+    language = languages.pop()
+    if language not in LANGUAGES or language == UNKNOWN:
+        return None
+    # the text without its blocks (an unclosed last block runs to the end)
+    outside, start = [], 0
+    for k in range(0, len(fences), 2):
+        outside.append(text[start:fences[k].start()])
+        start = fences[k + 1].end() if k + 1 < len(fences) else len(text)
+    outside.append(text[start:])
+    if code_outside_prose("".join(outside)).strip():
+        return None
+    return language
+
+
+def declare_language(proba: np.ndarray, classes: Sequence[str], declared: Sequence[str | None]) -> np.ndarray:
+    """``proba`` (rows over ``classes``, a head that reads the code's language) with each row that
+    ``declared[i]`` names (:func:`declared_language`) set to certainty in that language; other rows
+    unchanged. Returns a new array."""
+    out = np.array(proba, dtype=np.float64, copy=True)
+    index = {str(c): j for j, c in enumerate(classes)}
+    for i, lang in enumerate(declared):
+        j = index.get(lang) if lang is not None else None
+        if j is not None:
+            out[i] = 0.0
+            out[i, j] = 1.0
+    return out
 
 
 def named_language(text: str, cues: Sequence[str]) -> str | None:

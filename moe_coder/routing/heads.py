@@ -7,12 +7,14 @@ the columns from :attr:`HeadStack.first_column` on, everything but the sentence 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from moe_coder.routing.calibration import scaled_proba
+from moe_coder.routing.constraints import declare_language
 
 
 def linear_scores(model: object, X: sparse.csr_matrix) -> np.ndarray:
@@ -49,6 +51,12 @@ def spread(p: np.ndarray, classes: np.ndarray, onto: np.ndarray) -> np.ndarray:
     return out
 
 
+#: The heads, by position in the router's order (language, task, source_language), that read the
+#: language of a prompt's code: the language head (before its translation-target part is mixed
+#: in) and the source language of a translation.
+CODE_LANGUAGE_HEADS: tuple[int, ...] = (0, 2)
+
+
 @dataclass
 class HeadStack:
     """One set of heads over one block of feature columns.
@@ -73,17 +81,28 @@ class HeadStack:
         """The part of a full feature matrix this stack reads."""
         return X[:, self.first_column :] if self.first_column else X
 
-    def proba(self, X: sparse.csr_matrix, classes: list[np.ndarray]) -> list[np.ndarray]:
+    def proba(self, X: sparse.csr_matrix, classes: list[np.ndarray],
+              declared: Sequence[str | None] | None = None) -> list[np.ndarray]:
         """Calibrated probabilities of each head for this stack's columns ``X``, laid out over ``classes``.
 
         With a target head, a prompt's language is the mixture ``P(translate) * P(target) +
         (1 - P(translate)) * P(language of the code)``: the code of a translation names its
-        source, and its prose names the language the answer must be in.
+        source, and its prose names the language the answer must be in. ``declared``, one entry
+        per row, is the language the row's fence tags declare for its code
+        (:func:`~moe_coder.routing.constraints.declared_language`, ``None`` where they declare
+        none): the heads of the code's language (language, source_language) are set to it
+        before the mixture.
         """
         probas = [scaled_proba(logits(e, X), t) for e, t in zip(self.estimators, self.temperatures)]
         # a head fitted on prompts lacking a label (a refit without a prompt family) gives it zero
         probas = [spread(p, e.classes_, classes[j]) if j < len(classes) else p
                   for j, (p, e) in enumerate(zip(probas, self.estimators))]
+        if declared is not None:
+            if len(declared) != X.shape[0]:
+                raise ValueError(f"declared has {len(declared)} entries for {X.shape[0]} rows")
+            for j in CODE_LANGUAGE_HEADS:
+                if j < len(probas) and j < len(classes):
+                    probas[j] = declare_language(probas[j], [str(c) for c in classes[j]], declared)
         if self.target is not None:
             p_target = spread(scaled_proba(logits(self.target, X), self.target_temperature), self.target.classes_, classes[0])
             p_translate = probas[1][:, list(classes[1]).index("translate")][:, None]

@@ -20,10 +20,11 @@ collects each refit's outputs on that family's validation prompts. On that pool 
   with the cost the in-distribution choice uses (a wrong expert 1, an abstention 0.5).
 
 The refits stop at ``tol=1e-3``, to keep a dozen refits of two sets of heads within minutes; the
-ratio compares refits made alike. The router's rules after its heads
-(:mod:`moe_coder.routing.constraints`: a named language is not ``unknown``, a prompt without code
-is neither a translation nor a completion) apply to the pooled outputs as the router applies
-them, after the temperatures and the cascade. They fit the same heads as the router, the translation-target
+ratio compares refits made alike. The router's label constraints
+(:mod:`moe_coder.routing.constraints`) apply to the refits as the router applies them: the code
+language that fence tags declare inside the heads, and after the temperatures and the cascade, a
+named language is not ``unknown`` and a prompt without code is neither a translation nor a
+completion. They fit the same heads as the router, the translation-target
 head included: without it, a translation's language (the language asked for) is read off the
 code being translated, and such refits were wrong with confidence on translations far more often
 than the router they stand for.
@@ -268,6 +269,10 @@ def held_out_style(
     if not folds:
         raise ValueError(f"no prompt family has {min_prompts} validation prompts to hold out")
 
+    # the router's label constraints: the code language fence tags declare is set inside the heads
+    # (HeadStack.proba), the rest after them (route_pooled)
+    pairs = [split_conversation(p) for p in validation.prompts]
+    declared = router._declared([last for last, _ in pairs]) if getattr(router, "label_constraints", False) else None
     held_out, in_distribution, outputs, before = {}, {}, {}, {}
     target_heads = []
     for stack, first in stacks.items():
@@ -285,12 +290,12 @@ def held_out_style(
         for temperatures, into in ((in_distribution[stack], before), (held_out[stack], outputs)):
             for heads, _, _ in pooled:
                 heads.temperatures = [*temperatures] + [1.0] * (len(heads.temperatures) - 2)
-            into[stack] = [heads.proba(X, classes) for heads, X, _ in pooled]
+            into[stack] = [heads.proba(X, classes, None if declared is None else [declared[i] for i in rows])
+                           for (heads, X, _), (_, _, _, rows) in zip(pooled, folds)]
 
     constraints = None
     if getattr(router, "label_constraints", False):
         # the router's rules after its heads (moe_coder.routing.constraints) apply to the refits alike
-        pairs = [split_conversation(p) for p in validation.prompts]
         constraints = constraint_inputs([last for last, _ in pairs], [context for _, context in pairs],
                                         [extract_cues(last) for last, _ in pairs])
     result = HeldOutStyle(held_out, in_distribution, [(axis, value, rows) for axis, value, _, rows in folds],

@@ -34,10 +34,12 @@ lowest value at which the cascade is no less accurate than the full heads on the
 prompts, up to ``cascade_tolerance`` (``cascade=False`` always uses the full heads). Either way a prompt's route depends
 only on that prompt, never on the rest of its batch.
 
-After the heads (``label_constraints``, on by default), what the labels' definitions rule out
-(:mod:`moe_coder.routing.constraints`): a prompt that names exactly one label language and shows
-no code is not ``unknown``, and a prompt without code is neither a translation nor a completion.
-Heads that never saw a request's style can break either with confidence.
+With ``label_constraints`` (on by default), what the labels' definitions rule out
+(:mod:`moe_coder.routing.constraints`): code whose every fenced block is tagged with one label
+language is in that language (set in the heads of the code's language, before the
+translation-target mixture); after the heads, a prompt that names exactly one label language and
+shows no code is not ``unknown``, and a prompt without code is neither a translation nor a
+completion. Heads that never saw a request's style can break any of these with confidence.
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ from moe_coder.routing.calibration import fit_temperature
 from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
 from moe_coder.routing.encoder import BUILTIN_ENCODER, encode
 from moe_coder.routing.grammar import GRAMMAR_LANGUAGES, GrammarEvidence
-from moe_coder.routing.constraints import apply_label_constraints, constraint_inputs
+from moe_coder.routing.constraints import apply_label_constraints, constraint_inputs, declared_language
 from moe_coder.routing.hashing import tfidf_transform
 from moe_coder.routing.heads import HeadStack, logits
 from moe_coder.routing.labels import HEADS, UNKNOWN
@@ -318,6 +320,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         used_full = np.zeros(n, dtype=bool)
         chunks = [range(start, min(start + ROUTE_CHUNK, n)) for start in range(0, n, ROUTE_CHUNK)]
         pending: list[tuple[np.ndarray, sparse.csr_matrix, Any]] = []
+        declared = self._declared(texts)
         pool = ThreadPoolExecutor(max_workers=1) if len(chunks) > 1 and _usable_cores() > 1 else None
         try:
             for chunk in chunks:
@@ -325,7 +328,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
                 cue_lists.extend(cues)
                 rows = np.arange(chunk.start, chunk.stop)
                 if self.uses_cascade:
-                    fast = self.fast_heads_.proba(F, self.classes_)
+                    fast = self.fast_heads_.proba(F, self.classes_, None if declared is None else declared[chunk.start:chunk.stop])
                     for p, q in zip(probas, fast):
                         p[rows] = q
                     slow = np.flatnonzero(self._fast_confidence(fast) < self.fast_threshold_)
@@ -345,7 +348,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             for k, (slow_rows, F_slow, _, embedding) in enumerate(pending):
                 E = embeddings[k] if embeddings[k] is not None else embedding.result()
                 X = sparse.hstack([sparse.csr_matrix(E), F_slow], format="csr", dtype=np.float32)
-                for p, full in zip(probas, self.predict_proba_features(X)):
+                slow_declared = None if declared is None else [declared[i] for i in slow_rows]
+                for p, full in zip(probas, self.predict_proba_features(X, slow_declared)):
                     p[slow_rows] = full
                 used_full[slow_rows] = True
         finally:
@@ -380,9 +384,19 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         """Calibrated class probabilities, one ``(n, n_classes)`` array per head in :attr:`heads_` order."""
         return self.predict_proba_with_cues(prompts)[0]
 
-    def predict_proba_features(self, X: sparse.csr_matrix) -> list[np.ndarray]:
-        """The full heads' calibrated probabilities for a :meth:`transform` matrix."""
-        return self.full_heads_.proba(X, self.classes_)
+    def predict_proba_features(self, X: sparse.csr_matrix, declared: Sequence[str | None] | None = None) -> list[np.ndarray]:
+        """The full heads' calibrated probabilities for a :meth:`transform` matrix; ``declared``, the
+        rows' fence-declared code languages (:meth:`_declared`), as :meth:`HeadStack.proba
+        <moe_coder.routing.heads.HeadStack.proba>` takes them."""
+        return self.full_heads_.proba(X, self.classes_, declared)
+
+    def _declared(self, texts: Sequence[str]) -> list[str | None] | None:
+        """The language each text's fence tags declare for its code
+        (:func:`~moe_coder.routing.constraints.declared_language`) when the router applies its
+        label constraints, else ``None``."""
+        if not getattr(self, "label_constraints", True):
+            return None
+        return [declared_language(t) for t in texts]
 
     def predict(self, prompts: Sequence[RoutingInput]) -> np.ndarray:
         return self.labels(self.predict_proba(prompts))
@@ -411,9 +425,10 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         X = self.transform(prompts)
         # the temperatures are fitted afresh: a held-out-style record no longer describes them
         self.held_out_style_ = None
-        full = self._calibrate_stack(self.full_heads_, X, y)
+        declared = self._declared([split_conversation(p)[0] for p in prompts])
+        full = self._calibrate_stack(self.full_heads_, X, y, declared)
         if self.fast_heads_ is not None:
-            fast = self._calibrate_stack(self.fast_heads_, X, y)
+            fast = self._calibrate_stack(self.fast_heads_, X, y, declared)
             self.fast_threshold_ = self._choose_fast_threshold(fast, full, y)
             accept = self._fast_confidence(fast) >= self.fast_threshold_
             logger.info("cascade: fast heads answer %.1f%% of held-out prompts (threshold %.4f)",
@@ -433,14 +448,16 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         X = self.transform(prompts) if features is None else features
         if X.shape[0] != len(y):
             raise ValueError(f"features have {X.shape[0]} rows for {len(y)} prompts")
-        full = self.full_heads_.proba(X, self.classes_)
-        fast = self.fast_heads_.proba(self.fast_heads_.columns(X), self.classes_)
+        declared = self._declared([split_conversation(p)[0] for p in prompts])
+        full = self.full_heads_.proba(X, self.classes_, declared)
+        fast = self.fast_heads_.proba(self.fast_heads_.columns(X), self.classes_, declared)
         self.fast_threshold_ = self._choose_fast_threshold(fast, full, y)
         return self
 
-    def _calibrate_stack(self, heads: HeadStack, X: sparse.csr_matrix, y: np.ndarray) -> list[np.ndarray]:
+    def _calibrate_stack(self, heads: HeadStack, X: sparse.csr_matrix, y: np.ndarray,
+                         declared: Sequence[str | None] | None = None) -> list[np.ndarray]:
         """Fit the temperatures of one set of heads on held-out rows (``X``: full feature rows);
-        return its calibrated probabilities."""
+        return its calibrated probabilities (with ``declared`` code languages, as routing uses them)."""
         X = heads.columns(X)
         translate = y[:, 1].astype(str) == "translate"
         everything = np.ones(len(y), dtype=bool)
@@ -451,7 +468,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         heads.temperatures = temperatures
         if heads.target is not None:
             heads.target_temperature = _temperature(logits(heads.target, X), heads.target.classes_, y[:, 0], translate)
-        return heads.proba(X, self.classes_)
+        return heads.proba(X, self.classes_, declared)
 
     def _choose_fast_threshold(self, fast: list[np.ndarray], full: list[np.ndarray], y: np.ndarray) -> float:
         """The lowest fast-head confidence above which the cascade loses (almost) no held-out accuracy.
