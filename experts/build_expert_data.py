@@ -149,9 +149,9 @@ def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source
     rows = [*code_rows(data / "code"), *gpteacher_rows(data / "instruct" / "gpteacher-codegen-instruct.json"),
             *mbpp_rows(data / "mbpp" / "mbpp.jsonl")]
     random.Random(seed).shuffle(rows)
-    too_long = Counter(r["source"] for r in rows
-                       if max_response_chars is not None and len(r["response"]) > max_response_chars)
-    if too_long:
+    too_long: Counter = Counter()
+    if max_response_chars is not None:
+        too_long.update(r["source"] for r in rows if len(r["response"]) > max_response_chars)
         rows = [r for r in rows if len(r["response"]) <= max_response_chars]
     taken: Counter = Counter()
     sets: dict[str, list[dict]] = defaultdict(list)

@@ -272,7 +272,7 @@ def held_out_style(
     # the router's label constraints: the code language fence tags declare is set inside the heads
     # (HeadStack.proba), the rest after them (route_pooled)
     pairs = [split_conversation(p) for p in validation.prompts]
-    declared = router._declared([last for last, _ in pairs]) if getattr(router, "label_constraints", False) else None
+    declared = router._declared([last for last, _ in pairs])  # None when the router applies no constraints
     held_out, in_distribution, outputs, before = {}, {}, {}, {}
     target_heads = []
     for stack, first in stacks.items():

@@ -394,7 +394,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         """The language each text's fence tags declare for its code
         (:func:`~moe_coder.routing.constraints.declared_language`) when the router applies its
         label constraints, else ``None``."""
-        if not getattr(self, "label_constraints", True):
+        if not self.label_constraints:
             return None
         return [declared_language(t) for t in texts]
 
