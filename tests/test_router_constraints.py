@@ -1,14 +1,16 @@
 """What the labels' definitions rule out: code whose fenced blocks are all tagged with one label
-language is in that language; a prompt that names one label language and shows no code is not
-``unknown``; a prompt without code is neither a translation nor a completion."""
+language is in that language; code a grammar rejects is not in its language when a rival's grammar
+accepts it; a prompt that names one label language and shows no code is not ``unknown``; a prompt
+without code is neither a translation nor a completion."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from moe_coder.routing.cues import extract_cues
-from moe_coder.routing.constraints import (declare_language, declared_language, exclude_code_tasks, exclude_unknown,
-                                           holds_code, named_language)
+from moe_coder.routing.constraints import (GRAMMAR_VETO, CodeEvidence, declare_language, declared_language,
+                                           exclude_code_tasks, exclude_unknown, holds_code, named_language,
+                                           reject_ungrammatical)
 from moe_coder.routing.router import PromptRouter
 
 
@@ -179,3 +181,86 @@ def test_a_fence_tag_decides_the_codes_language_but_not_a_translations_target():
     assert source_p[0][source.index("c")] == pytest.approx(1.0)
     assert task_p[0].argmax() == list(router.classes_[1]).index("translate")
     assert lang_p[0].argmax() == language.index("go")
+
+
+JS_COMPLETION = b"""// Return the number of vowels in the string.
+// >>> countVowels("hello")
+// 2
+function countVowels(s){
+"""
+CPP_COMPLETION = b"""#include<bits/stdc++.h>
+// Sum the even numbers.
+long sum_even(std::vector<long> xs) {
+"""
+GNU_C = b"""static __inline void
+le16enc(void *pp, uint16_t u)
+{
+\tuint8_t *p = (uint8_t *)pp;
+"""
+KOTLIN = b"""fun area(shapes: List<Shape>): Double {
+    val total = shapes.sumOf { it.area() }
+    return total
+}
+"""
+
+
+def test_reject_ungrammatical_scales_the_rejected_languages_down_when_a_rival_accepts():
+    classes = ["bash", "c", "cpp", "go", "javascript", "typescript", "unknown"]
+    p = np.array([
+        [0.0, 0.0, 0.0, 0.85, 0.10, 0.03, 0.02],   # JS code, Go first: Go's grammar rejects it, JS's accepts
+        [0.0, 0.0, 0.0, 0.05, 0.90, 0.03, 0.02],   # the same, JS first: it parses, nothing changes
+        [0.0, 0.0, 0.0, 0.85, 0.10, 0.03, 0.02],   # no code given for the row: nothing changes
+        [0.0, 0.0, 0.0, 0.85, 0.10, 0.03, 0.02],   # Kotlin: no candidate's grammar accepts it
+        [0.0, 0.8, 0.15, 0.0, 0.0, 0.0, 0.05],     # std::vector: C's grammar rejects it, C++'s accepts with its own node
+        [0.0, 0.8, 0.15, 0.0, 0.0, 0.0, 0.05],     # GNU C: C's grammar errs, C++'s accepts, but with no node of its own
+        [0.1, 0.0, 0.0, 0.85, 0.0, 0.0, 0.05],     # only Bash's lenient grammar "accepts" JS code
+    ])
+    codes = [JS_COMPLETION, JS_COMPLETION, None, KOTLIN, CPP_COMPLETION, GNU_C, JS_COMPLETION]
+    out = reject_ungrammatical(p, classes, codes)
+    go, js = classes.index("go"), classes.index("javascript")
+    expected = p[0].copy()
+    expected[go] *= GRAMMAR_VETO
+    assert out[0] == pytest.approx(expected / expected.sum())
+    assert out[0].argmax() == js
+    for row in (1, 2, 3, 5, 6):
+        assert out[row] == pytest.approx(p[row]), row
+    assert out[4].argmax() == classes.index("cpp") and out[4, 1] < 0.3
+    assert p[0, go] == 0.85  # a new array
+
+
+def test_code_evidence_skips_declared_rows_and_keeps_rows_in_order():
+    texts = ["```go\nfunc f() {}\n```", JS_COMPLETION.decode(), "say hello"]
+    evidence = CodeEvidence.of(texts)
+    assert evidence.declared == ["go", None, None]
+    assert evidence.code[0] == b"" and evidence.code[1].endswith(b"function countVowels(s){") and evidence.code[2] == b""
+    assert evidence.take([2, 1]).declared == [None, None] and evidence.take([2, 1]).code[1] == evidence.code[1]
+    classes = ["go", "javascript", "unknown"]
+    p = np.array([[0.1, 0.8, 0.1], [0.9, 0.08, 0.02], [0.2, 0.2, 0.6]])
+    out = evidence.apply(p, classes)
+    assert out[0] == pytest.approx([1.0, 0.0, 0.0])        # the fence tag
+    assert out[1].argmax() == 1                              # the grammars
+    assert out[2] == pytest.approx(p[2])                     # no code
+    with pytest.raises(ValueError, match="3 rows for 2"):
+        evidence.apply(p[:2], classes)
+
+
+def test_a_router_sends_code_its_grammar_rejects_to_the_rival_that_parses_it():
+    # heads trained on a mislabelled style: JavaScript functions under // doc lines labelled go
+    # (the shortcut "// >>> lines mean Go", made certain); the grammars know the code
+    prompts, y = [], []
+    for i in range(16):
+        prompts += [f"// Return the value {i}.\n// >>> value{i}(x)\nfunction value{i}(x) {{\n",
+                    f"/* Return the value {i}.\n>>> value{i}(x) */\nconst value{i} = (x) => {{\n"]
+        y += [("go", "complete"), ("javascript", "complete")]
+    prompts += [f"explain what value {i} means" for i in range(8)]
+    y += [("unknown", "explain")] * 8
+    router = PromptRouter(max_iter=200, tol=1e-3, cascade=False, translate_target=False).fit(prompts, y)
+    language = list(router.classes_[0])
+    js = "// Return the count of items.\n// >>> countItems(x)\nfunction countItems(xs) {\n"
+    go = "// Return the count of items.\n// >>> countItems(x)\nfunc CountItems(xs []int) int {\n"
+    router.label_constraints = False
+    assert language[router.predict_proba([js])[0][0].argmax()] == "go"
+    router.label_constraints = True
+    p_js, p_go = router.predict_proba([js, go])[0]
+    assert language[p_js.argmax()] == "javascript"
+    assert language[p_go.argmax()] == "go"  # Go code parses as Go: nothing to correct

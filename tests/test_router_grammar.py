@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from moe_coder.routing.grammar import (
-    CLEAN_ENOUGH, GRAMMAR_LANGUAGES, GrammarEvidence, feature_names, parse_code,
+    CLEAN_ENOUGH, GRAMMAR_LANGUAGES, GrammarEvidence, _closed, code_errors, code_head, feature_names, parse_code,
 )
 
 JS_COMPLETION = """// Return the number of vowels in the string.
@@ -49,6 +49,41 @@ def test_the_right_grammar_accepts_and_a_lookalike_rejects():
 def test_code_outside_the_twelve_is_accepted_by_none(code):
     shares = {lang: parse_code(code, lang)[0] for lang in GRAMMAR_LANGUAGES}
     assert max(shares.values()) < CLEAN_ENOUGH, shares
+    verdicts = {lang: code_errors(code, lang) for lang in GRAMMAR_LANGUAGES if lang not in ("bash", "sql")}
+    assert all(v is not None and v[0] > 0 for v in verdicts.values()), verdicts
+
+
+def test_code_errors_count_only_the_code_outside_comments():
+    # the doc comment parses in both grammars; the one line of code only in JavaScript's
+    assert code_errors(JS_COMPLETION, "javascript") == (0, False)
+    assert code_errors(JS_COMPLETION, "go")[0] >= 1
+    # C's grammar rejects std::vector<long>; C++'s parses it, with a node of its own
+    assert code_errors(CPP_COMPLETION, "cpp") == (0, True)
+    assert code_errors(CPP_COMPLETION, "c")[0] >= 1
+    # Rust's grammar turns an unclosed body into an error: it is closed before parsing
+    assert code_errors("/// Sum.\nfn total(v: &[i32]) -> i32 {\n    let mut s = 0;\n", "rust") == (0, True)
+    # PHP code with its opening tag
+    assert code_errors("<?php\n// Sum.\nfunction total($xs) {\n", "php")[0] == 0
+    # too little code outside comments to say anything
+    assert code_errors("// a doc comment\n// >>> f(1)\nf(){", "go") is None
+    assert code_errors("", "go") is None and code_errors(b"   \n", "go") is None
+    with pytest.raises(ValueError, match="no grammar for 'kotlin'"):
+        code_errors("fun f() = 1", "kotlin")
+
+
+def test_closed_appends_the_closers_of_open_brackets_only():
+    assert _closed(b"int f(int x) {\n  if (x > (1") == b"int f(int x) {\n  if (x > (1\n))}"
+    # brackets in strings, characters and comments do not count
+    assert _closed(b'f("{[", \'(\') { // }\n /* ] */') == b'f("{[", \'(\') { // }\n /* ] */\n}'
+    assert _closed(b"x = 1;") == b"x = 1;"
+    assert _closed(b"} else {") == b"} else {"  # a stray closer: left as it is
+
+
+def test_code_head_cuts_long_code_at_a_line_end():
+    code = "x = 1\n" * 1000
+    head = code_head(code)
+    assert 0 < len(head) <= 1200 and head.endswith(b"x = 1")
+    assert code_head("x = 1") == b"x = 1"
 
 
 def test_distinctive_nodes_inside_errors_do_not_count():

@@ -4,10 +4,12 @@
 #   builtin-base: the language's expert alone and the routed mixture (the untuned base, with the
 #                 system prompts of the built-in experts);
 #   builtin:      the language's trained expert alone, the all-data generalist and the routed mixture
-#                 (with greedy decoding the routed answer to a task the router sends to that expert is
+#                 (any other mixture, such as a folder of candidate adapters, is run like builtin;
+#                 with greedy decoding the routed answer to a task the router sends to that expert is
 #                 its answer alone, so it is reused, not generated again).
 # HumanEval+ re-scores the HumanEval samples against HumanEval+'s tests (same prompts). Re-running
-# resumes every run. Compare with `moe-coder compare` (see docs/experts.md).
+# resumes every run. Compare with `moe-coder compare` (see docs/experts.md). A mixture given as a folder
+# writes under OUT_DIR/<folder name>.
 #
 #   bash experts/smollm2/evaluate_all.sh [OUT_DIR]    (default runs/eval)
 #
@@ -39,15 +41,16 @@ for bench in $benchmarks; do
     [ "$bench" = mbpp_plus ] && [ -n "${MBPP_LIMIT:-}" ] && limit=(--limit "$MBPP_LIMIT")
     for mixture in $mixtures; do
         systems=(--expert "$expert" --expert routed)
-        [ "$mixture" = builtin ] && systems+=(--expert generalist)
+        [ "$mixture" != builtin-base ] && systems+=(--expert generalist)
         echo "== $mixture on $bench: ${systems[*]} ${limit[*]}"
         "$python" -m moe_coder evaluate --benchmark "$bench" --mixture "$mixture" "${systems[@]}" "${limit[@]}" \
-            --max-new-tokens "$tokens" --exclude "$exclude" --out "$out/$mixture/$bench"
+            --max-new-tokens "$tokens" --exclude "$exclude" --out "$out/$(basename "$mixture")/$bench"
     done
 done
 
 # HumanEval+: the HumanEval samples of every system, scored against HumanEval+'s tests.
 for mixture in $mixtures; do
+    mixture=$(basename "$mixture")
     samples=$out/$mixture/humaneval/samples.jsonl
     [ -f "$samples" ] || continue
     "$python" - "$samples" "$out/$mixture/humaneval_plus" <<'PY'

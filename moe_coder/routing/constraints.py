@@ -21,6 +21,18 @@ confidence, so :func:`apply_label_constraints` enforces it on their probabilitie
   The target part, weighed by ``P(translate)``, is left to the heads: "```go ...``` now in Rust"
   is still a Rust request. :class:`~moe_coder.routing.heads.HeadStack` applies it, since the
   mixture is made there.
+* **Code a grammar rejects is not in that grammar's language, when a close rival's grammar
+  accepts it.** When the most likely language of a prompt's code (for the heads that read it)
+  has a tree-sitter grammar that finds an error in that code, and one of the next
+  :data:`GRAMMAR_CANDIDATES` languages parses all of it (:func:`~moe_coder.routing.grammar.code_errors`),
+  each of those candidates whose grammar finds an error has its probability multiplied by
+  :data:`GRAMMAR_VETO` (:func:`reject_ungrammatical`). Lenient grammars (Bash, SQL) do not count
+  as accepting, and C++ (TypeScript) counts against C (JavaScript) only with a node of its own. ``// >>> f([1, 2])`` doc lines then
+  ``function f(lst){`` share their n-grams with Go's doc comments, but Go's grammar rejects the
+  one line of code and JavaScript's accepts it. Code no grammar of the candidates accepts
+  (pseudo-code, a fragment cut mid-token, Kotlin) is left to the heads. Applied with the fence
+  rule, in :class:`~moe_coder.routing.heads.HeadStack` (it skips rows whose fences declare a
+  language).
 * **A prompt without code is neither a translation nor a completion.** ``translate`` means
   rewriting the code a prompt holds in another language, ``complete`` finishing the code it
   holds. When no turn of the prompt holds code (:func:`holds_code`, which errs towards code),
@@ -36,11 +48,13 @@ completion: all at 0.5-0.95 (docs/router.md).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from moe_coder.routing.cues import FENCE_TAGS, code_outside_prose
+from moe_coder.routing.grammar import GRAMMARS, code_errors, code_head
 from moe_coder.routing.labels import LANGUAGES, UNKNOWN
 
 #: The task of rewriting a prompt's code in another language.
@@ -117,6 +131,91 @@ def declare_language(proba: np.ndarray, classes: Sequence[str], declared: Sequen
             out[i] = 0.0
             out[i, j] = 1.0
     return out
+
+
+#: How many of a row's most likely code languages the grammar rule parses (the first included).
+GRAMMAR_CANDIDATES = 3
+#: The factor a rejected language's probability is multiplied by (see the module docstring).
+GRAMMAR_VETO = 0.05
+#: A rival's smallest probability for its grammar's acceptance to count.
+GRAMMAR_RIVAL_FLOOR = 0.01
+#: Grammars whose acceptance says little: they take lines of words for commands and names, so
+#: they parse fragments of most languages (they are still rejected like any other).
+LENIENT_GRAMMARS = frozenset({"bash", "sql"})
+#: ``{language: the language whose grammar nearly contains it}``: C++'s grammar parses most C,
+#: TypeScript's all JavaScript. Such a rival's acceptance counts against the language only when
+#: its parse holds one of its own distinctive nodes (``std::vector<long>``, a type annotation):
+#: otherwise a quirk of the smaller grammar (GNU C's ``__inline``) would decide.
+CONTAINED_IN = {"c": "cpp", "javascript": "typescript"}
+
+
+def _accepts(rival: str, verdict: tuple[int, bool] | None, rejected: list[str]) -> bool:
+    """Whether a rival's grammar ``verdict`` (:func:`~moe_coder.routing.grammar.code_errors`)
+    counts against the ``rejected`` languages (see :func:`reject_ungrammatical`)."""
+    if verdict is None or verdict[0] or rival in LENIENT_GRAMMARS:
+        return False
+    return verdict[1] or all(CONTAINED_IN.get(lang) != rival for lang in rejected)
+
+
+def reject_ungrammatical(proba: np.ndarray, classes: Sequence[str], codes: Sequence[bytes | None],
+                         candidates: int = GRAMMAR_CANDIDATES, veto: float = GRAMMAR_VETO) -> np.ndarray:
+    """``proba`` (rows over ``classes``, a head that reads the code's language) with the grammar
+    rule of the module docstring applied to each row whose code ``codes[i]`` is given (the head of
+    the code, :func:`~moe_coder.routing.grammar.code_head`; ``None`` or empty to skip the row).
+    Only rows whose most likely language has a grammar are parsed, and its rivals only when that
+    grammar finds an error. Returns a new array."""
+    out = np.array(proba, dtype=np.float64, copy=True)
+    names = [str(c) for c in classes]
+    for i, code in enumerate(codes):
+        if not code:
+            continue
+        order = np.argsort(-out[i], kind="stable")[:candidates]
+        if names[order[0]] not in GRAMMARS:
+            continue
+        first = code_errors(code, names[order[0]])
+        if first is None or not first[0]:  # too little code, or it parses
+            continue
+        verdicts = {int(order[0]): first}
+        for j in order[1:]:
+            if names[j] in GRAMMARS and out[i, j] >= GRAMMAR_RIVAL_FLOOR:
+                verdicts[int(j)] = code_errors(code, names[j])
+        rejected = [j for j, v in verdicts.items() if v is not None and v[0]]
+        if not any(_accepts(names[j], v, [names[k] for k in rejected]) for j, v in verdicts.items()):
+            continue
+        out[i, rejected] *= veto
+        out[i] /= out[i].sum()
+    return out
+
+
+@dataclass(frozen=True)
+class CodeEvidence:
+    """What each text says about its code's language, for the heads that read it: the language
+    its fence tags declare (:func:`declared_language`) and the head of its code for the grammar
+    rule (``b""`` for a declared row, or one without code)."""
+
+    declared: list[str | None]
+    code: list[bytes]
+
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> "CodeEvidence":
+        """The evidence of each text."""
+        declared = [declared_language(t) for t in texts]
+        code = [b"" if d is not None else code_head(code_outside_prose(t)) for t, d in zip(texts, declared)]
+        return cls(declared, code)
+
+    def __len__(self) -> int:
+        return len(self.declared)
+
+    def take(self, rows: Sequence[int] | range) -> "CodeEvidence":
+        """The evidence of the given rows, in that order."""
+        return CodeEvidence([self.declared[i] for i in rows], [self.code[i] for i in rows])
+
+    def apply(self, proba: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+        """Both rules on a head that reads the code's language: the declared rows set, then the
+        grammar rule on the others."""
+        if len(self) != proba.shape[0]:
+            raise ValueError(f"code evidence has {len(self)} rows for {proba.shape[0]}")
+        return reject_ungrammatical(declare_language(proba, classes, self.declared), classes, self.code)
 
 
 def named_language(text: str, cues: Sequence[str]) -> str | None:

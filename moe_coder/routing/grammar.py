@@ -86,10 +86,16 @@ def feature_names(languages: Sequence[str] = GRAMMAR_LANGUAGES) -> list[str]:
             + [f"distinctive:{lang}" for lang in languages] + ["best_clean", "none_clean"])
 
 
+#: Comment node types, per grammar (those a grammar lacks are skipped when the query is built).
+COMMENT_NODES = ("comment", "line_comment", "block_comment")
+#: Non-blank bytes outside comments below which :func:`code_errors` gives no verdict.
+MIN_CODE_BYTES = 12
+
+
 @lru_cache(maxsize=None)
 def _grammar(language: str) -> tuple[Any, Any]:
     """``(parser, query)`` of one language: the query captures errors (``@e``), missing nodes
-    (``@m``) and the language's distinctive nodes (``@d``)."""
+    (``@m``), the language's distinctive nodes (``@d``) and comments (``@c``)."""
     import tree_sitter
 
     module_name, function = GRAMMARS[language]
@@ -100,11 +106,13 @@ def _grammar(language: str) -> tuple[Any, Any]:
                           f"(pip install {module_name.replace('_', '-')})") from exc
     grammar = tree_sitter.Language(getattr(module, function)())
     patterns = ["(ERROR) @e", "(MISSING) @m"] + [f"({node}) @d" for node in DISTINCTIVE[language]]
+    patterns += [f"({node}) @c" for node in COMMENT_NODES if grammar.id_for_node_kind(node, True)]
     return tree_sitter.Parser(grammar), tree_sitter.Query(grammar, "\n".join(patterns))
 
 
-def _head(code: str) -> bytes:
-    """The first :data:`MAX_CODE_BYTES` bytes of ``code``, cut at the last line end inside them."""
+def code_head(code: str) -> bytes:
+    """The first :data:`MAX_CODE_BYTES` bytes of ``code``, cut at the last line end inside them:
+    what is parsed of a prompt's code."""
     data = code.encode("utf-8", "replace")
     if len(data) <= MAX_CODE_BYTES:
         return data
@@ -112,18 +120,15 @@ def _head(code: str) -> bytes:
     return data[: cut if cut > 0 else MAX_CODE_BYTES]
 
 
-def parse_code(code: bytes | str, language: str) -> tuple[float, bool]:
-    """``(clean share, distinctive node seen)`` of ``code`` under ``language``'s grammar.
+_BLANK = np.zeros(256, dtype=bool)
+_BLANK[[9, 10, 11, 12, 13, 32]] = True
 
-    The clean share is the fraction of the code's non-blank bytes outside ``ERROR`` nodes, less
-    :data:`MISSING_BYTES` per ``MISSING`` node that is not at the end (an unclosed block at the
-    end is what every completion prompt has).
-    """
-    if language not in GRAMMARS:
-        raise ValueError(f"no grammar for {language!r}; expected one of {list(GRAMMARS)}")
+
+@lru_cache(maxsize=4096)
+def _parse(data: bytes, language: str) -> tuple[float, bool]:
+    """``(clean share, distinctive node seen)``: see :func:`parse_code`."""
     import tree_sitter
 
-    data = code.encode("utf-8", "replace") if isinstance(code, str) else code
     size = len(data.rstrip())
     if not size:
         return 0.0, False
@@ -135,9 +140,95 @@ def parse_code(code: bytes | str, language: str) -> tuple[float, bool]:
         if stop > end:
             bad += stop - max(start, end)
             end = stop
-    bad += MISSING_BYTES * sum(1 for n in captures.get("m", ()) if n.start_byte < size)
+    missing = MISSING_BYTES * sum(1 for n in captures.get("m", ()) if n.start_byte < size)
     distinctive = any(not any(a <= n.start_byte < b for a, b in errors) for n in captures.get("d", ()))
-    return max(0.0, 1.0 - bad / size), distinctive
+    return max(0.0, 1.0 - (bad + missing) / size), distinctive
+
+
+def parse_code(code: bytes | str, language: str) -> tuple[float, bool]:
+    """``(clean share, distinctive node seen)`` of ``code`` under ``language``'s grammar.
+
+    The clean share is the fraction of the code's non-blank bytes outside ``ERROR`` nodes, less
+    :data:`MISSING_BYTES` per ``MISSING`` node that is not at the end (an unclosed block at the
+    end is what every completion prompt has).
+    """
+    if language not in GRAMMARS:
+        raise ValueError(f"no grammar for {language!r}; expected one of {list(GRAMMARS)}")
+    data = code.encode("utf-8", "replace") if isinstance(code, str) else code
+    return _parse(data, language)
+
+
+_OPENERS = {ord("{"): ord("}"), ord("("): ord(")"), ord("["): ord("]")}
+_CLOSERS = {v: k for k, v in _OPENERS.items()}
+
+
+def _closed(data: bytes) -> bytes:
+    """``data`` with the brackets it leaves open closed at the end, as a completion prompt's
+    body would be; a stray closer ends the scan (the code is then left as it is). String and
+    character literals on one line and ``//`` and ``/* */`` comments are skipped."""
+    stack: list[int] = []
+    i, n = 0, len(data)
+    while i < n:
+        c = data[i]
+        if data.startswith(b"//", i):
+            j = data.find(b"\n", i)
+            i = n if j < 0 else j
+            continue
+        if data.startswith(b"/*", i):
+            j = data.find(b"*/", i + 2)
+            i = n if j < 0 else j + 2
+            continue
+        if c in (34, 39, 96):  # " ' `
+            j = i + 1
+            while j < n and data[j] != c and data[j] != 10:
+                j += 2 if data[j] == 92 else 1
+            if j < n and data[j] == c:
+                i = j + 1
+                continue
+        elif c in _OPENERS:
+            stack.append(_OPENERS[c])
+        elif c in _CLOSERS:
+            if not stack or stack[-1] != c:
+                return data
+            stack.pop()
+        i += 1
+    return data + b"\n" + bytes(reversed(stack)) if stack else data
+
+
+@lru_cache(maxsize=4096)
+def _code_errors(data: bytes, language: str) -> tuple[int, bool] | None:
+    parser, query = _grammar(language)
+    if language == "php":  # the php-only grammar rejects the tags around PHP code
+        data = data.replace(b"<?php", b"     ").replace(b"?>", b"  ")
+    data = _closed(data)
+    import tree_sitter
+
+    captures = tree_sitter.QueryCursor(query).captures(parser.parse(data).root_node)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    code = ~_BLANK[raw]
+    for node in captures.get("c", ()):
+        code[node.start_byte:node.end_byte] = False
+    if int(code.sum()) < MIN_CODE_BYTES:
+        return None
+    errors = captures.get("e", ())
+    distinctive = any(not any(e.start_byte <= n.start_byte < e.end_byte for e in errors) for n in captures.get("d", ()))
+    return len(errors) + len(captures.get("m", ())), distinctive
+
+
+def code_errors(code: bytes | str, language: str) -> tuple[int, bool] | None:
+    """``(errors, distinctive)``: how many ``ERROR`` and ``MISSING`` nodes ``language``'s grammar
+    finds in ``code``, once the brackets ``code`` leaves open are closed at its end (a completion
+    prompt stops inside a body), and whether the parse holds one of the language's
+    :data:`DISTINCTIVE` nodes outside an error; ``None`` when fewer than :data:`MIN_CODE_BYTES`
+    non-blank bytes lie outside comments (doc comments parse in most grammars and tell them apart
+    from nothing).
+
+    ``// >>> f([1])`` lines then ``function f(l){`` has no error for JavaScript and one for Go;
+    the router's grammar constraint (:mod:`moe_coder.routing.constraints`) reads it."""
+    if language not in GRAMMARS:
+        raise ValueError(f"no grammar for {language!r}; expected one of {list(GRAMMARS)}")
+    data = code.encode("utf-8", "replace") if isinstance(code, str) else code
+    return _code_errors(data, language) if data.strip() else None
 
 
 class GrammarEvidence:
@@ -180,7 +271,7 @@ class GrammarEvidence:
             row = np.where(usable, scores[i], -np.inf)
             if not np.isfinite(row).any() or row.max() <= 0:
                 continue
-            code = _head(code_outside_prose(text))
+            code = code_head(code_outside_prose(text))
             if not code.strip():
                 continue
             order = [j for j in np.argsort(-row, kind="stable")[: self.candidates] if np.isfinite(row[j])]

@@ -14,7 +14,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from moe_coder.routing.calibration import scaled_proba
-from moe_coder.routing.constraints import declare_language
+from moe_coder.routing.constraints import CodeEvidence
 
 
 def linear_scores(model: object, X: sparse.csr_matrix) -> np.ndarray:
@@ -82,27 +82,27 @@ class HeadStack:
         return X[:, self.first_column :] if self.first_column else X
 
     def proba(self, X: sparse.csr_matrix, classes: list[np.ndarray],
-              declared: Sequence[str | None] | None = None) -> list[np.ndarray]:
+              evidence: CodeEvidence | None = None) -> list[np.ndarray]:
         """Calibrated probabilities of each head for this stack's columns ``X``, laid out over ``classes``.
 
         With a target head, a prompt's language is the mixture ``P(translate) * P(target) +
         (1 - P(translate)) * P(language of the code)``: the code of a translation names its
-        source, and its prose names the language the answer must be in. ``declared``, one entry
-        per row, is the language the row's fence tags declare for its code
-        (:func:`~moe_coder.routing.constraints.declared_language`, ``None`` where they declare
-        none): the heads of the code's language (language, source_language) are set to it
+        source, and its prose names the language the answer must be in. ``evidence``, one row
+        per row of ``X``, is what each prompt's text says about its code's language (its fence
+        tags, the grammars that parse it: :class:`~moe_coder.routing.constraints.CodeEvidence`):
+        the heads of the code's language (language, source_language) take it into account
         before the mixture.
         """
         probas = [scaled_proba(logits(e, X), t) for e, t in zip(self.estimators, self.temperatures)]
         # a head fitted on prompts lacking a label (a refit without a prompt family) gives it zero
         probas = [spread(p, e.classes_, classes[j]) if j < len(classes) else p
                   for j, (p, e) in enumerate(zip(probas, self.estimators))]
-        if declared is not None:
-            if len(declared) != X.shape[0]:
-                raise ValueError(f"declared has {len(declared)} entries for {X.shape[0]} rows")
+        if evidence is not None:
+            if len(evidence) != X.shape[0]:
+                raise ValueError(f"code evidence has {len(evidence)} rows for {X.shape[0]}")
             for j in CODE_LANGUAGE_HEADS:
                 if j < len(probas) and j < len(classes):
-                    probas[j] = declare_language(probas[j], [str(c) for c in classes[j]], declared)
+                    probas[j] = evidence.apply(probas[j], [str(c) for c in classes[j]])
         if self.target is not None:
             p_target = spread(scaled_proba(logits(self.target, X), self.target_temperature), self.target.classes_, classes[0])
             p_translate = probas[1][:, list(classes[1]).index("translate")][:, None]

@@ -272,7 +272,7 @@ def held_out_style(
     # the router's label constraints: the code language fence tags declare is set inside the heads
     # (HeadStack.proba), the rest after them (route_pooled)
     pairs = [split_conversation(p) for p in validation.prompts]
-    declared = router._declared([last for last, _ in pairs])  # None when the router applies no constraints
+    evidence = router._evidence([last for last, _ in pairs])  # None when the router applies no constraints
     held_out, in_distribution, outputs, before = {}, {}, {}, {}
     target_heads = []
     for stack, first in stacks.items():
@@ -290,7 +290,7 @@ def held_out_style(
         for temperatures, into in ((in_distribution[stack], before), (held_out[stack], outputs)):
             for heads, _, _ in pooled:
                 heads.temperatures = [*temperatures] + [1.0] * (len(heads.temperatures) - 2)
-            into[stack] = [heads.proba(X, classes, None if declared is None else [declared[i] for i in rows])
+            into[stack] = [heads.proba(X, classes, None if evidence is None else evidence.take(rows))
                            for (heads, X, _), (_, _, _, rows) in zip(pooled, folds)]
 
     constraints = None

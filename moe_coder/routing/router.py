@@ -64,7 +64,7 @@ from moe_coder.routing.calibration import fit_temperature
 from moe_coder.routing.cues import CUE_NAMES, cue_matrix, extract_cues
 from moe_coder.routing.encoder import BUILTIN_ENCODER, encode
 from moe_coder.routing.grammar import GRAMMAR_LANGUAGES, GrammarEvidence
-from moe_coder.routing.constraints import apply_label_constraints, constraint_inputs, declared_language
+from moe_coder.routing.constraints import CodeEvidence, apply_label_constraints, constraint_inputs
 from moe_coder.routing.hashing import tfidf_transform
 from moe_coder.routing.heads import HeadStack, logits
 from moe_coder.routing.labels import HEADS, UNKNOWN
@@ -320,7 +320,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         used_full = np.zeros(n, dtype=bool)
         chunks = [range(start, min(start + ROUTE_CHUNK, n)) for start in range(0, n, ROUTE_CHUNK)]
         pending: list[tuple[np.ndarray, sparse.csr_matrix, Any]] = []
-        declared = self._declared(texts)
+        evidence = self._evidence(texts)
         pool = ThreadPoolExecutor(max_workers=1) if len(chunks) > 1 and _usable_cores() > 1 else None
         try:
             for chunk in chunks:
@@ -328,7 +328,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
                 cue_lists.extend(cues)
                 rows = np.arange(chunk.start, chunk.stop)
                 if self.uses_cascade:
-                    fast = self.fast_heads_.proba(F, self.classes_, None if declared is None else declared[chunk.start:chunk.stop])
+                    fast = self.fast_heads_.proba(F, self.classes_, None if evidence is None else evidence.take(chunk))
                     for p, q in zip(probas, fast):
                         p[rows] = q
                     slow = np.flatnonzero(self._fast_confidence(fast) < self.fast_threshold_)
@@ -348,8 +348,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
             for k, (slow_rows, F_slow, _, embedding) in enumerate(pending):
                 E = embeddings[k] if embeddings[k] is not None else embedding.result()
                 X = sparse.hstack([sparse.csr_matrix(E), F_slow], format="csr", dtype=np.float32)
-                slow_declared = None if declared is None else [declared[i] for i in slow_rows]
-                for p, full in zip(probas, self.predict_proba_features(X, slow_declared)):
+                slow_evidence = None if evidence is None else evidence.take(slow_rows)
+                for p, full in zip(probas, self.predict_proba_features(X, slow_evidence)):
                     p[slow_rows] = full
                 used_full[slow_rows] = True
         finally:
@@ -384,19 +384,19 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         """Calibrated class probabilities, one ``(n, n_classes)`` array per head in :attr:`heads_` order."""
         return self.predict_proba_with_cues(prompts)[0]
 
-    def predict_proba_features(self, X: sparse.csr_matrix, declared: Sequence[str | None] | None = None) -> list[np.ndarray]:
-        """The full heads' calibrated probabilities for a :meth:`transform` matrix; ``declared``, the
-        rows' fence-declared code languages (:meth:`_declared`), as :meth:`HeadStack.proba
-        <moe_coder.routing.heads.HeadStack.proba>` takes them."""
-        return self.full_heads_.proba(X, self.classes_, declared)
+    def predict_proba_features(self, X: sparse.csr_matrix, evidence: CodeEvidence | None = None) -> list[np.ndarray]:
+        """The full heads' calibrated probabilities for a :meth:`transform` matrix; ``evidence``, what
+        the rows' texts say about their code's language (:meth:`_evidence`), as :meth:`HeadStack.proba
+        <moe_coder.routing.heads.HeadStack.proba>` takes it."""
+        return self.full_heads_.proba(X, self.classes_, evidence)
 
-    def _declared(self, texts: Sequence[str]) -> list[str | None] | None:
-        """The language each text's fence tags declare for its code
-        (:func:`~moe_coder.routing.constraints.declared_language`) when the router applies its
-        label constraints, else ``None``."""
+    def _evidence(self, texts: Sequence[str]) -> CodeEvidence | None:
+        """What each text says about its code's language, its fence tags and the grammars that parse
+        it (:class:`~moe_coder.routing.constraints.CodeEvidence`), when the router applies its
+        label constraints; else ``None``."""
         if not self.label_constraints:
             return None
-        return [declared_language(t) for t in texts]
+        return CodeEvidence.of(texts)
 
     def predict(self, prompts: Sequence[RoutingInput]) -> np.ndarray:
         return self.labels(self.predict_proba(prompts))
@@ -425,10 +425,10 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         X = self.transform(prompts)
         # the temperatures are fitted afresh: a held-out-style record no longer describes them
         self.held_out_style_ = None
-        declared = self._declared([split_conversation(p)[0] for p in prompts])
-        full = self._calibrate_stack(self.full_heads_, X, y, declared)
+        evidence = self._evidence([split_conversation(p)[0] for p in prompts])
+        full = self._calibrate_stack(self.full_heads_, X, y, evidence)
         if self.fast_heads_ is not None:
-            fast = self._calibrate_stack(self.fast_heads_, X, y, declared)
+            fast = self._calibrate_stack(self.fast_heads_, X, y, evidence)
             self.fast_threshold_ = self._choose_fast_threshold(fast, full, y)
             accept = self._fast_confidence(fast) >= self.fast_threshold_
             logger.info("cascade: fast heads answer %.1f%% of held-out prompts (threshold %.4f)",
@@ -448,16 +448,16 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         X = self.transform(prompts) if features is None else features
         if X.shape[0] != len(y):
             raise ValueError(f"features have {X.shape[0]} rows for {len(y)} prompts")
-        declared = self._declared([split_conversation(p)[0] for p in prompts])
-        full = self.full_heads_.proba(X, self.classes_, declared)
-        fast = self.fast_heads_.proba(self.fast_heads_.columns(X), self.classes_, declared)
+        evidence = self._evidence([split_conversation(p)[0] for p in prompts])
+        full = self.full_heads_.proba(X, self.classes_, evidence)
+        fast = self.fast_heads_.proba(self.fast_heads_.columns(X), self.classes_, evidence)
         self.fast_threshold_ = self._choose_fast_threshold(fast, full, y)
         return self
 
     def _calibrate_stack(self, heads: HeadStack, X: sparse.csr_matrix, y: np.ndarray,
-                         declared: Sequence[str | None] | None = None) -> list[np.ndarray]:
+                         evidence: CodeEvidence | None = None) -> list[np.ndarray]:
         """Fit the temperatures of one set of heads on held-out rows (``X``: full feature rows);
-        return its calibrated probabilities (with ``declared`` code languages, as routing uses them)."""
+        return its calibrated probabilities (with the rows' code ``evidence``, as routing uses it)."""
         X = heads.columns(X)
         translate = y[:, 1].astype(str) == "translate"
         everything = np.ones(len(y), dtype=bool)
@@ -468,7 +468,7 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
         heads.temperatures = temperatures
         if heads.target is not None:
             heads.target_temperature = _temperature(logits(heads.target, X), heads.target.classes_, y[:, 0], translate)
-        return heads.proba(X, self.classes_, declared)
+        return heads.proba(X, self.classes_, evidence)
 
     def _choose_fast_threshold(self, fast: list[np.ndarray], full: list[np.ndarray], y: np.ndarray) -> float:
         """The lowest fast-head confidence above which the cascade loses (almost) no held-out accuracy.
