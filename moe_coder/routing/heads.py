@@ -7,7 +7,6 @@ the columns from :attr:`HeadStack.first_column` on, everything but the sentence 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from scipy import sparse
