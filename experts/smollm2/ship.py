@@ -16,11 +16,14 @@ written atomically, ``mixture.json`` last.
     python experts/smollm2/ship.py --runs runs/experts --data-summary runs/expert-data/summary.json \\
         [--eval runs/eval] [--plot docs/images/expert_training_loss.png]
     python experts/smollm2/ship.py --scores-only --eval runs/eval      # scores into the shipped cards only
+    python experts/smollm2/ship.py --runs runs/short/experts --data-summary runs/short/expert-data/summary.json \\
+        --into runs/mix-short                                         # a candidate mixture, to evaluate first
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -139,9 +142,30 @@ def _score_section(name: str, eval_dir: Path | None) -> list[str]:
             "Reproduce: `bash experts/smollm2/evaluate_all.sh` (see docs/experts.md).", ""]
 
 
-def ship(runs: Path, summary_file: Path, eval_dir: Path | None, names: list[str]) -> dict[str, int]:
+def candidate_mixture(into: Path) -> Path:
+    """A folder to ship into other than the package's: a copy of the built-in mixture (router and
+    adapters included) made when ``into`` holds no mixture yet, so that trained adapters can be
+    measured as a mixture before they replace the shipped ones."""
+    if (into / "mixture.json").exists():
+        return into
+    if into.exists() and any(into.iterdir()):
+        raise FileExistsError(f"{into} is neither empty nor a mixture (no mixture.json): not shipping into it")
+    staged = into.with_name(f".{into.name}.tmp")
+    if staged.exists():
+        shutil.rmtree(staged)
+    shutil.copytree(BUILTIN, staged, ignore=shutil.ignore_patterns("__pycache__"))
+    if into.exists():
+        into.rmdir()
+    staged.replace(into)
+    return into
+
+
+def ship(runs: Path, summary_file: Path, eval_dir: Path | None, names: list[str],
+         into: Path = BUILTIN) -> dict[str, int]:
+    """Write each of ``names``' trained expert from ``runs`` into the mixture folder ``into`` (see
+    the module docstring); returns each adapter's size in bytes."""
     summary = json.loads(summary_file.read_text())
-    mixture_file = BUILTIN / "mixture.json"
+    mixture_file = into / "mixture.json"
     mixture = json.loads(mixture_file.read_text())
     by_name = {e["name"]: e for e in mixture["experts"]}
     sizes = {}
@@ -150,7 +174,7 @@ def ship(runs: Path, summary_file: Path, eval_dir: Path | None, names: list[str]
         if not (source / "expert.json").exists():
             raise FileNotFoundError(f"expert {name!r}: no trained expert at {source} (expert.json missing); "
                                     "run experts/smollm2/train_all.sh first")
-        target = BUILTIN / "experts" / name
+        target = into / "experts" / name
         target.mkdir(parents=True, exist_ok=True)
         weights = load_file(str(source / "adapter_model.safetensors"))
         staged = target / ".adapter_model.safetensors.tmp"
@@ -237,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval", type=Path, default=None, help="evaluate_all.sh's output folder, for the cards' scores")
     parser.add_argument("--plot", type=Path, default=None, help="write the training-loss curves here (PNG)")
     parser.add_argument("--experts", default=",".join(NAMES))
+    parser.add_argument("--into", type=Path, default=None,
+                        help="ship into this mixture folder instead of moe_coder/builtin (a copy of the built-in "
+                             "mixture is made there first): a candidate to evaluate with --mixture DIR")
     parser.add_argument("--scores-only", action="store_true",
                         help="only put --eval's scores into the shipped cards (no training runs needed)")
     args = parser.parse_args(argv)
@@ -246,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--scores-only needs --eval")
         print("scores in the cards of: " + (", ".join(update_scores(args.eval, names)) or "none (no results found)"))
         return 0
-    sizes = ship(args.runs, args.data_summary, args.eval, names)
+    into = BUILTIN if args.into is None else candidate_mixture(args.into)
+    sizes = ship(args.runs, args.data_summary, args.eval, names, into)
     for name, size in sizes.items():
         print(f"{name}: {size / 1e6:.1f} MB")
     print(f"total: {sum(sizes.values()) / 1e6:.1f} MB")
