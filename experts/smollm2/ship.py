@@ -112,12 +112,14 @@ def _pass1(results: dict[str, Any], system: str, clean: bool = True) -> tuple[fl
     return scores["pass@k"].get("pass@1"), scores["n_tasks"]
 
 
-def _score_section(name: str, eval_dir: Path | None) -> list[str]:
+def _score_section(name: str, eval_dir: Path | None, trained: str = "builtin") -> list[str]:
+    """The card's scores: the expert's own runs under ``eval_dir/trained`` beside the untuned
+    base's under ``eval_dir/builtin-base`` (``evaluate_all.sh``'s layout)."""
     if eval_dir is None:
         return []
     rows = []
     for bench, label in LABELS.items():
-        for folder, system in ((eval_dir / "builtin" / bench, f"expert:{name}"),):
+        for folder, system in ((eval_dir / trained / bench, f"expert:{name}"),):
             results_file = folder / "results.json"
             if bench == "humaneval_plus":
                 results_file = folder / system.replace(":", "-") / "results.json"
@@ -161,7 +163,7 @@ def candidate_mixture(into: Path) -> Path:
 
 
 def ship(runs: Path, summary_file: Path, eval_dir: Path | None, names: list[str],
-         into: Path = BUILTIN) -> dict[str, int]:
+         into: Path = BUILTIN, trained: str = "builtin") -> dict[str, int]:
     """Write each of ``names``' trained expert from ``runs`` into the mixture folder ``into`` (see
     the module docstring); returns each adapter's size in bytes."""
     summary = json.loads(summary_file.read_text())
@@ -194,7 +196,7 @@ def ship(runs: Path, summary_file: Path, eval_dir: Path | None, names: list[str]
         spec = ExpertSpec.from_json_file(target / "expert.json")
         card = model_card(spec, training, metrics).rstrip("\n").split("\n")
         use = card.index("## Use")
-        extra = [*_data_section(name, summary), *_score_section(name, eval_dir),
+        extra = [*_data_section(name, summary), *_score_section(name, eval_dir, trained),
                  "Adapter weights are stored in bfloat16 (trained in float32 master weights with bf16 autocast).", ""]
         write_text_atomic(target / "README.md", "\n".join(card[:use] + extra + card[use:]) + "\n")
         mixed = by_name[name]
@@ -209,7 +211,7 @@ def ship(runs: Path, summary_file: Path, eval_dir: Path | None, names: list[str]
     return sizes
 
 
-def update_scores(eval_dir: Path, names: list[str]) -> list[str]:
+def update_scores(eval_dir: Path, names: list[str], trained: str = "builtin") -> list[str]:
     """Put (or replace) the execution scores in the shipped cards, from ``eval_dir``, without the training runs.
 
     Returns the names whose card has scores now.
@@ -219,7 +221,7 @@ def update_scores(eval_dir: Path, names: list[str]) -> list[str]:
         card_file = BUILTIN / "experts" / name / "README.md"
         if not card_file.exists():
             raise FileNotFoundError(f"expert {name!r}: no shipped model card at {card_file}")
-        section = _score_section(name, eval_dir)
+        section = _score_section(name, eval_dir, trained)
         if not section:
             continue
         lines = card_file.read_text().rstrip("\n").split("\n")
@@ -259,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=Path("runs/experts"))
     parser.add_argument("--data-summary", type=Path, default=Path("runs/expert-data/summary.json"))
     parser.add_argument("--eval", type=Path, default=None, help="evaluate_all.sh's output folder, for the cards' scores")
+    parser.add_argument("--eval-mixture", default="builtin",
+                        help="the folder under --eval holding the trained experts' runs (evaluate_all.sh names it "
+                             "after the mixture: builtin, or a candidate folder's name)")
     parser.add_argument("--plot", type=Path, default=None, help="write the training-loss curves here (PNG)")
     parser.add_argument("--experts", default=",".join(NAMES))
     parser.add_argument("--into", type=Path, default=None,
@@ -271,10 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.scores_only:
         if args.eval is None:
             parser.error("--scores-only needs --eval")
-        print("scores in the cards of: " + (", ".join(update_scores(args.eval, names)) or "none (no results found)"))
+        print("scores in the cards of: " + (", ".join(update_scores(args.eval, names, args.eval_mixture)) or "none (no results found)"))
         return 0
     into = BUILTIN if args.into is None else candidate_mixture(args.into)
-    sizes = ship(args.runs, args.data_summary, args.eval, names, into)
+    sizes = ship(args.runs, args.data_summary, args.eval, names, into, args.eval_mixture)
     for name, size in sizes.items():
         print(f"{name}: {size / 1e6:.1f} MB")
     print(f"total: {sum(sizes.values()) / 1e6:.1f} MB")
