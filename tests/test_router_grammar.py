@@ -139,3 +139,17 @@ def test_features_of_a_text_do_not_depend_on_its_batch():
 def test_features_refuse_scores_of_the_wrong_shape():
     with pytest.raises(ValueError, match="scores must have shape"):
         GrammarEvidence().features(["x = 1"], np.zeros((1, 3)), list(GRAMMAR_LANGUAGES))
+
+
+def test_threads_parsing_at_once_get_the_answers_one_thread_gets():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from moe_coder.routing.grammar import _code_errors
+
+    jobs = [(f"{code}// {i}\n", lang) for i in range(40) for code in (JS_COMPLETION, CPP_COMPLETION, KOTLIN)
+            for lang in ("javascript", "go", "cpp", "c")]
+    alone = [code_errors(code, lang) for code, lang in jobs]
+    _code_errors.cache_clear()  # parse again, four threads at once
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda job: code_errors(job[0], job[1]), jobs))
+    assert together == alone

@@ -31,6 +31,7 @@ its other features (:mod:`moe_coder.routing.router`).
 from __future__ import annotations
 
 import importlib
+import threading
 from functools import lru_cache
 from typing import Any, Sequence
 
@@ -92,9 +93,25 @@ COMMENT_NODES = ("comment", "line_comment", "block_comment")
 MIN_CODE_BYTES = 12
 
 
+_THREAD = threading.local()
+
+
+def _parser(language: str) -> Any:
+    """This thread's parser for ``language`` (a tree-sitter parser holds parsing state: threads
+    that route at once, as a server's may, each get their own)."""
+    parsers = getattr(_THREAD, "parsers", None)
+    if parsers is None:
+        parsers = _THREAD.parsers = {}
+    if language not in parsers:
+        import tree_sitter
+
+        parsers[language] = tree_sitter.Parser(_grammar(language)[0])
+    return parsers[language]
+
+
 @lru_cache(maxsize=None)
 def _grammar(language: str) -> tuple[Any, Any]:
-    """``(parser, query)`` of one language: the query captures errors (``@e``), missing nodes
+    """``(language, query)`` of one grammar: the query captures errors (``@e``), missing nodes
     (``@m``), the language's distinctive nodes (``@d``) and comments (``@c``)."""
     import tree_sitter
 
@@ -107,7 +124,7 @@ def _grammar(language: str) -> tuple[Any, Any]:
     grammar = tree_sitter.Language(getattr(module, function)())
     patterns = ["(ERROR) @e", "(MISSING) @m"] + [f"({node}) @d" for node in DISTINCTIVE[language]]
     patterns += [f"({node}) @c" for node in COMMENT_NODES if grammar.id_for_node_kind(node, True)]
-    return tree_sitter.Parser(grammar), tree_sitter.Query(grammar, "\n".join(patterns))
+    return grammar, tree_sitter.Query(grammar, "\n".join(patterns))
 
 
 def code_head(code: str) -> bytes:
@@ -132,7 +149,7 @@ def _parse(data: bytes, language: str) -> tuple[float, bool]:
     size = len(data.rstrip())
     if not size:
         return 0.0, False
-    parser, query = _grammar(language)
+    parser, query = _parser(language), _grammar(language)[1]
     captures = tree_sitter.QueryCursor(query).captures(parser.parse(data).root_node)
     errors = sorted((n.start_byte, n.end_byte) for n in captures.get("e", ()))
     bad, end = 0, -1
@@ -197,7 +214,7 @@ def _closed(data: bytes) -> bytes:
 
 @lru_cache(maxsize=4096)
 def _code_errors(data: bytes, language: str) -> tuple[int, bool] | None:
-    parser, query = _grammar(language)
+    parser, query = _parser(language), _grammar(language)[1]
     if language == "php":  # the php-only grammar rejects the tags around PHP code
         data = data.replace(b"<?php", b"     ").replace(b"?>", b"  ")
     data = _closed(data)
