@@ -87,7 +87,9 @@ def _data_section(name: str, summary: dict[str, Any]) -> list[str]:
     lines = ["## Data and attributions", "",
              f"{entry['rows_after']:,} instruction-answer rows after decontamination ({entry['removed']} removed of "
              f"{entry['rows_before']:,}), built by `experts/build_expert_data.py` (at most {summary['max_per_source']} "
-             "rows per source and language, seed " f"{summary['seed']}). Sources:", ""]
+             "rows per source and language, seed " f"{summary['seed']}"
+             + (f"; answers longer than {summary['max_response_chars']:,} characters left out"
+                if summary.get("max_response_chars") else "") + "). Sources:", ""]
     for source, counts in sorted(entry["by_source"].items()):
         origin = SOURCES.get(source, source)
         lines.append(f"- {origin}: {counts['after']:,} rows")
