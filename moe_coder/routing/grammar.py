@@ -31,6 +31,7 @@ its other features (:mod:`moe_coder.routing.router`).
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 from functools import lru_cache
 from typing import Any, Sequence
@@ -175,41 +176,29 @@ def parse_code(code: bytes | str, language: str) -> tuple[float, bool]:
     return _parse(data, language)
 
 
-_OPENERS = {ord("{"): ord("}"), ord("("): ord(")"), ord("["): ord("]")}
-_CLOSERS = {v: k for k, v in _OPENERS.items()}
+_CLOSER_OF = {b"{": b"}", b"(": b")", b"[": b"]"}
+#: What the bracket count skips (comments, one-line string and character literals) and, in its
+#: group, the brackets it counts.
+_BRACKETS = re.compile(rb"//[^\n]*|/\*.*?(?:\*/|\Z)|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'"
+                       rb"|`(?:\\.|[^`\\\n])*`|([{}()\[\]])", re.S)
 
 
 def _closed(data: bytes) -> bytes:
     """``data`` with the brackets it leaves open closed at the end, as a completion prompt's
     body would be; a stray closer ends the scan (the code is then left as it is). String and
     character literals on one line and ``//`` and ``/* */`` comments are skipped."""
-    stack: list[int] = []
-    i, n = 0, len(data)
-    while i < n:
-        c = data[i]
-        if data.startswith(b"//", i):
-            j = data.find(b"\n", i)
-            i = n if j < 0 else j
+    stack: list[bytes] = []
+    for m in _BRACKETS.finditer(data):
+        bracket = m.group(1)
+        if bracket is None:
             continue
-        if data.startswith(b"/*", i):
-            j = data.find(b"*/", i + 2)
-            i = n if j < 0 else j + 2
-            continue
-        if c in (34, 39, 96):  # " ' `
-            j = i + 1
-            while j < n and data[j] != c and data[j] != 10:
-                j += 2 if data[j] == 92 else 1
-            if j < n and data[j] == c:
-                i = j + 1
-                continue
-        elif c in _OPENERS:
-            stack.append(_OPENERS[c])
-        elif c in _CLOSERS:
-            if not stack or stack[-1] != c:
-                return data
+        if bracket in _CLOSER_OF:
+            stack.append(_CLOSER_OF[bracket])
+        elif not stack or stack[-1] != bracket:
+            return data
+        else:
             stack.pop()
-        i += 1
-    return data + b"\n" + bytes(reversed(stack)) if stack else data
+    return data + b"\n" + b"".join(reversed(stack)) if stack else data
 
 
 @lru_cache(maxsize=4096)
