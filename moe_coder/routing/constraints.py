@@ -1,8 +1,11 @@
-"""What the labels' own definitions rule out, applied after the router's heads.
+"""What the labels' own definitions rule out, applied to the router's heads.
 
-Two labels are defined by what a prompt holds, and the heads can only learn that definition from
-the request styles they are trained on. On a style they never saw they can break it with
-confidence, so :func:`apply_label_constraints` enforces it on their probabilities:
+Some labels are defined by what a prompt holds (the language its code is in, whether it holds
+code at all), and the heads can only learn those definitions from the request styles they are
+trained on. On a style they never saw they can break them with confidence, so these rules
+enforce them on the heads' probabilities: the two about the code's language inside the heads
+(:class:`CodeEvidence`, applied by :class:`~moe_coder.routing.heads.HeadStack`), the other two
+after them (:func:`apply_label_constraints`):
 
 * **A named language is not** ``unknown``. ``unknown`` is the label of prompts that name or show
   none of the router's languages: junk, greetings, language-free requests ("compute the median
