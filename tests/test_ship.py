@@ -41,3 +41,68 @@ def test_a_candidate_mixture_refuses_a_folder_that_holds_something_else(tmp_path
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
     (tmp_path / "empty").mkdir()
     assert (ship.candidate_mixture(tmp_path / "empty") / "mixture.json").is_file()
+
+
+def test_shipped_decontamination_reports_name_files_not_paths_and_say_which_set(tmp_path):
+    ship = _ship_module()
+    data = tmp_path / "expert-data"
+    data.mkdir()
+    report = {
+        "method": "openai50", "seed": 0, "counts": {"records": 3, "kept": 2, "removed": 1},
+        "output": {"path": str(data / "python.jsonl"), "sha256": "abc", "records": 2},
+        "contaminated_ids_file": str(data / "python.report.contaminated.json"),
+        "train_files": [{"path": str(data / "raw" / "python.jsonl"), "records": 3}],
+        "contaminated": [{"benchmark": "mbpp_plus", "id": "Mbpp/6",
+                          "matches": [{"file": str(data / "raw" / "python.jsonl"), "line": 2, "substrings": ["x" * 50]}]}],
+        "removed": [{"file": str(data / "raw" / "python.jsonl"), "line": 2,
+                     "matches": [{"benchmark": "mbpp_plus", "id": "Mbpp/6", "substrings": ["x" * 50]}]}],
+        "substrings": {"mbpp_plus": {"Mbpp/6": ["x" * 50] * 3}},
+    }
+    ids = {"ids": ["Mbpp/6"], "benchmark_ids": {"mbpp_plus": ["Mbpp/6"]}, "method": "openai50"}
+    (data / "python.report.json").write_text(json.dumps(report))
+    (data / "python.report.contaminated.json").write_text(json.dumps(ids))
+    target = tmp_path / "experts" / "python"
+    target.mkdir(parents=True)
+    (target / "training.json").write_text(json.dumps({"data": {"sha256": ["abc"]}}))
+
+    ship.ship_reports(data, "python", target)
+    shipped = json.loads((target / ship.DECONTAMINATION_REPORT).read_text())
+    assert "substrings" not in shipped and str(tmp_path) not in json.dumps(shipped)
+    assert shipped["output"]["path"] == "python.jsonl"
+    assert shipped["contaminated"][0]["matches"][0]["file"] == "python.jsonl"
+    assert shipped["removed"][0]["matches"][0] == report["removed"][0]["matches"][0]
+    assert shipped["same_set_as_training"] is True and "note" not in shipped
+    assert json.loads((target / ship.DECONTAMINATION_IDS).read_text()) == ids
+
+    # the ids file is what evaluate --exclude reads
+    from moe_coder.evaluation.harness import read_exclusions
+    assert set(read_exclusions(target / ship.DECONTAMINATION_IDS, "mbpp_plus")) == {"Mbpp/6"}
+
+    # a report of another build than the adapter's says so
+    (target / "training.json").write_text(json.dumps({"data": {"sha256": ["other"]}}))
+    ship.ship_reports(data, "python", target)
+    shipped = json.loads((target / ship.DECONTAMINATION_REPORT).read_text())
+    assert shipped["same_set_as_training"] is False and "differs" in shipped["note"]
+
+    # a missing report is named, and nothing is written
+    with pytest.raises(FileNotFoundError, match="'web'.*web.report.json"):
+        ship.ship_reports(data, "web", tmp_path / "experts" / "web")
+
+
+def test_every_shipped_expert_carries_its_decontamination_report():
+    from moe_coder.evaluation.harness import read_exclusions
+
+    mixture = json.loads((ROOT / "moe_coder" / "builtin" / "mixture.json").read_text())
+    ship = _ship_module()
+    for expert in mixture["experts"]:
+        if not expert.get("adapter"):
+            continue
+        folder = ROOT / "moe_coder" / "builtin" / expert["adapter"]
+        report = json.loads((folder / ship.DECONTAMINATION_REPORT).read_text())
+        assert report["method"] == "openai50" and "substrings" not in report
+        matched = {b["name"]: b["contaminated"] for b in report["eval_sets"]}
+        card = (folder / "README.md").read_text()
+        # the card's summary and the shipped report agree on every benchmark's matched tasks
+        for bench, n in matched.items():
+            assert f"{bench} {n}" in card, (expert["name"], bench)
+        assert len(read_exclusions(folder / ship.DECONTAMINATION_IDS, "mbpp_plus")) == matched["mbpp_plus"]

@@ -15,12 +15,15 @@
 #
 # Environment: LIMIT=N keeps the first N tasks of each HumanEval-X language (default: all 164);
 # MBPP_LIMIT=N likewise for MBPP+; BENCHMARKS and MIXTURES override the lists; EXCLUDE names the contaminated-ids file of the training data
-# (default runs/expert-data/generalist.report.contaminated.json: the generalist's data is the union).
+# (default runs/expert-data/generalist.report.contaminated.json: the generalist's data is the union; the shipped
+# generalist's decontamination.contaminated.json where that build is absent).
 set -euo pipefail
 out=${1:-runs/eval}
 python=${PYTHON:-python}
 benchmarks=${BENCHMARKS:-humaneval humaneval_x_cpp humaneval_x_java humaneval_x_js humaneval_x_go humaneval_x_rust mbpp_plus}
 exclude=${EXCLUDE:-runs/expert-data/generalist.report.contaminated.json}
+# without a local build of the training sets, the ids the shipped generalist's report lists (the union's)
+[ -n "${EXCLUDE:-}" ] || [ -f "$exclude" ] || exclude=moe_coder/builtin/experts/generalist/decontamination.contaminated.json
 tokens=${MAX_NEW_TOKENS:-384}
 mixtures=${MIXTURES:-builtin-base builtin}
 

@@ -6,6 +6,11 @@ For each expert trained by ``train_all.sh`` (``RUNS/NAME``) this writes ``moe_co
   output; every shipped adapter together must stay within 40 MB), ``adapter_config.json``;
 - ``expert.json`` (the trained entry: base, prompt format, system prompt), ``training.json`` (recipe
   and data by name and SHA-256, no local paths), ``metrics.json`` (losses, tokens/s);
+- ``decontamination.json``: the decontamination report of the expert's training set (counts, every
+  evaluation set, every matched benchmark task with the training rows that matched it; without the
+  sampled substrings, which the seed regenerates, and without local paths), and
+  ``decontamination.contaminated.json``, the matched task ids, which ``moe-coder evaluate --exclude``
+  reads for clean scores;
 - ``README.md``: the model card, with the data's sources and the attributions their licences ask
   for, the decontamination summary and, given ``--eval``, the expert's execution scores.
 
@@ -16,6 +21,7 @@ written atomically, ``mixture.json`` last.
     python experts/smollm2/ship.py --runs runs/experts --data-summary runs/expert-data/summary.json \\
         [--eval runs/eval] [--plot docs/images/expert_training_loss.png]
     python experts/smollm2/ship.py --scores-only --eval runs/eval      # scores into the shipped cards only
+    python experts/smollm2/ship.py --reports-only --data-summary runs/expert-data/summary.json  # reports only
     python experts/smollm2/ship.py --runs runs/short/experts --data-summary runs/short/expert-data/summary.json \\
         --into runs/mix-short                                         # a candidate mixture, to evaluate first
 """
@@ -38,6 +44,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILTIN = ROOT / "moe_coder" / "builtin"
 NAMES = ("generalist", "python", "systems", "java_csharp", "web", "shell_sql")
 BASE_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+#: The decontamination report and matched task ids each shipped expert carries.
+DECONTAMINATION_REPORT = "decontamination.json"
+DECONTAMINATION_IDS = "decontamination.contaminated.json"
 
 #: Where each source of the training data comes from and what its licence asks of a model trained on it.
 SOURCES = {
@@ -82,6 +91,57 @@ def _strip_paths(training: dict[str, Any]) -> dict[str, Any]:
     return {**training, "data": data, "recipe": recipe}
 
 
+def shipped_report(report: dict[str, Any]) -> dict[str, Any]:
+    """A decontamination report as it ships beside an adapter: no sampled substrings (the report's
+    seed and parameters regenerate them) and files by name, not by local path."""
+    def name(path: Any) -> Any:
+        return Path(path).name if isinstance(path, str) else path
+
+    out = {k: v for k, v in report.items() if k != "substrings"}
+    if isinstance(out.get("output"), dict):
+        out["output"] = {**out["output"], "path": name(out["output"].get("path"))}
+    if "contaminated_ids_file" in out:
+        out["contaminated_ids_file"] = DECONTAMINATION_IDS
+    out["train_files"] = [{**f, "path": name(f.get("path"))} for f in out.get("train_files", [])]
+    for key in ("contaminated", "removed"):
+        rows = []
+        for row in out.get(key, []):
+            row = dict(row)
+            if "file" in row:
+                row["file"] = name(row["file"])
+            if isinstance(row.get("matches"), list):
+                row["matches"] = [{**m, "file": name(m["file"])} if "file" in m else m for m in row["matches"]]
+            rows.append(row)
+        out[key] = rows
+    return out
+
+
+def ship_reports(data_dir: Path, name: str, target: Path) -> None:
+    """Write ``name``'s decontamination report and matched ids from ``data_dir`` (the folder of
+    ``build_expert_data.py``'s output) into the expert folder ``target``."""
+    report_file = data_dir / f"{name}.report.json"
+    ids_file = data_dir / f"{name}.report.contaminated.json"
+    for path in (report_file, ids_file):
+        if not path.is_file():
+            raise FileNotFoundError(f"expert {name!r}: no decontamination report at {path}; "
+                                    "run experts/build_expert_data.py first")
+    report = shipped_report(json.loads(report_file.read_text()))
+    training_file = target / "training.json"
+    if training_file.is_file():  # say whether this report is of the very set the adapter was trained on
+        trained = json.loads(training_file.read_text())["data"].get("sha256") or []
+        built = (report.get("output") or {}).get("sha256")
+        report["training_set_sha256"] = trained
+        report["same_set_as_training"] = built in trained
+        if built not in trained:
+            report["note"] = ("this report is of a rebuilt training set whose SHA-256 differs from the set the "
+                              "adapter was trained on (build_expert_data.py labels GPTeacher rows with the "
+                              "built-in router, and the router has changed since); its benchmark matches are "
+                              "those of the rebuilt set")
+    write_text_atomic(target / DECONTAMINATION_IDS, ids_file.read_text())
+    write_text_atomic(target / DECONTAMINATION_REPORT,
+                      json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+
+
 def _data_section(name: str, summary: dict[str, Any]) -> list[str]:
     entry = summary["experts"][name]
     lines = ["## Data and attributions", "",
@@ -102,7 +162,9 @@ def _data_section(name: str, summary: dict[str, Any]) -> list[str]:
     contaminated = ", ".join(f"{bench} {n}" for bench, n in entry["contaminated_tasks"].items())
     lines += ["", "Decontaminated with `moe-coder decontaminate` (OpenAI's 50-character substring method) against "
               f"HumanEval, HumanEval+, MBPP+, HumanEval-X and MBPP's test split; benchmark tasks matched by a "
-              f"training row: {contaminated}. Those tasks are left out of the clean scores.", ""]
+              f"training row: {contaminated}. Those tasks are left out of the clean scores. The report is "
+              f"`{DECONTAMINATION_REPORT}` in this folder; `moe-coder evaluate --exclude {DECONTAMINATION_IDS}` "
+              "scores a benchmark's clean subset.", ""]
     return lines
 
 
@@ -193,6 +255,7 @@ def ship(runs: Path, summary_file: Path, eval_dir: Path | None, names: list[str]
         write_text_atomic(target / "training.json", json.dumps(training, indent=2, ensure_ascii=False) + "\n")
         write_text_atomic(target / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         write_text_atomic(target / "expert.json", json.dumps(entry, indent=2, ensure_ascii=False) + "\n")
+        ship_reports(summary_file.parent, name, target)
         from moe_coder.config import ExpertSpec
 
         spec = ExpertSpec.from_json_file(target / "expert.json")
@@ -271,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--into", type=Path, default=None,
                         help="ship into this mixture folder instead of moe_coder/builtin (a copy of the built-in "
                              "mixture is made there first): a candidate to evaluate with --mixture DIR")
+    parser.add_argument("--reports-only", action="store_true",
+                        help="only write the decontamination reports of --data-summary's folder into the shipped "
+                             "experts (no training runs needed)")
     parser.add_argument("--scores-only", action="store_true",
                         help="only put --eval's scores into the shipped cards (no training runs needed)")
     args = parser.parse_args(argv)
@@ -281,6 +347,14 @@ def main(argv: list[str] | None = None) -> int:
         print("scores in the cards of: " + (", ".join(update_scores(args.eval, names, args.eval_mixture)) or "none (no results found)"))
         return 0
     into = BUILTIN if args.into is None else candidate_mixture(args.into)
+    if args.reports_only:
+        for name in names:
+            target = into / "experts" / name
+            if not (target / "expert.json").is_file():
+                raise FileNotFoundError(f"expert {name!r}: no shipped expert at {target}")
+            ship_reports(args.data_summary.parent, name, target)
+        print(f"decontamination reports in: {', '.join(names)}")
+        return 0
     sizes = ship(args.runs, args.data_summary, args.eval, names, into, args.eval_mixture)
     for name, size in sizes.items():
         print(f"{name}: {size / 1e6:.1f} MB")
