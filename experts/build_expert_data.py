@@ -8,7 +8,11 @@ for origin and licence of each file):
   block of its language, the way the experts are asked to answer;
 * ``instruct/gpteacher-codegen-instruct.json``: GPTeacher's code instructions. They carry no
   language label, so the built-in router labels each (instruction, input and answer read
-  together); rows it abstains on go to the generalist's set only;
+  together); rows it abstains on go to the generalist's set only. The labels the shipped experts
+  were built with are pinned in ``experts/gpteacher_labels.json`` (keyed by a hash of each row),
+  so a rebuild gives the same sets byte for byte whatever the router has become since; rows the
+  file does not hold are labelled by the router of this checkout (``--gpteacher-labels none``
+  labels every row that way, ``--write-gpteacher-labels FILE`` writes the labels used);
 * ``mbpp/mbpp.jsonl``: MBPP's few-shot (task 1-10), validation (511-600) and train (601-974)
   splits, never its test split (11-510).
 
@@ -31,6 +35,7 @@ Every file is written atomically, and the build is deterministic for a given ``-
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import random
@@ -54,6 +59,25 @@ BENCHMARKS = ("humaneval", "humaneval_plus", "mbpp_plus", "humaneval_x")
 MBPP_TEST = range(11, 511)
 MBPP_TEST_SET = "mbpp_test"
 GENERALIST = "generalist"
+#: The GPTeacher labels the shipped experts' sets were built with (see the module docstring).
+GPTEACHER_LABELS = Path(__file__).resolve().parent / "gpteacher_labels.json"
+
+
+def gpteacher_key(record: dict) -> str:
+    """A row's key in a labels file: the first 16 hex digits of the SHA-256 of its instruction,
+    input and answer."""
+    text = json.dumps([record.get("instruction"), record.get("input") or "", record.get("response")],
+                      ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def read_gpteacher_labels(path: Path) -> dict[str, str | None]:
+    """The ``{key: language or null}`` map of a labels file (see :func:`gpteacher_key`)."""
+    data = read_json(path, "GPTeacher labels file")
+    labels = data.get("labels") if isinstance(data, dict) else None
+    if not isinstance(labels, dict) or not all(v is None or isinstance(v, str) for v in labels.values()):
+        raise ValueError(f"{path}: expected {{\"labels\": {{key: language or null}}}}")
+    return labels
 
 
 def fenced(code: str, language: str) -> str:
@@ -84,25 +108,45 @@ def mbpp_rows(path: Path) -> Iterator[dict]:
                "origin": where}
 
 
-def gpteacher_rows(path: Path, router_batch: int = 256) -> Iterator[dict]:
-    """GPTeacher rows, labelled by the built-in router (``None`` where it abstains)."""
-    from moe_coder import MoECoder
+def label_gpteacher(records: list[dict], pinned: dict[str, str | None] | None = None,
+                    router_batch: int = 256) -> tuple[list[str | None], int]:
+    """Each record's language (``None`` where the router abstains or says ``unknown``): the pinned
+    label where ``pinned`` holds the record's key, the built-in router's otherwise. Returns the
+    labels and how many the router gave."""
+    keys = [gpteacher_key(r) for r in records]
+    labels: list[str | None] = [pinned.get(k) if pinned else None for k in keys]
+    todo = [i for i, k in enumerate(keys) if not pinned or k not in pinned]
+    if todo:
+        from moe_coder import MoECoder
 
+        coder = MoECoder.from_pretrained("builtin")
+        texts = [f"{records[i]['instruction']}\n\n{records[i].get('input') or ''}\n\n{records[i]['response']}"[:4000]
+                 for i in todo]
+        decisions = [d for start in range(0, len(texts), router_batch)
+                     for d in coder.route_batch(texts[start : start + router_batch])]
+        for i, decision in zip(todo, decisions):
+            labels[i] = None if decision.abstained or decision.language == "unknown" else decision.language
+    return labels, len(todo)
+
+
+def gpteacher_rows(path: Path, router_batch: int = 256, pinned: dict[str, str | None] | None = None,
+                   used: dict | None = None) -> Iterator[dict]:
+    """GPTeacher rows, labelled as :func:`label_gpteacher` says. ``used``, when given, receives the
+    labels used (``{"labels": {key: language}}``) and how many the router gave (``"routed"``)."""
     records = read_json(path, "GPTeacher file")
     if not isinstance(records, list):
         raise ValueError(f"{path}: expected a JSON list of {{instruction, input, response}} objects")
     for i, record in enumerate(records):
         if not isinstance(record, dict) or not {"instruction", "response"} <= record.keys():
             raise ValueError(f"{path}: item {i} lacks 'instruction' or 'response'")
-    coder = MoECoder.from_pretrained("builtin")
-    texts = [f"{r['instruction']}\n\n{r.get('input') or ''}\n\n{r['response']}"[:4000] for r in records]
-    decisions = [d for start in range(0, len(texts), router_batch)
-                 for d in coder.route_batch(texts[start : start + router_batch])]
-    for i, (record, decision) in enumerate(zip(records, decisions)):
+    labels, routed = label_gpteacher(records, pinned, router_batch)
+    if used is not None:
+        used["labels"] = {gpteacher_key(r): lang for r, lang in zip(records, labels)}
+        used["routed"] = routed
+    for i, (record, language) in enumerate(zip(records, labels)):
         instruction = str(record["instruction"])
         if record.get("input"):
             instruction = f"{instruction}\n\n{record['input']}"
-        language = None if decision.abstained or decision.language == "unknown" else decision.language
         response = str(record["response"])
         if language and "```" not in response:
             response = fenced(response, language)
@@ -128,7 +172,8 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> int:
 
 
 def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source: int = 2000,
-          max_response_chars: int | None = None) -> dict:
+          max_response_chars: int | None = None, gpteacher_labels: Path | None = GPTEACHER_LABELS,
+          write_gpteacher_labels: Path | None = None) -> dict:
     """Write every expert's raw and clean set into ``out``; returns the summary (also ``summary.json``).
 
     ``max_per_source`` caps the rows one source gives in one language (a random sample): without
@@ -136,7 +181,9 @@ def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source
     ``max_response_chars``, when set, leaves out rows whose answer is longer (before the per-source
     cap counts them): a row is a prompt-sized task, and without it the long files of the algorithm
     collections (TheAlgorithms' Python, with its doctest docstrings) are most of the tokens a
-    budget of steps trains on, although they are a minority of the rows."""
+    budget of steps trains on, although they are a minority of the rows. ``gpteacher_labels`` pins
+    GPTeacher rows' labels (``None``: the router labels every row); ``write_gpteacher_labels``
+    writes the labels used there."""
     if max_per_source < 1:
         raise ValueError(f"--max-per-source must be at least 1, got {max_per_source}")
     if max_response_chars is not None and max_response_chars < 1:
@@ -146,8 +193,15 @@ def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source
             raise FileNotFoundError(f"data source not found: {needed} (pass the folder laid out as shared/data with --data)")
     config = MixtureConfig.from_json_file(builtin_dir() / "mixture.json")
     groups = {e.name: set(e.languages) for e in config.experts if e.name != config.generalist}
-    rows = [*code_rows(data / "code"), *gpteacher_rows(data / "instruct" / "gpteacher-codegen-instruct.json"),
+    pinned = read_gpteacher_labels(gpteacher_labels) if gpteacher_labels is not None else None
+    used: dict = {}
+    rows = [*code_rows(data / "code"),
+            *gpteacher_rows(data / "instruct" / "gpteacher-codegen-instruct.json", pinned=pinned, used=used),
             *mbpp_rows(data / "mbpp" / "mbpp.jsonl")]
+    if write_gpteacher_labels is not None:
+        write_text_atomic(write_gpteacher_labels, json.dumps(
+            {"about": "GPTeacher Codegen rows' languages (null: generalist only), keyed by "
+                      "build_expert_data.gpteacher_key", "labels": used["labels"]}, indent=0, sort_keys=True) + "\n")
     random.Random(seed).shuffle(rows)
     too_long: Counter = Counter()
     if max_response_chars is not None:
@@ -165,7 +219,11 @@ def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source
                 sets[name].append(row)
     against = eval_sets()
     summary: dict = {"seed": seed, "max_per_source": max_per_source, "max_response_chars": max_response_chars,
-                     "too_long": dict(sorted(too_long.items())), "data": str(data), "experts": {}}
+                     "too_long": dict(sorted(too_long.items())), "data": str(data),
+                     "gpteacher_labels": {"file": gpteacher_labels.name if gpteacher_labels else None,
+                                          "pinned": len(used["labels"]) - used["routed"],
+                                          "labelled_by_router": used["routed"]},
+                     "experts": {}}
     for name in [*groups, GENERALIST]:
         raw = out / "raw" / f"{name}.jsonl"
         write_jsonl(raw, sets[name])
@@ -199,10 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-per-source", type=int, default=2000, help="rows one source gives in one language (default 2000)")
     ap.add_argument("--max-response-chars", type=int, default=None,
                     help="leave out rows whose answer is longer than this (default: keep every row)")
+    ap.add_argument("--gpteacher-labels", default=str(GPTEACHER_LABELS), metavar="FILE",
+                    help="GPTeacher rows' pinned languages (default: the shipped experts' file, "
+                         "experts/gpteacher_labels.json); 'none' labels every row with the built-in router")
+    ap.add_argument("--write-gpteacher-labels", type=Path, default=None, metavar="FILE",
+                    help="write the GPTeacher labels used to FILE")
     args = ap.parse_args(argv)
+    labels = None if args.gpteacher_labels.lower() == "none" else Path(args.gpteacher_labels)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        summary = build(args.data, args.out, args.seed, args.workers, args.max_per_source, args.max_response_chars)
+        summary = build(args.data, args.out, args.seed, args.workers, args.max_per_source, args.max_response_chars,
+                        labels, args.write_gpteacher_labels)
     except (FileNotFoundError, ValueError) as exc:
         print(f"build_expert_data: error: {exc}", file=sys.stderr)
         return 2

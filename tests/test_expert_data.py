@@ -117,3 +117,48 @@ def test_long_answers_are_left_out_before_the_per_source_cap(tmp_path):
     assert all(len(r["response"]) <= 100 for r in clean)
     # the cap on rows per source counts only the rows left: all three short ones are kept
     assert sorted(r["instruction"] for r in clean if r["source"] == "code/algos") == [f"Short one {i}." for i in range(3)]
+
+
+def test_pinned_gpteacher_labels_decide_without_the_router(tmp_path):
+    """A labels file fixes each GPTeacher row's expert, so a rebuild does not depend on the router's
+    version; the labels used can be written out, and the summary says where each came from."""
+    data, out = _data(tmp_path), tmp_path / "out"
+    record = json.loads((data / "instruct" / "gpteacher-codegen-instruct.json").read_text())[0]
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"labels": {build_expert_data.gpteacher_key(record): "go"}}))
+    written = tmp_path / "used.json"
+    summary = build_expert_data.build(data, out, max_per_source=3, gpteacher_labels=labels,
+                                      write_gpteacher_labels=written)
+    assert summary["gpteacher_labels"] == {"file": "labels.json", "pinned": 1, "labelled_by_router": 0}
+    # pinned to Go: the PHP answer goes to systems, not web, and is fenced as the label says
+    assert summary["experts"]["systems"]["by_language"] == {"go": 2}
+    assert "web" not in summary["experts"] or summary["experts"]["web"]["rows_before"] == 0
+    rows = [json.loads(line) for line in (out / "systems.jsonl").read_text().splitlines()]
+    assert any(r["source"] == "gpteacher" and r["response"].startswith("```go\n") for r in rows)
+    assert json.loads(written.read_text())["labels"] == {build_expert_data.gpteacher_key(record): "go"}
+    # the same labels, read back, give the same bytes
+    again = tmp_path / "again"
+    build_expert_data.build(data, again, max_per_source=3, gpteacher_labels=written)
+    assert (again / "systems.jsonl").read_bytes() == (out / "systems.jsonl").read_bytes()
+
+
+def test_a_malformed_labels_file_is_named(tmp_path, capsys):
+    data = _data(tmp_path)
+    bad = tmp_path / "labels.json"
+    bad.write_text(json.dumps({"labels": {"abc": 3}}))
+    assert build_expert_data.main(["--data", str(data), "--out", str(tmp_path / "out"),
+                                   "--gpteacher-labels", str(bad)]) == 2
+    assert str(bad) in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_shipped_labels_file_covers_every_gpteacher_row():
+    """The shipped experts' sets rebuild byte for byte only if every row of the source is pinned."""
+    source = ROOT.parent / "shared" / "data" / "instruct" / "gpteacher-codegen-instruct.json"
+    if not source.exists():
+        pytest.skip(f"{source} not here")
+    records = json.loads(source.read_text())
+    pinned = build_expert_data.read_gpteacher_labels(build_expert_data.GPTEACHER_LABELS)
+    assert {build_expert_data.gpteacher_key(r) for r in records} <= pinned.keys()
+    assert set(pinned.values()) - {None} <= {"python", "javascript", "typescript", "cpp", "c", "java", "csharp",
+                                             "php", "bash", "sql", "go", "rust"}

@@ -100,6 +100,8 @@ def test_every_shipped_expert_carries_its_decontamination_report():
         folder = ROOT / "moe_coder" / "builtin" / expert["adapter"]
         report = json.loads((folder / ship.DECONTAMINATION_REPORT).read_text())
         assert report["method"] == "openai50" and "substrings" not in report
+        # the report is of the very set the adapter was trained on (the GPTeacher labels are pinned)
+        assert report["same_set_as_training"] is True, expert["name"]
         matched = {b["name"]: b["contaminated"] for b in report["eval_sets"]}
         card = (folder / "README.md").read_text()
         # the card's summary and the shipped report agree on every benchmark's matched tasks
