@@ -39,6 +39,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -49,6 +50,7 @@ from moe_coder.config import MixtureConfig
 from moe_coder.decontamination import decontaminate
 from moe_coder.decontamination.evalsets import EvalItem, EvalSet, load_eval_set
 from moe_coder.jsonl import iter_jsonl, read_json
+from moe_coder.languages import display_name
 from moe_coder.mixture import builtin_dir
 
 logger = logging.getLogger("build_expert_data")
@@ -106,6 +108,72 @@ def mbpp_rows(path: Path) -> Iterator[dict]:
         yield {"instruction": f"{record['text']}\nYour code should pass these tests:\n\n{tests}",
                "response": fenced(record["code"], "python"), "language": "python", "source": "mbpp",
                "origin": where}
+
+
+#: The line that opens a function's body, per language: the end of what a completion row shows.
+_SIGNATURE = {
+    "python": r"\s*(?:async\s+)?def \w+\s*\(.*\).*:\s*",
+    "javascript": r"\s*(?:export\s+)?(?:(?:async\s+)?function\b.*\)|(?:const|let|var)\s+\w+\s*=\s*(?:async\s*)?"
+                  r"(?:\([^=]*\)|\w+)\s*=>)\s*\{\s*",
+    "typescript": r"\s*(?:export\s+)?(?:(?:async\s+)?function\b.*\)[^=;]*|(?:const|let|var)\s+\w+\s*(?::[^=]+)?=\s*"
+                  r"(?:async\s*)?(?:\([^=]*\)[^=]*|\w+)\s*=>)\s*\{\s*",
+    "php": r"\s*(?:(?:public|private|protected|static|final)\s+)*function\s+\w+\s*\(.*\)[^;]*\{\s*",
+    "go": r"func\b.*\)[^=;]*\{\s*",
+    "rust": r"\s*(?:pub(?:\([\w:]+\))?\s+)?(?:const\s+|async\s+|unsafe\s+)*fn\s+\w+.*\{\s*",
+    "bash": r"\s*(?:function\s+)?[\w.:-]+\s*\(\)\s*\{\s*",
+    **{lang: r"(?!\s*(?:if|for|while|switch|catch|else|do|return|using|namespace|class|struct|enum)\b)"
+             r"[\w\s:<>,*&\[\].~]*\b\w+\s*\([^;{}]*\)\s*(?:const\s*)?(?:noexcept\s*)?(?:throws [\w., ]+)?\{\s*"
+       for lang in ("c", "cpp", "java", "csharp")},
+}
+_SIGNATURE_RX = {lang: re.compile(rx) for lang, rx in _SIGNATURE.items()}
+_COMMENT = {"python": "#", "bash": "#"}
+#: How a completion row asks: the evaluation harness's wording, a shorter one, and the stub alone.
+COMPLETION_ASKS = (
+    "Complete the following {name} function. Answer with the complete function in a single ```{tag} code block."
+    "\n\n```{tag}\n{head}\n```",
+    "Finish this {name} code:\n\n```{tag}\n{head}\n```",
+    "{head}",
+)
+#: At most this many lines of a function's head (what comes before and including its signature).
+COMPLETION_MAX_HEAD_LINES = 40
+
+
+def completion_row(row: dict, ask: int) -> dict | None:
+    """A code row asked the way a completion prompt asks: its description as a comment, then its code
+    up to the line that opens the first function's body; the answer is the whole code, as before.
+    ``None`` when the code has no such line, or fewer than two lines other than closing braces follow it."""
+    language = row["language"]
+    rx = _SIGNATURE_RX.get(language)
+    if rx is None:
+        return None
+    code = row["response"].split("\n", 1)[1].rsplit("\n```", 1)[0]  # the fenced block's contents
+    lines = code.split("\n")
+    at = None
+    for i, line in enumerate(lines[:COMPLETION_MAX_HEAD_LINES]):
+        if rx.fullmatch(line):
+            at = i
+            break
+        if i + 1 < len(lines) and lines[i + 1].strip() == "{" and rx.fullmatch(f"{line.rstrip()} {{"):
+            at = i + 1  # the brace on a line of its own (Allman style, as C# and PSR PHP write it)
+            break
+    if at is None or sum(1 for line in lines[at + 1:] if line.strip() not in ("", "}", "};")) < 2:
+        return None
+    mark = _COMMENT.get(language, "//")
+    description = [f"{mark} {line}".rstrip() for line in row["instruction"].strip().splitlines()[:6]]
+    head = "\n".join(description + lines[: at + 1])
+    tag = language
+    instruction = COMPLETION_ASKS[ask].format(name=display_name(language), tag=tag, head=head)
+    return {**row, "instruction": instruction, "source": f"{row['source']}+completion"}
+
+
+def completion_rows(rows: Iterable[dict], seed: int = 0) -> Iterator[dict]:
+    """A completion row (:func:`completion_row`) for each code row that has a function head, in one
+    of :data:`COMPLETION_ASKS`' phrasings chosen at random (seeded)."""
+    rng = random.Random(seed)
+    for row in rows:
+        made = completion_row(row, rng.randrange(len(COMPLETION_ASKS)))
+        if made is not None:
+            yield made
 
 
 def label_gpteacher(records: list[dict], pinned: dict[str, str | None] | None = None,
@@ -173,7 +241,7 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> int:
 
 def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source: int = 2000,
           max_response_chars: int | None = None, gpteacher_labels: Path | None = GPTEACHER_LABELS,
-          write_gpteacher_labels: Path | None = None) -> dict:
+          write_gpteacher_labels: Path | None = None, completion: bool = False) -> dict:
     """Write every expert's raw and clean set into ``out``; returns the summary (also ``summary.json``).
 
     ``max_per_source`` caps the rows one source gives in one language (a random sample): without
@@ -183,7 +251,8 @@ def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source
     collections (TheAlgorithms' Python, with its doctest docstrings) are most of the tokens a
     budget of steps trains on, although they are a minority of the rows. ``gpteacher_labels`` pins
     GPTeacher rows' labels (``None``: the router labels every row); ``write_gpteacher_labels``
-    writes the labels used there."""
+    writes the labels used there. ``completion`` adds a completion row (:func:`completion_rows`) for
+    each code row with a function head, as a source of its own (``code/NAME+completion``)."""
     if max_per_source < 1:
         raise ValueError(f"--max-per-source must be at least 1, got {max_per_source}")
     if max_response_chars is not None and max_response_chars < 1:
@@ -195,7 +264,8 @@ def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source
     groups = {e.name: set(e.languages) for e in config.experts if e.name != config.generalist}
     pinned = read_gpteacher_labels(gpteacher_labels) if gpteacher_labels is not None else None
     used: dict = {}
-    rows = [*code_rows(data / "code"),
+    code = list(code_rows(data / "code"))
+    rows = [*code, *(completion_rows(code, seed) if completion else ()),
             *gpteacher_rows(data / "instruct" / "gpteacher-codegen-instruct.json", pinned=pinned, used=used),
             *mbpp_rows(data / "mbpp" / "mbpp.jsonl")]
     if write_gpteacher_labels is not None:
@@ -219,6 +289,7 @@ def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source
                 sets[name].append(row)
     against = eval_sets()
     summary: dict = {"seed": seed, "max_per_source": max_per_source, "max_response_chars": max_response_chars,
+                     "completion_rows": completion,
                      "too_long": dict(sorted(too_long.items())), "data": str(data),
                      "gpteacher_labels": {"file": gpteacher_labels.name if gpteacher_labels else None,
                                           "pinned": len(used["labels"]) - used["routed"],
@@ -262,12 +333,15 @@ def main(argv: list[str] | None = None) -> int:
                          "experts/gpteacher_labels.json); 'none' labels every row with the built-in router")
     ap.add_argument("--write-gpteacher-labels", type=Path, default=None, metavar="FILE",
                     help="write the GPTeacher labels used to FILE")
+    ap.add_argument("--completion-rows", action="store_true",
+                    help="also ask each code row with a function head as a completion: its description as a "
+                         "comment and its code up to the signature (default: off, as the shipped experts)")
     args = ap.parse_args(argv)
     labels = None if args.gpteacher_labels.lower() == "none" else Path(args.gpteacher_labels)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         summary = build(args.data, args.out, args.seed, args.workers, args.max_per_source, args.max_response_chars,
-                        labels, args.write_gpteacher_labels)
+                        labels, args.write_gpteacher_labels, args.completion_rows)
     except (FileNotFoundError, ValueError) as exc:
         print(f"build_expert_data: error: {exc}", file=sys.stderr)
         return 2

@@ -162,3 +162,44 @@ def test_the_shipped_labels_file_covers_every_gpteacher_row():
     assert {build_expert_data.gpteacher_key(r) for r in records} <= pinned.keys()
     assert set(pinned.values()) - {None} <= {"python", "javascript", "typescript", "cpp", "c", "java", "csharp",
                                              "php", "bash", "sql", "go", "rust"}
+
+
+def _code_row(language: str, code: str, instruction: str = "Add two numbers.") -> dict:
+    return {"instruction": instruction, "response": build_expert_data.fenced(code, language), "language": language,
+            "source": "code/algos", "origin": "x"}
+
+
+def test_a_completion_row_shows_the_head_and_answers_the_whole_code():
+    cpp = "#include <vector>\nint add(int a, int b) {\n    int s = a + b;\n    return s;\n}"
+    row = build_expert_data.completion_row(_code_row("cpp", cpp), 0)
+    assert row["source"] == "code/algos+completion" and row["response"] == build_expert_data.fenced(cpp, "cpp")
+    assert row["instruction"].startswith("Complete the following C++ function.")
+    assert "```cpp\n// Add two numbers.\n#include <vector>\nint add(int a, int b) {\n```" in row["instruction"]
+    assert "return s" not in row["instruction"]
+    # the stub alone, with a Python comment; a brace on its own line belongs to the head
+    py = build_expert_data.completion_row(_code_row("python", "def add(a, b):\n    s = a + b\n    return s"), 2)
+    assert py["instruction"] == "# Add two numbers.\ndef add(a, b):"
+    cs = "public static int Add(int a, int b)\n{\n    var s = a + b;\n    return s;\n}"
+    assert build_expert_data.completion_row(_code_row("csharp", cs), 2)["instruction"].endswith("int b)\n{")
+    # no function head, a one-line body, or a language without one: no completion row
+    assert build_expert_data.completion_row(_code_row("cpp", "int x = 1;\nint y = 2;\nint z = 3;"), 0) is None
+    assert build_expert_data.completion_row(_code_row("go", "func f() int {\n    return 1\n}"), 0) is None
+    assert build_expert_data.completion_row(_code_row("sql", "SELECT 1;"), 0) is None
+    # control statements are not function heads
+    assert build_expert_data.completion_row(_code_row("c", "if (x) {\n  a();\n  b();\n}"), 0) is None
+
+
+def test_completion_rows_are_a_source_of_their_own(tmp_path):
+    data, out = _data(tmp_path), tmp_path / "out"
+    (data / "code" / "algos" / "go.jsonl").write_text(json.dumps(
+        {"language": "go", "instruction": "Add two ints.",
+         "response": "func add(a, b int) int {\n    s := a + b\n    return s\n}"}) + "\n")
+    labels = tmp_path / "labels.json"
+    record = json.loads((data / "instruct" / "gpteacher-codegen-instruct.json").read_text())[0]
+    labels.write_text(json.dumps({"labels": {build_expert_data.gpteacher_key(record): "php"}}))
+    plain = build_expert_data.build(data, tmp_path / "plain", max_per_source=3, gpteacher_labels=labels)
+    summary = build_expert_data.build(data, out, max_per_source=3, gpteacher_labels=labels, completion=True)
+    assert summary["completion_rows"] is True and plain["completion_rows"] is False
+    systems = summary["experts"]["systems"]["by_source"]
+    assert systems == {"code/algos": {"before": 1, "after": 1}, "code/algos+completion": {"before": 1, "after": 1}}
+    assert "code/algos+completion" not in plain["experts"]["systems"]["by_source"]
