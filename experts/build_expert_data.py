@@ -16,6 +16,10 @@ for origin and licence of each file):
 * ``mbpp/mbpp.jsonl``: MBPP's few-shot (task 1-10), validation (511-600) and train (601-974)
   splits, never its test split (11-510).
 
+With ``--completion-rows`` each code row that has a function head is also asked as a completion
+prompt asks (its description as comments, its code up to the first function's head; the whole
+code answers), as a source of its own (``code/NAME+completion``).
+
 Each expert gets the rows of its languages (as the built-in mixture's ``mixture.json`` lists
 them); the generalist gets the union. Every set is then decontaminated with the library's own
 OpenAI 50-character method against every benchmark ``moe-coder evaluate`` runs: HumanEval,
