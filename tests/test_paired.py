@@ -91,3 +91,22 @@ def test_paired_test_refuses_unpaired_scores():
         paired_test([], [])
     with pytest.raises(ValueError, match="resamples"):
         paired_test([1], [0], resamples=0)
+
+
+def test_a_task_the_harness_could_not_run_is_left_out_not_an_error(runs, tmp_path):
+    """A sample the harness marks skipped (``passed`` null, reason ``skipped``: a Rust task that needs
+    a crate) is scored by neither side; a sample with no verdict at all still means an unfinished run."""
+    import shutil
+
+    base, tuned = runs
+    skipped = tmp_path / "skipped"
+    shutil.copytree(base, skipped)
+    rows = [json.loads(line) for line in (skipped / "samples.jsonl").read_text().splitlines()]
+    rows[0].update(passed=None, reason="skipped", detail="needs the regex crate (no crate registry at run time)")
+    (skipped / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = compare_runs([RunRef(skipped)], [RunRef(tuned)], resamples=200)
+    assert result.n_tasks == TASKS - 1
+    rows[0].update(reason=None)
+    (skipped / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(ValueError, match="has no verdict; finish the run first"):
+        compare_runs([RunRef(skipped)], [RunRef(tuned)], resamples=200)

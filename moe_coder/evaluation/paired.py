@@ -131,8 +131,8 @@ def _read_run(ref: RunRef) -> tuple[dict[tuple[str, str], float], set[tuple[str,
     passed: dict[tuple[str, str], list[bool]] = {}
     samples = ref.directory / "samples.jsonl"
     for where, row in iter_jsonl(samples, required=("system", "task_id"), what="samples file"):
-        if row["system"] != system:
-            continue
+        if row["system"] != system or row.get("reason") == "skipped":
+            continue  # a task the harness could not run here (a missing crate) is scored by neither side
         if not isinstance(row.get("passed"), bool):
             raise ValueError(f"{where}: sample of {system!r} for {row['task_id']!r} has no verdict; finish the run first")
         passed.setdefault((benchmark, str(row["task_id"])), []).append(row["passed"])
