@@ -165,8 +165,7 @@ def completion_row(row: dict, ask: int) -> dict | None:
     mark = _COMMENT.get(language, "//")
     description = [f"{mark} {line}".rstrip() for line in row["instruction"].strip().splitlines()[:6]]
     head = "\n".join(description + lines[: at + 1])
-    tag = language
-    instruction = COMPLETION_ASKS[ask].format(name=display_name(language), tag=tag, head=head)
+    instruction = COMPLETION_ASKS[ask].format(name=display_name(language), tag=language, head=head)
     return {**row, "instruction": instruction, "source": f"{row['source']}+completion"}
 
 
@@ -180,12 +179,11 @@ def completion_rows(rows: Iterable[dict], seed: int = 0) -> Iterator[dict]:
             yield made
 
 
-def label_gpteacher(records: list[dict], pinned: dict[str, str | None] | None = None,
+def label_gpteacher(records: list[dict], keys: list[str], pinned: dict[str, str | None] | None = None,
                     router_batch: int = 256) -> tuple[list[str | None], int]:
     """Each record's language (``None`` where the router abstains or says ``unknown``): the pinned
-    label where ``pinned`` holds the record's key, the built-in router's otherwise. Returns the
-    labels and how many the router gave."""
-    keys = [gpteacher_key(r) for r in records]
+    label where ``pinned`` holds the record's key (``keys``, :func:`gpteacher_key`), the built-in
+    router's otherwise. Returns the labels and how many the router gave."""
     labels: list[str | None] = [pinned.get(k) if pinned else None for k in keys]
     todo = [i for i, k in enumerate(keys) if not pinned or k not in pinned]
     if todo:
@@ -211,9 +209,10 @@ def gpteacher_rows(path: Path, router_batch: int = 256, pinned: dict[str, str | 
     for i, record in enumerate(records):
         if not isinstance(record, dict) or not {"instruction", "response"} <= record.keys():
             raise ValueError(f"{path}: item {i} lacks 'instruction' or 'response'")
-    labels, routed = label_gpteacher(records, pinned, router_batch)
+    keys = [gpteacher_key(r) for r in records]
+    labels, routed = label_gpteacher(records, keys, pinned, router_batch)
     if used is not None:
-        used["labels"] = {gpteacher_key(r): lang for r, lang in zip(records, labels)}
+        used["labels"] = dict(zip(keys, labels))
         used["routed"] = routed
     for i, (record, language) in enumerate(zip(records, labels)):
         instruction = str(record["instruction"])

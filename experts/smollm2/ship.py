@@ -133,10 +133,8 @@ def ship_reports(data_dir: Path, name: str, target: Path) -> None:
         report["training_set_sha256"] = trained
         report["same_set_as_training"] = built in trained
         if built not in trained:
-            report["note"] = ("this report is of a rebuilt training set whose SHA-256 differs from the set the "
-                              "adapter was trained on (build_expert_data.py labels GPTeacher rows with the "
-                              "built-in router, and the router has changed since); its benchmark matches are "
-                              "those of the rebuilt set")
+            report["note"] = ("this report is of a training set whose SHA-256 differs from the set the adapter "
+                              "was trained on; its benchmark matches are those of this set")
     write_text_atomic(target / DECONTAMINATION_IDS, ids_file.read_text())
     write_text_atomic(target / DECONTAMINATION_REPORT,
                       json.dumps(report, indent=2, ensure_ascii=False) + "\n")
