@@ -222,7 +222,7 @@ def test_task_words_are_searched_in_a_faster_arrangement_of_the_same_patterns():
     texts = [
         "fix the crash", "prefix the list", "为什么这里报错", "修复这个", "Das funktioniert nicht", "xfunktioniert nicht",
         "explain this", "unexplained", "这是什么", "¿Para qué sirve?", "para qué sirve", "qu'est-ce que c'est",
-        "write unit tests", "contests", "翻译成Go", "用Rust重写", "schreib das in Go um", "refactor it", "重构一下",
+        "write unit tests", "contests", "翻译成Go", "用Rust重写", "schreib das in Go um", "refactor it", "重构一下", "make it more pythonic", "less nested", "hazlo legible",
         "complete the TODO", "incomplete", "补全代码", "写一个函数", "recrea", "crea una función", "", "plain words only",
     ]
     for task, pattern in cues._TASK_WORDS.items():
@@ -255,3 +255,35 @@ def test_task_words_are_searched_in_a_faster_arrangement_of_the_same_patterns():
 )
 def test_questions_about_code_ask_for_an_explanation(prompt):
     assert "ask:explain" in extract_cues(prompt)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "make this more pythonic",
+        "can you tidy this function up?",
+        "clean this mess up pls",
+        "this is way too verbose, can it be more concise?",
+        "modernize this C++98 loop",
+        "the nesting here is too nested and ugly",
+        "is there a more elegant way to write this?",
+        "this code smells, follow best practices",
+        "¿Cómo puedo simplificar esto?",
+        "hazlo más legible",
+        "Wie kann ich diesen Code vereinfachen?",
+        "rendre ce code plus lisible",
+        "这段代码怎么简化",
+        "提高可读性",
+    ],
+)
+def test_refactor_requests_without_the_word_ask_for_a_refactor(prompt):
+    assert "ask:refactor" in extract_cues(prompt)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["run it in verbose mode", "explain this nested loop", "write a cleanup() function for the temp dir",
+     "write a function that reverses a list"],
+)
+def test_words_near_refactor_phrasings_do_not_ask_for_one(prompt):
+    assert "ask:refactor" not in extract_cues(prompt)

@@ -154,7 +154,14 @@ _TASK_WORDS: dict[str, str] = {
     ),
     "test": r"\b(?:unit tests?|tests? cases?|write tests|test suite|pytest|jest|junit|gtest|xunit|nunit|phpunit|mocha|coverage|tests? for)\b|测试|\bpruebas?\b|\btests?\b|\bTestfälle|\bUnit-Tests",
     "translate": r"\b(?:translate|convert|port|rewrite|rewritten|equivalent|version of this|same (?:thing|logic) in)\b|翻译|改写成|转换成|用.{1,12}重写|\btraduc|\bpás[ae]lo|\bübersetz|\bschreib .{0,20} um\b|\btradui",
-    "refactor": r"\b(?:refactor|optimi[sz]e|improve|cleaner|clean (?:this|it) up|simplify|idiomatic|readab|faster|performance|efficient|restructure|duplicat)\w*|重构|优化|简洁|\brefactoriz|\bmejorar|\brefaktor|\beffizient|\baméliore",
+    "refactor": (
+        r"\b(?:refactor|optimi[sz]e|improve|cleaner|clean (?:this|it) up|simplify|idiomatic|readab|faster|performance|efficient|restructure|duplicat)\w*"
+        # how people ask for a refactor without the word: "make it more pythonic", "tidy this up", "too nested"
+        r"|\b(?:pythonic|tidy|tidier|clean(?:\s+\w+){0,2}\s+up|concise|(?:too|less|overly|so) verbose|moderni[sz]e|elegant|messy|ugly"
+        r"|spaghetti|maintainab\w*|best practices?|code smells?|(?:less|too|deeply) nested|repetitive)\b"
+        r"|重构|优化|简洁|简化|可读|整理|\brefactoriz|\bmejorar|\bsimplific|\blimpi|\blegible|\brefaktor|\beffizient|\bvereinfach"
+        r"|\blesbar|\baufräum|\baméliore|\blisible|\bnettoy"
+    ),
     "complete": r"\b(?:complete|finish|continue|fill in|todo|rest of)\b|补全|写完|\bcomplet[ae]\b|\btermina\b|\bvervollständig|\bfertig\b|\bcomplète",
     "generate": r"\b(?:write|create|implement|build|make|generate|give me|how (?:do|can) i|need a|program that|function that|script that)\b|写一个|写个|实现|帮我写|\bescribe|\bcrea\b|\bnecesito|\bschreib|\berstelle|\bécris|\bcrée",
 }
