@@ -222,7 +222,7 @@ def test_task_words_are_searched_in_a_faster_arrangement_of_the_same_patterns():
     texts = [
         "fix the crash", "prefix the list", "为什么这里报错", "修复这个", "Das funktioniert nicht", "xfunktioniert nicht",
         "explain this", "unexplained", "这是什么", "¿Para qué sirve?", "para qué sirve", "qu'est-ce que c'est",
-        "write unit tests", "contests", "翻译成Go", "用Rust重写", "schreib das in Go um", "refactor it", "重构一下", "make it more pythonic", "less nested", "hazlo legible",
+        "write unit tests", "contests", "翻译成Go", "用Rust重写", "schreib das in Go um", "refactor it", "重构一下", "make it more pythonic", "less nested", "hazlo legible", "it hangs", "no funciona", "程序崩溃",
         "complete the TODO", "incomplete", "补全代码", "写一个函数", "recrea", "crea una función", "", "plain words only",
     ]
     for task, pattern in cues._TASK_WORDS.items():
@@ -287,3 +287,29 @@ def test_refactor_requests_without_the_word_ask_for_a_refactor(prompt):
 )
 def test_words_near_refactor_phrasings_do_not_ask_for_one(prompt):
     assert "ask:refactor" not in extract_cues(prompt)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "my script hangs when the file is empty",
+        "this segfaults on an empty vector",
+        "there's an off-by-one somewhere, the last item never prints",
+        "the worker pool deadlocks under load",
+        "I think there's a race condition here",
+        "this leaks memory on every request",
+        "it panics with index out of range",
+        "el script no funciona con espacios",
+        "Das Programm stürzt ab",
+        "mon script ne marche pas",
+        "程序崩溃了",
+        "这里好像死循环了",
+    ],
+)
+def test_bugs_told_by_their_symptom_ask_for_a_fix(prompt):
+    assert "ask:fix" in extract_cues(prompt)
+
+
+@pytest.mark.parametrize("prompt", ["I'm stuck, finish this function", "freeze the dataclass so it can be hashed"])
+def test_words_near_symptoms_do_not_ask_for_a_fix(prompt):
+    assert "ask:fix" not in extract_cues(prompt)

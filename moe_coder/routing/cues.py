@@ -142,7 +142,13 @@ _EVIDENCE: dict[str, frozenset[str]] = {
 
 #: Words that say what the user wants done (English, Chinese, Spanish, German, French).
 _TASK_WORDS: dict[str, str] = {
-    "fix": r"\b(?:fix|bug|debug|error|exception|crash|broken|wrong|fails?|failing|doesn'?t work|not working|issue)\w*|修复|报错|错误|为什么.*(?:报|错|失败)|\barregl|\berror\b|\bfalla\b|\bFehler|funktioniert nicht|\bcorrig|\bplante\b|\bbug",
+    "fix": (
+        r"\b(?:fix|bug|debug|error|exception|crash|broken|wrong|fails?|failing|doesn'?t work|not working|issue)\w*|修复|报错|错误|为什么.*(?:报|错|失败)|\barregl|\berror\b|\bfalla\b|\bFehler|funktioniert nicht|\bcorrig|\bplante\b|\bbug"
+        # a bug told by its symptom: "it hangs", "segfaults on empty input", "leaks memory", "deadlocks"
+        r"|\b(?:hangs?|hanging|freezes|freezing|segfault\w*|segmentation fault|infinite loop|off[- ]by[- ]one|deadlock\w*"
+        r"|race conditions?|leak(?:s|ing|ed)?|panic(?:s|ked|king)?|unexpected\w*)\b"
+        r"|崩溃|卡住|死循环|内存泄漏|\bno funciona|\bse cuelga|\bstürzt|\bhängt\b|\bne (?:marche|fonctionne) pas"
+    ),
     "explain": (
         r"\b(?:explain|what does|what is|what are|what do|how does|how do [^?.\n]{1,40}? work"
         r"|walk me through|describe|meaning of|understand|output of|why (?:is|does|would)|why do (?:people|you|we) use"
