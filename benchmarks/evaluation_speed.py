@@ -6,9 +6,12 @@ Prints, in one run on this machine:
   the same HumanEval prompts, with the share of greedy outputs that come out identical;
 - ``moe-coder evaluate``'s own run of one system over all 164 HumanEval tasks (384 new tokens,
   stop sequences, batch 32): wall time, generated tokens/s and pass@1. Target: at most 5 minutes
-  on 2 cores.
+  on 2 cores;
+- with ``--baseline``, the same run first with every row of a batch kept to the end of its
+  longest (as ``transformers``' ``generate`` runs a batch), the wall-time ratio and the share of
+  identical outputs.
 
-    python benchmarks/evaluation_speed.py [--expert generalist] [--compare-prompts 32] [--json]
+    python benchmarks/evaluation_speed.py [--expert generalist] [--compare-prompts 32] [--baseline] [--json]
 """
 from __future__ import annotations
 
@@ -52,6 +55,10 @@ def main() -> None:
     ap.add_argument("--single-prompts", type=int, default=3, help="prompts in the single-stream baseline")
     ap.add_argument("--compare-prompts", type=int, default=32, help="prompts generated in both precisions")
     ap.add_argument("--limit", type=int, help="HumanEval tasks in the evaluate run (default all 164)")
+    ap.add_argument("--baseline", action="store_true",
+                    help="first run the evaluation with every row kept to the end of its batch's longest (as "
+                         "transformers' generate does), and print the ratio")
+    ap.add_argument("--out", help="keep the evaluate runs' files here (default: a temporary folder)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -68,7 +75,7 @@ def main() -> None:
     out_default, _, tps_default = _timed(coder, spec, few, args.batch_size, stop, args.max_new_tokens)
     same = sum(a == b for a, b in zip(out32, out_default))
 
-    with tempfile.TemporaryDirectory() as out_dir:
+    def humaneval_run(out_dir: str) -> tuple[float, list[dict], dict]:
         evaluation = Evaluation("humaneval", out_dir, limit=args.limit)
         settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
         began = time.perf_counter()
@@ -76,9 +83,18 @@ def main() -> None:
         wall = time.perf_counter() - began
         with open(f"{out_dir}/samples.jsonl") as fh:
             rows = [json.loads(line) for line in fh]
+        return wall, rows, results["systems"][expert_system(args.expert)]
+
+    with tempfile.TemporaryDirectory() as scratch:
+        out = args.out or scratch
+        baseline = None
+        if args.baseline:  # the same decoder, every row kept to the end of the longest (as generate runs)
+            coder.pool.drop_finished_rows = False
+            baseline = humaneval_run(f"{out}/rows-kept")
+            coder.pool.drop_finished_rows = True
+        wall, rows, system = humaneval_run(f"{out}/rows-dropped" if args.baseline else out)
     generated = _tokens(coder, spec, [r["output"] for r in rows])
     generation_s = sum(r["generation_s"] for r in rows)
-    system = results["systems"][expert_system(args.expert)]
     figures = {
         "native_bf16": hardware.native_bf16(),
         "default_dtype": _dtype(coder, spec),
@@ -94,6 +110,15 @@ def main() -> None:
         "pass@1": system["pass@k"].get("pass@1"),
         "target_wall_s": 300,
     }
+    if baseline is not None:
+        kept_wall, kept_rows, kept_system = baseline
+        kept = {r["task_id"]: r["output"] for r in kept_rows}
+        figures.update({
+            "rows_kept_humaneval_wall_s": round(kept_wall, 1),
+            "rows_kept_pass@1": kept_system["pass@k"].get("pass@1"),
+            "wall_ratio_rows_kept_over_dropped": round(kept_wall / wall, 2),
+            "outputs_identical_rows_kept_vs_dropped": f"{sum(kept.get(r['task_id']) == r['output'] for r in rows)}/{len(rows)}",
+        })
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

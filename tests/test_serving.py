@@ -542,7 +542,11 @@ def test_streams_opened_together_generate_as_one_batch_and_each_equals_its_whole
                 results.append(("".join(pieces), end.value))
     finally:
         hook.remove()
-    assert {s[0] for s in shapes} == {8}, "the five streams did not run as one batch (of bucket size 8)"
+    from moe_coder.experts.pool import BATCH_BUCKETS
+
+    prefills = [s for s in shapes if s[1] > 1]
+    assert [s[0] for s in prefills] == [8], "the five streams did not run as one batch (of bucket size 8)"
+    assert {s[0] for s in shapes} <= set(BATCH_BUCKETS)  # rows that ended leave it only at bucket sizes
     for (text, completion), expected in zip(results, whole):
         assert text == completion.text == expected.text
         assert (completion.prompt_tokens, completion.completion_tokens, completion.finish_reason) == (

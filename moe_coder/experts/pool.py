@@ -11,6 +11,7 @@ from typing import Any, Generator, Iterator, Sequence
 
 from moe_coder.config import ExpertSpec
 from moe_coder.experts.completion import Completion, check_room, eos_token_ids
+from moe_coder.experts.decoding import Sampling, decode
 from moe_coder.experts.loading import LoadedModel, attach_adapter, default_device, load_base
 from moe_coder.experts.prompt_formats import Message, render_prompt
 from moe_coder.experts.streaming import BatchStream
@@ -64,13 +65,19 @@ class ExpertPool:
     At most ``max_loaded`` distinct base models stay in memory; the least recently used
     one is dropped when another is needed. Remote experts (an ``endpoint``) load nothing:
     their requests go over HTTP, concurrently with local generation.
+
+    A local batch drops its rows as they end (at a bucket size; see
+    :mod:`moe_coder.experts.decoding`); ``drop_finished_rows=False`` runs every row to the end
+    of the longest, as ``transformers``' ``generate`` does (the baseline of
+    ``benchmarks/evaluation_speed.py``).
     """
 
-    def __init__(self, max_loaded: int = 2, device: str | None = None) -> None:
+    def __init__(self, max_loaded: int = 2, device: str | None = None, drop_finished_rows: bool = True) -> None:
         if max_loaded < 1:
             raise ValueError(f"max_loaded must be >= 1, found {max_loaded}")
         self.max_loaded = max_loaded
         self.device = device or default_device()
+        self.drop_finished_rows = drop_finished_rows
         self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
         self._lock = threading.RLock()
         self._endpoints: dict[tuple, Any] = {}
@@ -149,28 +156,6 @@ class ExpertPool:
                     )
                 enc = {k: v[:, -room:] for k, v in enc.items()}
         return {k: v.to(loaded.model.device) for k, v in enc.items()}
-
-    @staticmethod
-    def _generate_kwargs(loaded: LoadedModel, settings: dict[str, Any]) -> dict[str, Any]:
-        import torch
-
-        temperature = float(settings.get("temperature") or 0.0)
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": int(settings["max_new_tokens"]),
-            "pad_token_id": loaded.tokenizer.pad_token_id,
-            "do_sample": temperature > 0,
-        }
-        if temperature > 0:
-            kwargs.update(temperature=temperature, top_p=float(settings.get("top_p", 1.0)))
-            if settings.get("top_k") is not None:
-                kwargs["top_k"] = int(settings["top_k"])
-        else:
-            kwargs.update(temperature=None, top_p=None, top_k=None)
-        if settings.get("repetition_penalty") is not None:
-            kwargs["repetition_penalty"] = float(settings["repetition_penalty"])
-        if settings.get("seed") is not None:
-            torch.manual_seed(int(settings["seed"]))
-        return kwargs
 
     def generate_many(
         self,
@@ -331,19 +316,30 @@ class ExpertPool:
             import torch
 
             with _IMPORT_LOCK:
-                from transformers import StoppingCriteriaList
+                from transformers.generation import logits_process  # noqa: F401  (resolved under the lock)
 
             with self._activated(spec) as loaded, torch.inference_mode():
-                kwargs = self._generate_kwargs(loaded, settings)  # no stop strings: the watcher ends each row at them
-                enc = self._encode(loaded, spec, padded, kwargs["max_new_tokens"])
+                max_new_tokens = int(settings["max_new_tokens"])
+                if settings.get("seed") is not None:
+                    torch.manual_seed(int(settings["seed"]))
+                enc = self._encode(loaded, spec, padded, max_new_tokens)
                 batch.set_prompt_tokens(enc["attention_mask"].sum(dim=1).tolist())
                 tokenizer = loaded.tokenizer
-                watcher = batch.watch(
+                watcher = batch.watch(  # ends each row at its end-of-sequence token, a stop string or the length
                     lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
                     eos_token_ids(loaded.model, loaded.tokenizer),
                     settings.get("stop"),
-                    kwargs["max_new_tokens"],
+                    max_new_tokens,
                 )
-                loaded.model.generate(**enc, **kwargs, stopping_criteria=StoppingCriteriaList([watcher]))
+                decode(
+                    loaded.model,
+                    enc["input_ids"],
+                    enc["attention_mask"],
+                    max_new_tokens=max_new_tokens,
+                    pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+                    on_step=watcher.step,
+                    sampling=Sampling.from_settings(settings),
+                    sizes=[size for size in BATCH_BUCKETS if size < len(padded)] if self.drop_finished_rows else (),
+                )
 
         return BatchStream(cancels, fillers, run)

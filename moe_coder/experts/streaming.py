@@ -1,11 +1,11 @@
-"""Streamed generation of a whole batch: one ``generate`` call, one stream per row.
+"""Streamed generation of a whole batch: one decoding run, one stream per row.
 
-:class:`BatchStream` runs one left-padded batch through ``model.generate`` in a worker thread.
-Its :class:`RowWatcher` is a stopping criterion, so it sees every generated token of every row
-in the generating thread, step by step. For each row it decodes the text so far, ends the row
-at its end-of-sequence token, at a stop string or when its reader cancels, and hands finished
-text to the row's queue. A row that ends stops generating (the criterion marks it done, and
-``generate`` pads it from then on); the batch stops when every row has ended.
+:class:`BatchStream` runs one left-padded batch through :func:`~moe_coder.experts.decoding.decode`
+in a worker thread. Its :class:`RowWatcher` sees every generated token of every row in the
+generating thread, step by step (it also works as a ``generate`` stopping criterion). For each
+row it decodes the text so far, ends the row at its end-of-sequence token, at a stop string or
+when its reader cancels, and hands finished text to the row's queue. A row that ends stops generating (the decoder drops it from the batch,
+or feeds it padding until enough rows ended); the batch stops when every row has ended.
 
 Each row is read through :meth:`BatchStream.reader`, a generator of text pieces whose return
 value is the row's :class:`~moe_coder.experts.completion.Completion`. Nothing is generated
@@ -42,10 +42,11 @@ class _Row:
 
 
 class RowWatcher:
-    """A ``generate`` stopping criterion that streams each row's new text and ends rows one by one.
+    """Streams each row's new text and ends rows one by one.
 
-    Called once per generated token with the whole ``input_ids``; returns, per row, whether that
-    row is done (ended here, or earlier).
+    :meth:`step` is called once per generated token with the running rows' new tokens; it
+    returns, per row, whether that row is done (ended here, or earlier). Called with the whole
+    ``input_ids``, it is a ``generate`` stopping criterion.
     """
 
     def __init__(
@@ -101,18 +102,24 @@ class RowWatcher:
             row.pieces.put(row.text[row.sent :])
         row.pieces.put(_END)
 
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        last = input_ids[:, -1].tolist()
-        for row, token in zip(self.rows, last):
+    def step(self, indices: Sequence[int], tokens: Sequence[int]) -> list[bool]:
+        """Hand each row of ``indices`` its new token; whether each has ended (here, or earlier)."""
+        for index, token in zip(indices, tokens):
+            row = self.rows[index]
             if row.ended:
                 continue
             if row.filler or row.left or (row.cancel is not None and row.cancel.is_set()):
                 self.end(row, "stop")  # the token of this step is not the reader's: it left
                 continue
             self._advance(row, int(token))
-        return torch.tensor([row.ended for row in self.rows], dtype=torch.bool, device=input_ids.device)
+        return [self.rows[index].ended for index in indices]
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        """As a ``generate`` stopping criterion: every row's last token, and which rows are done."""
+        import torch
+
+        ended = self.step(range(len(self.rows)), input_ids[:, -1].tolist())
+        return torch.tensor(ended, dtype=torch.bool, device=input_ids.device)
 
 
 class BatchStream:
@@ -120,7 +127,8 @@ class BatchStream:
 
     ``run(batch)`` is called once, in the worker thread, on the first read of any row. It loads
     and encodes what it needs, sets each row's prompt length (:meth:`set_prompt_tokens`) and
-    calls ``generate`` with :meth:`watch`'s criterion among its stopping criteria.
+    decodes with :meth:`watch`'s watcher seeing every step (``decode``'s ``on_step``, or a
+    ``generate`` stopping criterion).
     """
 
     def __init__(self, cancels: Sequence[threading.Event | None], fillers: int, run: Callable[["BatchStream"], None]) -> None:
@@ -144,14 +152,14 @@ class BatchStream:
         return self.watcher
 
     def _finish(self, error: BaseException | None) -> None:
-        """End every row still running once ``generate`` returned (or raised ``error``)."""
+        """End every row still running once decoding returned (or raised ``error``)."""
         for row in self.rows:
             if row.ended:
                 continue
             if error is not None or self.watcher is None:
                 row.ended = True
                 row.pieces.put(error or RuntimeError("the batch ended without generating"))
-            else:  # generate stopped on its own (its own criteria, or the length)
+            else:  # decoding stopped on its own (the length)
                 reason = "length" if len(row.ids) >= self.watcher.max_new_tokens else "stop"
                 self.watcher.end(row, reason)
 
