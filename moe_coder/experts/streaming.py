@@ -31,7 +31,6 @@ class _Row:
 
     prompt_tokens: int
     cancel: threading.Event | None = None
-    filler: bool = False  # a bucket's filler copy: ended before it starts
     left: bool = False  # its reader is done with it (read to the end, closed or gone)
     ids: list[int] = field(default_factory=list)
     sent: int = 0  # characters of the decoded text already handed to the reader
@@ -108,7 +107,7 @@ class RowWatcher:
             row = self.rows[index]
             if row.ended:
                 continue
-            if row.filler or row.left or (row.cancel is not None and row.cancel.is_set()):
+            if row.left or (row.cancel is not None and row.cancel.is_set()):
                 self.end(row, "stop")  # the token of this step is not the reader's: it left
                 continue
             self._advance(row, int(token))
@@ -131,18 +130,18 @@ class BatchStream:
     ``generate`` stopping criterion).
     """
 
-    def __init__(self, cancels: Sequence[threading.Event | None], fillers: int, run: Callable[["BatchStream"], None]) -> None:
-        self.rows = [_Row(0, cancel) for cancel in cancels] + [_Row(0, filler=True) for _ in range(fillers)]
+    def __init__(self, cancels: Sequence[threading.Event | None], run: Callable[["BatchStream"], None]) -> None:
+        self.rows = [_Row(0, cancel) for cancel in cancels]
         self.watcher: RowWatcher | None = None
         self._run = run
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._streaming = True  # False when run() generates the whole batch for its completions
 
-    def set_prompt_tokens(self, counts: Sequence[int]) -> None:
-        """The number of prompt tokens each row reads (the padding not counted)."""
-        for row, n in zip(self.rows, counts):
-            row.prompt_tokens = int(n)
+    def set_prompt_tokens(self, indices: Sequence[int], counts: Sequence[int]) -> None:
+        """The number of prompt tokens rows ``indices`` read (the padding not counted), set as they are encoded."""
+        for index, n in zip(indices, counts):
+            self.rows[index].prompt_tokens = int(n)
 
     def watch(
         self, decode: Callable[[list[int]], str], eos_ids: Sequence[int], stop: Sequence[str] | None, max_new_tokens: int
@@ -172,7 +171,7 @@ class BatchStream:
         self._finish(error)
 
     def run(self) -> list[Completion]:
-        """Generate the whole batch in this thread; the :class:`Completion` of each row (fillers left out)."""
+        """Generate the whole batch in this thread; the :class:`Completion` of each row."""
         with self._lock:
             if self._worker is not None:
                 raise RuntimeError("this batch is already streaming")
@@ -180,7 +179,7 @@ class BatchStream:
             self._streaming = False
         self._run(self)
         self._finish(None)
-        return [Completion(r.text, r.prompt_tokens, len(r.ids), r.finish_reason) for r in self.rows if not r.filler]
+        return [Completion(r.text, r.prompt_tokens, len(r.ids), r.finish_reason) for r in self.rows]
 
     def _start(self) -> None:
         with self._lock:
@@ -207,7 +206,7 @@ class BatchStream:
         """A reader is done with its row: the watcher ends the row at the next token if it still runs; the last reader waits for the worker."""
         with self._lock:
             self.rows[index].left = True
-            last = all(row.left or row.filler for row in self.rows)
+            last = all(row.left for row in self.rows)
             worker = self._worker
         if last and worker is not None:
             worker.join()
