@@ -393,10 +393,11 @@ class Evaluation:
         pairs = sorted(((p, build_request(p, prompt_format)) for p in problems),
                        key=lambda pair: (pair[1].stop, len(pair[1].prompt)))
         batch = max(1, settings.batch_size)
+        size = batch * BATCHES_PER_CALL
         chunks = []
         for _, same_stop in itertools.groupby(pairs, key=lambda pair: pair[1].stop):
             group = list(same_stop)
-            chunks += [group[i : i + batch] for i in range(0, len(group), batch)]
+            chunks += [group[i : i + size] for i in range(0, len(group), size)]
         progress = tqdm(total=len(problems), desc=f"generating {system} ({expert}) #{sample}")
         for chunk in chunks:
             began = time.monotonic()
@@ -419,6 +420,11 @@ class Evaluation:
 
 
 _VERDICT_KEYS = ("passed", "reason", "detail", "time_s")
+#: Prompts handed to one generate call, in batches: ``batch_size`` rows decode at a time and a
+#: waiting prompt joins as a row ends (see :mod:`moe_coder.experts.decoding`), so a call's
+#: batches do not each wait for their longest row. Samples are stored after each call: a killed
+#: run loses at most one call's answers.
+BATCHES_PER_CALL = 4
 
 
 def _verdict_fields(verdict: Verdict) -> dict[str, Any]:
