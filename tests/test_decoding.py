@@ -17,7 +17,7 @@ def _prompts(n: int, seed: int = 0) -> list[str]:
 def _with_generate(pool, spec, texts: list[str], **settings) -> list[str]:
     """The same batch run through ``model.generate``, the row watcher as its stopping criterion (the old path)."""
     import torch
-    from transformers import StoppingCriteriaList
+    from transformers import StoppingCriteria, StoppingCriteriaList
 
     from moe_coder.experts.completion import eos_token_ids
     from moe_coder.experts.streaming import BatchStream
@@ -31,8 +31,14 @@ def _with_generate(pool, spec, texts: list[str], **settings) -> list[str]:
         tok = loaded.tokenizer
         watcher = batch.watch(lambda ids: tok.decode(ids, skip_special_tokens=True), eos_token_ids(loaded.model, tok), stop,
                               max_new_tokens)
+
+        class Watch(StoppingCriteria):  # every row's last token to the watcher; which rows are done
+            def __call__(self, input_ids, scores, **kwargs):
+                ended = watcher.step(range(len(texts)), input_ids[:, -1].tolist())
+                return torch.tensor(ended, dtype=torch.bool)
+
         loaded.model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id,
-                              stopping_criteria=StoppingCriteriaList([watcher]), **settings)
+                              stopping_criteria=StoppingCriteriaList([Watch()]), **settings)
     batch._finish(None)
     return [row.text for row in batch.rows]
 
@@ -152,10 +158,11 @@ def test_rows_kept_to_the_end_without_dropping(context_model_dir):
 def test_a_row_ends_at_max_new_tokens_even_if_the_callback_never_ends_it(pool_and_spec):
     import torch
 
-    from moe_coder.experts.decoding import decode, fit
+    from moe_coder.experts.decoding import decode
+    from moe_coder.experts.pool import bucket_size
 
-    assert [fit(n, (1, 2, 4, 8, 12, 16, 24, 32)) for n in (32, 25, 24, 13, 3, 1)] == [32, 32, 24, 16, 4, 1]
-    assert fit(40, (8, 32)) == 40
+    assert [bucket_size(n, 32) for n in (32, 25, 24, 13, 3, 1)] == [32, 32, 24, 16, 4, 1]
+    assert bucket_size(40, 32) == 40
     pool, spec = pool_and_spec
     loaded = pool._get(spec)
     texts = ["a b", "def add", "x = [", "for i in"]
@@ -172,6 +179,7 @@ def test_a_row_ends_at_max_new_tokens_even_if_the_callback_never_ends_it(pool_an
 
     with torch.inference_mode():
         steps = decode(loaded.model, encode, len(texts), batch_size=2, max_new_tokens=5,
-                       pad_token_id=loaded.tokenizer.pad_token_id, on_step=on_step, sizes=(1, 2))
+                       pad_token_id=loaded.tokenizer.pad_token_id, on_step=on_step,
+                       bucket=lambda n: bucket_size(n, 2))
     assert counts == {0: 2, 1: 5, 2: 5, 3: 5}
     assert steps == 2 + 5 + 5 - 2 or steps > 0

@@ -1,20 +1,22 @@
-"""Batched decoding that drops finished rows, for the pool's local generation.
+"""Batched decoding in which rows leave as they end and waiting rows join, for the pool's local generation.
 
 ``transformers``' ``generate`` runs a batch until its longest row ends: a row that stopped at
 token 40 is still computed, padded, for every step until the last row stops at token 384. On a
 CPU, where a step's cost grows with the rows in it, most of an evaluation's time went to such
-rows. :func:`decode` runs the same greedy or sampled decoding with the model's own KV cache,
-and when enough rows have ended it selects the rows still running out of the batch and the
-cache (``Cache.batch_select_indices``), as continuous-batching engines such as vLLM do.
+rows. :func:`decode` runs the same greedy or sampled decoding with the model's own KV cache.
+When enough rows have ended it selects the rows still running out of the batch and the cache
+(``Cache.batch_select_indices``), and rows still waiting are prefilled apart and joined to the
+running rows' cache, left-padded (continuous batching, as vLLM and TGI do).
 
-The batch only ever shrinks to one of the pool's bucket sizes (``sizes``): kernel libraries
-keep per-shape state, so a few sizes bound it (see :data:`moe_coder.experts.pool.BATCH_BUCKETS`).
+The batch only ever runs at the pool's bucket sizes (``bucket``): kernel libraries keep
+per-shape state, so a few sizes bound it (see :data:`moe_coder.experts.pool.BATCH_BUCKETS`).
 Ended rows that fill a bucket are fed the pad token, as ``generate`` feeds them, and their
-tokens are ignored. A model whose cache cannot select rows decodes its whole batch to the end.
+tokens are ignored. A model whose cache cannot select rows decodes each batch to its end.
 
-Greedy answers equal ``generate``'s in float32. In bf16 a row's logits can differ in the last
-bit with the batch it shares (the kernels block the matrix products by batch size), so a
-shrinking batch changes a small share of greedy answers, as a different batch size does.
+Greedy answers equal ``generate``'s, and each prompt's answer alone, in float32. In bf16 a row's
+logits can differ in the last bit with the batch it shares (the kernels block the products by
+shape), so a batch that changes around a row changes a share of greedy answers, as a different
+batch size does.
 """
 from __future__ import annotations
 
@@ -92,11 +94,6 @@ def _cache_of(out: Any) -> Any:
     return cache if cache is not None else out.past_key_values
 
 
-def fit(rows: int, sizes: Sequence[int]) -> int:
-    """The smallest of ``sizes`` that holds ``rows`` rows; ``rows`` itself when none does."""
-    return min((s for s in sizes if s >= rows), default=rows)
-
-
 def _plain_dynamic(cache: Any) -> bool:
     """Whether ``cache`` is a ``DynamicCache`` of plain full-attention layers, whose tensors can be
     padded, trimmed and joined (``[batch, heads, length, head_dim]``); a sliding-window or
@@ -147,9 +144,10 @@ class _Batch:
         )
 
     def trim(self) -> None:
-        """Drop the cache columns that are padding in every row (left by rows that left)."""
+        """Drop the cache columns that are padding in every row (left by rows that left); a plain
+        ``DynamicCache`` only (:func:`_plain_dynamic`)."""
         start = int(self.mask.any(dim=0).long().argmax())
-        if start == 0 or not _plain_dynamic(self.cache):
+        if start == 0:
             return
         for layer in self.cache.layers:
             layer.keys, layer.values = layer.keys[:, :, start:], layer.values[:, :, start:]
@@ -200,7 +198,7 @@ def decode(
     pad_token_id: int,
     on_step: StepCallback,
     sampling: Sampling = Sampling(),
-    sizes: Sequence[int] = (),
+    bucket: Callable[[int], int] = lambda rows: rows,
     drop: bool = True,
     refill: bool = True,
 ) -> int:
@@ -211,11 +209,11 @@ def decode(
     and says which rows ended (at an end-of-sequence token, a stop string, a cancelled reader
     or the length); a row also ends after ``max_new_tokens`` tokens.
 
-    The batch runs only at sizes of ``sizes`` (and ``batch_size``): a smaller batch is padded
-    with fillers that do not run. With ``drop``, rows that ended leave the batch whenever the
-    rows left fit a smaller size. With ``refill`` too, rows still waiting join the batch once a
-    quarter of it has ended (or all that wait fit): they are prefilled apart and joined to the
-    running rows' cache, left-padded (continuous batching). Dropping needs a cache that selects
+    ``bucket(n)`` is the batch size ``n`` rows run at (at most ``batch_size``): a batch is padded
+    to it with fillers that do not run. With ``drop``, rows that ended leave the batch whenever
+    the rows left fit a smaller bucket. With ``refill`` too, rows still waiting join the batch
+    once a quarter of it has ended (or all that wait fit): they are prefilled apart and joined
+    to the running rows' cache, left-padded (continuous batching). Dropping needs a cache that selects
     rows; refill, a plain ``DynamicCache``. Without them, ``batch_size`` rows at a time run to
     their longest's end, as ``generate`` runs a batch. Returns the number of decoding steps run.
     """
@@ -223,14 +221,13 @@ def decode(
 
     if rows <= 0:
         return 0
-    allowed = sorted({s for s in sizes if s < batch_size} | {batch_size})
     processors = sampling.processors()
     extra = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
     cache_argument = _cache_argument(model)
     waiting = list(range(rows))[::-1]  # popped from the end: row 0 first
 
     def prefill(indices: list[int]) -> _Batch:
-        size = fit(len(indices), allowed)
+        size = bucket(len(indices))
         input_ids, attention_mask = encode(indices + [indices[-1]] * (size - len(indices)))
         position_ids = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 1)  # as generate sets them
         out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, **extra)
@@ -261,32 +258,31 @@ def decode(
 
     batch = admit(batch_size)
     choose(batch)
+    selectable = drop and hasattr(batch.cache, "batch_select_indices")
+    joinable = refill and selectable and _plain_dynamic(batch.cache)  # every later cache is of the same kind
     steps = 0
     while True:
         running = batch.running.nonzero().squeeze(1)
         left = len(running)
-        selectable = drop and hasattr(batch.cache, "batch_select_indices")
-        joinable = refill and selectable and _plain_dynamic(batch.cache)
         free = batch_size - left
         if waiting and (left == 0 or (joinable and free >= min(len(waiting), max(1, batch_size // 4)))):
             newcomers = admit(free)
             choose(newcomers)
             if left == 0:
-                batch = newcomers
+                batch = newcomers  # prefilled at a bucket size
                 if not bool(batch.running.any()):
                     continue  # every newcomer ended at its first token
             else:
-                newcomers = newcomers.select(newcomers.running.nonzero().squeeze(1))  # its fillers, and rows that ended, left out
-                batch = batch.select(running)
-                if len(newcomers):
-                    batch = _join(batch, newcomers)
+                joining = newcomers.running.nonzero().squeeze(1)  # its fillers, and rows that ended, left out
+                if len(joining):
+                    fillers = bucket(left + len(joining)) - left - len(joining)
+                    batch = _join(batch.select(running), newcomers.select(joining, fillers=fillers))
+                else:
+                    batch = batch.select(running, fillers=bucket(left) - left)
         elif left == 0:
             return steps
-        elif selectable and fit(left, allowed) < len(batch):
-            batch = batch.select(running)
-        size = fit(len(batch), allowed)
-        if size > len(batch):
-            batch = batch.select(torch.arange(len(batch)), fillers=size - len(batch))
+        elif selectable and bucket(left) < len(batch):
+            batch = batch.select(running, fillers=bucket(left) - left)
         if batch.sequences is not None:
             batch.sequences = torch.cat([batch.sequences, batch.tokens[:, None]], dim=1)
         batch.mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch), 1))], dim=1)

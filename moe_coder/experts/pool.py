@@ -21,8 +21,8 @@ logger = logging.getLogger(__name__)
 #: Generation settings a caller may pass; anything else is an error, not silently ignored.
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "stop", "seed")
 _DEFAULTS: dict[str, Any] = {"max_new_tokens": 256, "temperature": 0.0, "top_p": 1.0}
-#: The batch sizes a local generation runs at: a batch of 5 prompts runs as 8 rows (the last prompt
-#: repeated, its copies dropped). Kernel libraries keep per-shape state for every input shape they see
+#: The batch sizes a local generation runs at: a batch of 5 prompts runs as 8 rows (three filler
+#: rows that do not run). Kernel libraries keep per-shape state for every input shape they see
 #: (oneDNN's bf16 kernels on a CPU: JIT code and scratch memory), so a server whose batches take every
 #: size from 1 to 64 grows by that state request after request; a few sizes bound it, as vLLM's
 #: capture sizes do. Sizes past the last one are rounded up to a multiple of it.
@@ -344,7 +344,7 @@ class ExpertPool:
                     pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
                     on_step=watcher.step,
                     sampling=Sampling.from_settings(settings),
-                    sizes=BATCH_BUCKETS,
+                    bucket=lambda rows: bucket_size(rows, batch_size),
                     drop=self.drop_finished_rows,
                     refill=self.drop_finished_rows,
                 )

@@ -1,11 +1,12 @@
 """Streamed generation of a whole batch: one decoding run, one stream per row.
 
-:class:`BatchStream` runs one left-padded batch through :func:`~moe_coder.experts.decoding.decode`
-in a worker thread. Its :class:`RowWatcher` sees every generated token of every row in the
-generating thread, step by step (it also works as a ``generate`` stopping criterion). For each
-row it decodes the text so far, ends the row at its end-of-sequence token, at a stop string or
-when its reader cancels, and hands finished text to the row's queue. A row that ends stops generating (the decoder drops it from the batch,
-or feeds it padding until enough rows ended); the batch stops when every row has ended.
+:class:`BatchStream` runs its rows through :func:`~moe_coder.experts.decoding.decode` in a
+worker thread. Its :class:`RowWatcher` sees every generated token of every row in the
+generating thread, step by step. For each row it decodes the text so far, ends the row at its
+end-of-sequence token, at a stop string or when its reader cancels, and hands finished text to
+the row's queue. A row that ends stops
+generating (the decoder drops it from the batch, or feeds it padding until enough rows ended);
+the batch stops when every row has ended.
 
 Each row is read through :meth:`BatchStream.reader`, a generator of text pieces whose return
 value is the row's :class:`~moe_coder.experts.completion.Completion`. Nothing is generated
@@ -44,8 +45,7 @@ class RowWatcher:
     """Streams each row's new text and ends rows one by one.
 
     :meth:`step` is called once per generated token with the running rows' new tokens; it
-    returns, per row, whether that row is done (ended here, or earlier). Called with the whole
-    ``input_ids``, it is a ``generate`` stopping criterion.
+    returns, per row, whether that row is done (ended here, or earlier).
     """
 
     def __init__(
@@ -113,21 +113,13 @@ class RowWatcher:
             self._advance(row, int(token))
         return [self.rows[index].ended for index in indices]
 
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        """As a ``generate`` stopping criterion: every row's last token, and which rows are done."""
-        import torch
-
-        ended = self.step(range(len(self.rows)), input_ids[:, -1].tolist())
-        return torch.tensor(ended, dtype=torch.bool, device=input_ids.device)
-
 
 class BatchStream:
     """One batch generating in a worker thread, read row by row.
 
     ``run(batch)`` is called once, in the worker thread, on the first read of any row. It loads
     and encodes what it needs, sets each row's prompt length (:meth:`set_prompt_tokens`) and
-    decodes with :meth:`watch`'s watcher seeing every step (``decode``'s ``on_step``, or a
-    ``generate`` stopping criterion).
+    decodes with :meth:`watch`'s watcher seeing every step (``decode``'s ``on_step``).
     """
 
     def __init__(self, cancels: Sequence[threading.Event | None], run: Callable[["BatchStream"], None]) -> None:
