@@ -9,8 +9,9 @@ import pytest
 
 from moe_coder.routing.cues import extract_cues
 from moe_coder.routing.constraints import (GRAMMAR_VETO, CodeEvidence, declare_language, declared_language,
-                                           exclude_code_tasks, exclude_unknown, holds_code, named_language,
-                                           reject_ungrammatical)
+                                           exclude_code_tasks, exclude_unknown, grammar_code, holds_code,
+                                           named_language, reject_ungrammatical)
+from moe_coder.routing.cues import code_outside_prose
 from moe_coder.routing.router import PromptRouter
 
 
@@ -28,7 +29,11 @@ def _named(text: str) -> str | None:
     ("In SQL I'd just use GROUP BY. What's the C# .NET way to group products?", None),
     ("Write it in Kotlin, not Java.", None),
     ("compute the median of a list of numbers", None),
-    ("I'm building a tool in Objective-C and need a function that returns the date", None),
+    # only languages outside the twelve, no code: unknown
+    ("I'm building a tool in Objective-C and need a function that returns the date", "unknown"),
+    ("Using F#, check whether two strings are anagrams.", "unknown"),
+    ("Write me a Groovy class or function that can implement a stack with push, pop and peek.", "unknown"),
+    ("Using Kotlin, fix this:\n\n```\nfun main() { println(1) }\n```", None),
 ])
 def test_named_language_is_the_one_label_language_a_prompt_without_code_names(text, language):
     assert _named(text) == language
@@ -45,8 +50,11 @@ def test_exclude_unknown_moves_only_unknowns_probability_to_the_named_language()
     assert out[2] == pytest.approx(p[2])
     assert out.sum(axis=1) == pytest.approx(np.ones(3))
     assert p[0, 3] == 0.8  # a new array; the input is untouched
+    # a row naming only languages outside the twelve is unknown, whatever the heads said
+    outside = exclude_unknown(p, classes, ["unknown", None, None])
+    assert outside[0] == pytest.approx([0.0, 0.0, 0.0, 1.0]) and outside[1] == pytest.approx(p[1])
     # a router without an unknown label, or a named language it lacks, changes nothing
-    assert exclude_unknown(p[:, :3], classes[:3], ["c", "c", None]) == pytest.approx(p[:, :3])
+    assert exclude_unknown(p[:, :3], classes[:3], ["c", "unknown", None]) == pytest.approx(p[:, :3])
     assert exclude_unknown(p, classes, ["rust", None, None]) == pytest.approx(p)
 
 
@@ -242,6 +250,55 @@ def test_code_evidence_skips_declared_rows_and_keeps_rows_in_order():
     assert out[2] == pytest.approx(p[2])                     # no code
     with pytest.raises(ValueError, match="3 rows for 2"):
         evidence.apply(p[:2], classes)
+
+
+JAVA_STUB = """class Solution {
+    /**
+     * List the 10 biggest files in a directory.
+     */
+    public int listBiggestFiles(List<Integer> nums) {
+"""
+CSHARP_STUB = """public class CheckIfStringService
+{
+    // Check if a string is a palindrome.
+    public bool CheckIfString(string input)
+    {
+"""
+JS_BLOCK_DOC = """/* Check if a string is a palindrome.
+  */
+const checkIfString = (arr) => {
+"""
+
+
+@pytest.mark.parametrize("text", [JAVA_STUB, CSHARP_STUB, JS_BLOCK_DOC])
+def test_grammar_code_keeps_declarations_and_comments_that_read_like_words(text):
+    # the cues take a line with three words in a row for prose; the grammars need it
+    assert code_outside_prose(text) != text.strip("\n")
+    assert grammar_code(text) == text.strip("\n")
+
+
+def test_grammar_code_leaves_sentences_and_bullets_out():
+    text = ("Can you explain why this prints nothing?\n\n    for x in items:\n        print(x)\n\n"
+            "* it used to work\n* the list is not empty\n\n```py\nitems = []\n```")
+    code = grammar_code(text)
+    assert "Can you explain" not in code and "* it used" not in code
+    assert "items = []" in code and "print(x)" in code
+    assert grammar_code("say hello") == code_outside_prose("say hello") == ""
+
+
+@pytest.mark.parametrize("text, wrong, right", [
+    (JAVA_STUB, "php", "java"),        # PHP's grammar rejects `public int f(List<Integer> nums)`
+    (CSHARP_STUB, "go", "csharp"),     # Go's grammar rejects `public class`
+])
+def test_the_grammar_rule_reads_a_stubs_declarations(text, wrong, right):
+    classes = sorted({wrong, right, "unknown"})
+    p = np.zeros((1, len(classes)))
+    p[0, classes.index(wrong)], p[0, classes.index(right)], p[0, classes.index("unknown")] = 0.9, 0.08, 0.02
+    out = CodeEvidence.of([text]).apply(p, classes)
+    assert classes[out[0].argmax()] == right
+    # what the cues call the code loses the declaration, and the rule cannot tell
+    before = reject_ungrammatical(p, classes, [code_outside_prose(text).encode()])
+    assert classes[before[0].argmax()] == wrong
 
 
 def test_a_router_sends_code_its_grammar_rejects_to_the_rival_that_parses_it():

@@ -4,7 +4,7 @@ Some labels are defined by what a prompt holds (the language its code is in, whe
 code at all), and the heads can only learn those definitions from the request styles they are
 trained on. On a style they never saw they can break them with confidence, so these rules
 enforce them on the heads' probabilities: the two about the code's language inside the heads
-(:class:`CodeEvidence`, applied by :class:`~moe_coder.routing.heads.HeadStack`), the other two
+(:class:`CodeEvidence`, applied by :class:`~moe_coder.routing.heads.HeadStack`), the others
 after them (:func:`apply_label_constraints`):
 
 * **A named language is not** ``unknown``. ``unknown`` is the label of prompts that name or show
@@ -14,6 +14,12 @@ after them (:func:`apply_label_constraints`):
   ``mention:other``) and carries no code (:func:`holds_code`) has its ``unknown`` probability
   moved to the language it names. The other probabilities stay as they are: a prompt the heads
   send to another label language keeps it.
+* **A language outside the twelve is** ``unknown``. By the same definition, a prompt whose prose
+  names only languages outside the twelve ("Using F#, check whether two strings are anagrams",
+  "Write me a Groovy class that ...": ``mention:other`` and no other ``mention:`` cue) and carries
+  no code is ``unknown``: its language head is set to it. No expert serves the language asked for,
+  so the generalist answers. Heads refitted without the prompt family that holds such requests
+  sent them to Python or C at 0.2-0.5.
 * **A fence tag declares its code's language.** The language of a prompt's code is the label
   (or, for a translation, the source language); a person who tags every fenced block
   ```` ```go ```` has said what that code is. When every fenced block of a text opens with a
@@ -56,7 +62,7 @@ from typing import Sequence
 
 import numpy as np
 
-from moe_coder.routing.cues import FENCE_TAGS, code_outside_prose
+from moe_coder.routing.cues import FENCE_TAGS, code_outside_prose, prose_outside_code
 from moe_coder.routing.grammar import GRAMMARS, code_errors, code_head
 from moe_coder.routing.labels import LANGUAGES, UNKNOWN
 
@@ -190,6 +196,43 @@ def reject_ungrammatical(proba: np.ndarray, classes: Sequence[str], codes: Seque
     return out
 
 
+#: Unfenced lines the grammar rule reads as code although a run of three words in them makes the
+#: cues take them for prose: C-family comment lines, declarations ("public int solve(List<Integer>
+#: nums) {", "public class CheckIfStringService") and lines that end inside a statement.
+_GRAMMAR_LINE = re.compile(
+    r"^\s*(?://|/\*|\*/)|[{;(]\s*$"
+    r"|^\s*(?:(?:public|private|protected|internal|static|final|abstract|sealed|export|async|pub)\s+)*"
+    r"(?:class|interface|struct|enum|function|def|fn|func|namespace|template|typedef|const|let|var|void|int|bool"
+    r"|string|long|double|float|char|auto)\s+[\w$<>\[\],:*& ]+(?:[({=]|$)"
+)
+_FENCED_BLOCK = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.S)
+_FENCE_SPAN = re.compile(r"```.*?(?:```|\Z)", re.S)
+
+
+def grammar_code(text: str) -> str:
+    """The code of ``text`` that the grammar rule parses: :func:`~moe_coder.routing.cues.code_outside_prose`,
+    with the unfenced lines that are code although they read like words put back in their places
+    (:data:`_GRAMMAR_LINE`, and the lines inside a ``/* ... */`` comment).
+
+    The cues leave a line out of the code when it holds a run of three words, so that a language
+    named in a sentence counts as prose; for a grammar that turns a declaration such as ``public
+    class CheckIfStringService`` into a missing line, and ``/* Check if a string is a palindrome.``
+    into a stray ``*/``, and the code left over parses in the wrong grammars."""
+    prose = set(prose_outside_code(text).splitlines())
+    if not prose:
+        return code_outside_prose(text)
+    loose, in_comment = [], False
+    for line in _FENCE_SPAN.sub(" ", text[:20000]).splitlines():
+        opens = "/*" in line and "*/" not in line.split("/*", 1)[1]
+        if in_comment or not line.strip() or line not in prose or _GRAMMAR_LINE.search(line) or opens:
+            loose.append(line)
+        if opens:
+            in_comment = True
+        elif in_comment and "*/" in line:
+            in_comment = False
+    return "\n".join(_FENCED_BLOCK.findall(text) + loose).strip("\n")
+
+
 @dataclass(frozen=True)
 class CodeEvidence:
     """What each text says about its code's language, for the heads that read it: the language
@@ -203,7 +246,7 @@ class CodeEvidence:
     def of(cls, texts: Sequence[str]) -> "CodeEvidence":
         """The evidence of each text."""
         declared = [declared_language(t) for t in texts]
-        code = [b"" if d is not None else code_head(code_outside_prose(t)) for t, d in zip(texts, declared)]
+        code = [b"" if d is not None else code_head(grammar_code(t)) for t, d in zip(texts, declared)]
         return cls(declared, code)
 
     def __len__(self) -> int:
@@ -223,20 +266,23 @@ class CodeEvidence:
 
 def named_language(text: str, cues: Sequence[str]) -> str | None:
     """The one label language ``text`` names, when it names exactly one (and no language outside
-    the twelve) and holds no code line; otherwise ``None``. ``cues`` are the text's cues
+    the twelve) and holds no code line; ``"unknown"`` when it names only languages outside the
+    twelve and holds no code line; otherwise ``None``. ``cues`` are the text's cues
     (:func:`~moe_coder.routing.cues.extract_cues`)."""
     named = {cue.split(":", 1)[1] for cue in cues if cue.startswith("mention:")}
-    if len(named) != 1 or "other" in named:
+    if len(named) != 1:
         return None
     if code_outside_prose(text).strip():
         return None
-    return named.pop()
+    language = named.pop()
+    return UNKNOWN if language == "other" else language
 
 
 def exclude_unknown(language_p: np.ndarray, classes: Sequence[str], named: Sequence[str | None]) -> np.ndarray:
     """``language_p`` (rows over ``classes``) with each row's ``unknown`` probability moved to the
-    language ``named[i]`` names (:func:`named_language`); rows without one are unchanged. Returns a
-    new array."""
+    label language ``named[i]`` names (:func:`named_language`), and each row whose ``named[i]`` is
+    ``"unknown"`` (only languages outside the twelve) set to certainty in ``unknown``; other rows
+    are unchanged. Returns a new array."""
     out = np.array(language_p, dtype=np.float64, copy=True)
     index = {str(c): j for j, c in enumerate(classes)}
     if UNKNOWN not in index:
@@ -244,7 +290,11 @@ def exclude_unknown(language_p: np.ndarray, classes: Sequence[str], named: Seque
     u = index[UNKNOWN]
     for i, lang in enumerate(named):
         j = index.get(lang) if lang is not None else None
-        if j is None or j == u:
+        if j is None:
+            continue
+        if j == u:
+            out[i] = 0.0
+            out[i, u] = 1.0
             continue
         out[i, j] += out[i, u]
         out[i, u] = 0.0
@@ -273,8 +323,8 @@ def apply_label_constraints(
     probas: list[np.ndarray], heads: Sequence[str], classes: Sequence[Sequence[str]],
     named: Sequence[str | None], no_code: Sequence[bool],
 ) -> list[np.ndarray]:
-    """The router's probabilities (one array per head, in ``heads`` order) with both rules of
-    this module applied: ``named[i]`` is :func:`named_language` of prompt ``i``'s last turn,
+    """The router's probabilities (one array per head, in ``heads`` order) with the rules of this
+    module that apply after the heads: ``named[i]`` is :func:`named_language` of prompt ``i``'s last turn,
     ``no_code[i]`` whether none of its turns :func:`holds_code`."""
     out = list(probas)
     heads = list(heads)
