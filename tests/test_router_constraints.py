@@ -33,6 +33,7 @@ def _named(text: str) -> str | None:
     ("I'm building a tool in Objective-C and need a function that returns the date", "unknown"),
     ("Using F#, check whether two strings are anagrams.", "unknown"),
     ("Write me a Groovy class or function that can implement a stack with push, pop and peek.", "unknown"),
+    ("How do I 统计文本中每个单词出现的次数 in R?", "unknown"),
     ("Using Kotlin, fix this:\n\n```\nfun main() { println(1) }\n```", None),
 ])
 def test_named_language_is_the_one_label_language_a_prompt_without_code_names(text, language):

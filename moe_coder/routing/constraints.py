@@ -15,8 +15,9 @@ after them (:func:`apply_label_constraints`):
   moved to the language it names. The other probabilities stay as they are: a prompt the heads
   send to another label language keeps it.
 * **A language outside the twelve is** ``unknown``. By the same definition, a prompt whose prose
-  names only languages outside the twelve ("Using F#, check whether two strings are anagrams",
-  "Write me a Groovy class that ...": ``mention:other`` and no other ``mention:`` cue) and carries
+  names or asks for only languages outside the twelve ("Using F#, check whether two strings are
+  anagrams", "Write me a Groovy class that ...", "... in R?": ``mention:other`` or ``target:other``
+  and no other ``mention:`` or ``target:`` cue) and carries
   no code is ``unknown``: its language head is set to it. No expert serves the language asked for,
   so the generalist answers. Heads refitted without the prompt family that holds such requests
   sent them to Python or C at 0.2-0.5.
@@ -266,16 +267,17 @@ class CodeEvidence:
 
 def named_language(text: str, cues: Sequence[str]) -> str | None:
     """The one label language ``text`` names, when it names exactly one (and no language outside
-    the twelve) and holds no code line; ``"unknown"`` when it names only languages outside the
-    twelve and holds no code line; otherwise ``None``. ``cues`` are the text's cues
+    the twelve) and holds no code line; ``"unknown"`` when the only languages it names or asks for
+    (``mention:`` and ``target:`` cues) are outside the twelve and it holds no code line; otherwise
+    ``None``. ``cues`` are the text's cues
     (:func:`~moe_coder.routing.cues.extract_cues`)."""
     named = {cue.split(":", 1)[1] for cue in cues if cue.startswith("mention:")}
-    if len(named) != 1:
+    asked = named | {cue.split(":", 1)[1] for cue in cues if cue.startswith("target:")}
+    if not asked or code_outside_prose(text).strip():
         return None
-    if code_outside_prose(text).strip():
-        return None
-    language = named.pop()
-    return UNKNOWN if language == "other" else language
+    if asked == {"other"}:  # "Using F#, ...", "... in R?", "in swift?"
+        return UNKNOWN
+    return named.pop() if len(named) == 1 and "other" not in named else None
 
 
 def exclude_unknown(language_p: np.ndarray, classes: Sequence[str], named: Sequence[str | None]) -> np.ndarray:
