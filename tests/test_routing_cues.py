@@ -224,11 +224,38 @@ def test_task_words_are_searched_in_a_faster_arrangement_of_the_same_patterns():
         "explain this", "unexplained", "这是什么", "¿Para qué sirve?", "para qué sirve", "qu'est-ce que c'est",
         "write unit tests", "contests", "翻译成Go", "用Rust重写", "schreib das in Go um", "refactor it", "重构一下", "make it more pythonic", "less nested", "hazlo legible", "it hangs", "no funciona", "程序崩溃",
         "complete the TODO", "incomplete", "补全代码", "写一个函数", "recrea", "crea una función", "", "plain words only",
+        "FIX THE CRASH", "Explain This", "Write Unit Tests", "Das FUNKTIONIERT NICHT", "ÜBERSETZ das", "Wie Funktioniert das",
+        "ELI5", "Clean This Up", "Qu'est-ce Que c'est", "Stürzt ab", "IT HANGS",
     ]
     for task, pattern in cues._TASK_WORDS.items():
         plain = re.compile(pattern, re.I)
         for text in texts:
-            assert bool(plain.search(text)) == bool(cues._TASK_RX[task].search(text)), (task, text)
+            assert bool(plain.search(text)) == bool(cues._TASK_RX[task].search(text.lower())), (task, text)
+
+
+def test_lower_case_keeps_escapes():
+    from moe_coder.routing import cues
+
+    assert cues._lower_case(r"\bFehler\S+[A-Z]\u4E00") == r"\bfehler\S+[a-z]\u4e00"
+
+
+def test_ends_open_finds_what_the_end_anchored_search_finds():
+    """``_ends_open`` looks at the end of the text instead of searching every position; on random
+    texts made of the characters that matter it agrees with the search it replaces."""
+    import random
+    import re
+
+    from moe_coder.routing import cues
+
+    plain = re.compile(r"(?:[{(\[,=:]|=>|->|\bthen|\bdo|\\)\s*$|\n[ \t]+\S[^\n]*\s*$")
+    rng = random.Random(0)
+    pieces = [" ", "\t", "\n", "\r", "\x0b", "{", "(", "[", ",", "=", ":", ">", "-", "\\", "then", "do", "x", "a",
+              "othen", "redo", "\n  ", "\n\t", ";", "}", "é"]
+    texts = ["", " ", "\n", "then", "xthen", "do", "  x", "a\n  b", "a\n  b\n\n", "a\n\x0bb", "f(x) {\n"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(20000)]
+    texts += ["word " * 100 + "{", "{" + "x" * 500, "a\n  b" + " " * 450]
+    for text in texts:
+        assert cues._ends_open(text) == bool(plain.search(text[-400:])), repr(text)
 
 
 @pytest.mark.parametrize(

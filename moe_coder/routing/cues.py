@@ -272,7 +272,40 @@ def _scan_friendly(pattern: str) -> str:
     return "|".join(parts)
 
 
-_TASK_RX = {task: re.compile(_scan_friendly(rx), re.I) for task, rx in _TASK_WORDS.items()}
+def _lower_case(pattern: str) -> str:
+    """``pattern`` with its literal letters lower-cased (an escape such as ``\\S`` or ``\\b`` is left
+    as it is): searched in lower-cased text, it finds what ``pattern`` with ``re.I`` finds in the
+    text, and Python's ``re`` scans it two to three times faster."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+        else:
+            out.append(pattern[i].lower())
+            i += 1
+    return "".join(out)
+
+
+#: The task words, arranged for scanning (:func:`_scan_friendly`) and lower-cased
+#: (:func:`_lower_case`): search them in lower-cased prose.
+_TASK_RX = {task: re.compile(_lower_case(_scan_friendly(rx))) for task, rx in _TASK_WORDS.items()}
+#: What ends a text that stops open (``shape:ends_open``), once trailing whitespace is stripped.
+_OPEN_END = re.compile(r"(?:[{(\[,=:]|=>|->|\bthen|\bdo|\\)\Z")
+_INDENTED = re.compile(r"[ \t]+\S")
+
+
+def _ends_open(text: str) -> bool:
+    """Whether the last 400 characters of ``text`` stop open: on an opening bracket, ``,``, ``=``,
+    ``:``, ``=>``, ``->``, ``then``, ``do`` or a line continuation, or on an indented line after a
+    line break (as ``(?:[{(\[,=:]|=>|->|\bthen|\bdo|\\)\s*$|\n[ \t]+\S[^\n]*\s*$`` searches it,
+    without trying every position)."""
+    tail = text[-400:].rstrip()
+    # six characters: "then" and the one before it, for the word boundary
+    if _OPEN_END.search(tail[-6:]):
+        return True
+    line = tail.rfind("\n")
+    return line >= 0 and _INDENTED.match(tail, line + 1) is not None
 
 #: Every cue name, in the fixed order a cue vector uses.
 CUE_NAMES: tuple[str, ...] = tuple(
@@ -389,7 +422,7 @@ def _cues(text: str) -> tuple[str, ...]:
         found.add("shape:no_prose")
     if re.search(r"[\u00C0-\u024F\u4e00-\u9fff]", prose):
         found.add("shape:non_ascii_prose")
-    if re.search(r"(?:[{(\[,=:]|=>|->|\bthen|\bdo|\\)\s*$|\n[ \t]+\S[^\n]*\s*$", text[-400:]):
+    if _ends_open(text):
         found.add("shape:ends_open")
     last_pos, last_lang = -1, None
     # bytes that are not text name no language, whatever letters they happen to hold
@@ -419,8 +452,9 @@ def _cues(text: str) -> tuple[str, ...]:
     if targets and evidence:
         # a named language the code is not written in is asked for by a translation, whatever its phrasing
         found.add("target:matches_code" if targets & evidence else "target:differs_from_code")
+    asked = prose[:5000].lower()
     for task, rx in _TASK_RX.items():
-        if rx.search(prose[:5000]):
+        if rx.search(asked):
             found.add(f"ask:{task}")
     return tuple(name for name in CUE_NAMES if name in found)
 
