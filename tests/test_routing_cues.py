@@ -171,6 +171,49 @@ def test_syntax_prefilters_never_hide_a_match():
     assert hits > 1000
 
 
+@pytest.mark.parametrize("branch, literal", [
+    (r"\bfn\s+\w+\s*[(<]", "fn"), (r"\w+!\(", "!("), (r"^\s*package\s+main\b", "package"),
+    (r"colou?r", "colo"), (r"ab{0,3}c", "a"), (r"a{2}bcd", "bcd"), (r"x+y", "x"), (r"\$\{\w+[}:#%]", "${"),
+    (r"[^]x]abc", "abc"), (r"(?:ab|cd)efg", "efg"), (r"(?<!use )\bstd::", "std::"), (r"\{\s*get;", "get;"),
+    (r"a\.b\(c", "a.b(c"), (r"\bx\b", "x"), (r"(?i:abc)", ""), (r"[abc]+", ""), (r"a\nb", "a\nb"),
+])
+def test_required_literal_is_a_substring_of_every_match(branch, literal):
+    import re
+
+    from moe_coder.routing.cues import _required_literal
+
+    assert _required_literal(branch) == literal
+
+
+def test_gated_syntax_search_finds_what_each_whole_pattern_finds():
+    """Each syntax pattern is searched branch by branch, a branch only when the literal it requires is
+    in the text; on the router's test prompts and on random mixtures of the patterns' own pieces,
+    that finds a match exactly when the whole pattern does."""
+    import gzip
+    import json
+    import random
+    import re
+    from pathlib import Path
+
+    from moe_coder.routing import cues
+
+    data = Path(__file__).resolve().parents[1] / "router_training" / "data" / "test.jsonl.gz"
+    with gzip.open(data, "rt", encoding="utf-8") as fh:
+        texts = [t for t in (json.loads(line)["prompt"] for line in fh) if isinstance(t, str)][:1500]
+    rng = random.Random(0)
+    pieces = [n for parts in cues._SYNTAX_PARTS.values() for n, _ in parts if n] + [" ", "\n", "x", "(", "{", "1"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(3000)]
+    matched = 0
+    for name, rx in cues._SYNTAX_RX.items():
+        for text in texts:
+            whole = rx.search(text) is not None
+            matched += whole
+            assert cues._gated_search(cues._SYNTAX_PARTS[name], text) == whole, (name, text[:200])
+    assert matched > 1000
+    # a pattern with a case-insensitive flag is never gated by its literals
+    assert all(n == "" for n, _ in cues._gated(r"(?i)abc|def", re.M))
+
+
 def test_using_namespace_std_is_cpp_and_not_csharp():
     """C that says ``using namespace std;`` is C++ (HumanEval-X's C++ prompts are written so);
     C#'s ``namespace X {`` / ``namespace X;`` still fires the C# cue."""

@@ -254,6 +254,102 @@ def _top_level_alternatives(pattern: str) -> list[str]:
     return branches + [pattern[start:]]
 
 
+#: Escapes that stand for one literal character; the other letter escapes are classes or assertions.
+_LITERAL_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v"}
+
+
+def _required_literal(branch: str) -> str:
+    """The longest run of literal characters every match of ``branch`` (a regular expression without
+    a top-level ``|``, compiled without ``re.I``) contains: text without it cannot match. Runs are
+    read outside groups and classes; a character under a quantifier that allows zero ends its run
+    without it. ``""`` when there is none."""
+    best, run, i = "", [], 0
+
+    def end_run() -> None:
+        nonlocal best, run
+        if len(run) > len(best):
+            best = "".join(run)
+        run = []
+
+    while i < len(branch):
+        ch = branch[i]
+        if ch == "\\":
+            nxt = branch[i + 1:i + 2]
+            if nxt.isalnum() and nxt not in _LITERAL_ESCAPES:
+                end_run()  # \b, \w, \s, \d, \u... (read as not literal)
+                i += 2
+                continue
+            run.append(_LITERAL_ESCAPES.get(nxt, nxt))
+            i += 2
+        elif ch == "[":
+            end_run()
+            i += 1
+            if branch[i:i + 1] == "^":
+                i += 1
+            if branch[i:i + 1] == "]":
+                i += 1
+            while i < len(branch) and branch[i] != "]":
+                i += 2 if branch[i] == "\\" else 1
+            i += 1
+        elif ch == "(":
+            end_run()
+            depth = 0
+            while i < len(branch):
+                if branch[i] == "\\":
+                    i += 2
+                    continue
+                if branch[i] == "[":
+                    i += 1
+                    while i < len(branch) and branch[i] != "]":
+                        i += 2 if branch[i] == "\\" else 1
+                elif branch[i] == "(":
+                    depth += 1
+                elif branch[i] == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                i += 1
+            i += 1
+        elif ch in "*?{":
+            if ch == "{" and not re.match(r"\{\d*,?\d*\}", branch[i:]):
+                run.append(ch)  # a literal brace
+                i += 1
+                continue
+            zero = ch != "{" or re.match(r"\{0?,|\{0\}", branch[i:]) is not None
+            if run and zero:
+                run.pop()
+            end_run()
+            i = branch.index("}", i) + 1 if ch == "{" else i + 1
+        elif ch == "+":
+            end_run()
+            i += 1
+        elif ch in ".^$|)":
+            end_run()
+            i += 1
+        else:
+            run.append(ch)
+            i += 1
+    end_run()
+    return best
+
+
+def _gated(pattern: str, flags: int) -> list[tuple[str, re.Pattern]]:
+    """``pattern``'s top-level branches, each compiled with the literal it requires
+    (:func:`_required_literal`): a text matches ``pattern`` exactly when, for some branch, the
+    literal is in the text and the branch matches. Checking the literal first skips most searches."""
+    caseless = bool(flags & re.I) or "(?i)" in pattern
+    return [("" if caseless else _required_literal(b), re.compile(b, flags)) for b in _top_level_alternatives(pattern)]
+
+
+def _gated_search(parts: list[tuple[str, re.Pattern]], text: str) -> bool:
+    """Whether ``text`` matches the pattern :func:`_gated` split into ``parts``."""
+    return any(needle in text and rx.search(text) is not None for needle, rx in parts)
+
+
+#: Each syntax cue's pattern split into branches gated by their literals (:func:`_gated`).
+_SYNTAX_PARTS = {name: _gated(rx, re.M) for name, rx in _SYNTAX.items()}
+
+
 def _scan_friendly(pattern: str) -> str:
     """The same language as ``pattern``, arranged so that a search tries few branches per position:
     the branches that start at a word boundary share one ``\\b``, and those that start with a
@@ -442,7 +538,7 @@ def _cues(text: str) -> tuple[str, ...]:
         if lang:
             found.add(f"aside:{lang}")
     for name, rx in _SYNTAX_RX.items():
-        if any(needle in sample for needle in _SYNTAX_NEEDS[name]) and rx.search(sample):
+        if any(needle in sample for needle in _SYNTAX_NEEDS[name]) and _gated_search(_SYNTAX_PARTS[name], sample):
             found.add(f"syntax:{name}")
     if "syntax:js_syntax" in found and not found & _TYPESCRIPT_EVIDENCE and not TYPESCRIPT_ONLY.search(sample):
         # JavaScript-family code with nothing only TypeScript writes is JavaScript as it stands
