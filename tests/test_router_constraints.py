@@ -9,8 +9,9 @@ import pytest
 
 from moe_coder.routing.cues import extract_cues
 from moe_coder.routing.constraints import (GRAMMAR_VETO, CodeEvidence, declare_language, declared_language,
-                                           exclude_code_tasks, exclude_unknown, grammar_code, holds_code,
-                                           named_language, reject_ungrammatical)
+                                           constraint_inputs, exclude_code_tasks, exclude_unknown, grammar_code,
+                                           holds_code, holds_words, named_language, reject_ungrammatical,
+                                           says_nothing)
 from moe_coder.routing.cues import code_outside_prose
 from moe_coder.routing.router import PromptRouter
 
@@ -38,6 +39,26 @@ def _named(text: str) -> str | None:
 ])
 def test_named_language_is_the_one_label_language_a_prompt_without_code_names(text, language):
     assert _named(text) == language
+
+
+@pytest.mark.parametrize("text, words", [
+    ("hi", True), ("ok thanks", True), ("напиши функцию", True), ("كيف أكتب دالة", True), ("排序", True),
+    ("ソート", True), ("정렬", True), ("", False), ("  \n ", False), ("42 %% ==> 7", False),
+    ("ତʅ₊❂ᢾǗⵥ⸾ṍ௰͓ᕝᛙ౯⇙", False),     # code points of many scripts, none twice in a row
+    ("a b c d", False),                 # single letters
+])
+def test_holds_words_is_two_letters_of_one_script_or_an_ideograph(text, words):
+    assert holds_words(text) == words
+
+
+def test_a_prompt_with_neither_code_nor_a_word_is_unknown():
+    junk = "ତʅ₊❂ᢾǗⵥ⸾ṍ௰͓ᕝᛙ౯⇙ ⿕⏪೧ჳ"
+    assert says_nothing(junk) and says_nothing("") and not says_nothing("hi") and not says_nothing("x = [1]")
+    texts = [junk, junk, "hi", "}}", "C#"]
+    named, _ = constraint_inputs(texts, ["", "def f(x):\n    return x", "", "", ""], [extract_cues(t) for t in texts])
+    # the second one follows a turn with code, "}}" holds code itself, and "C#" names a language
+    assert says_nothing("C#")
+    assert named == ["unknown", None, None, None, "csharp"]
 
 
 def test_exclude_unknown_moves_only_unknowns_probability_to_the_named_language():

@@ -20,7 +20,8 @@ after them (:func:`apply_label_constraints`):
   and no other ``mention:`` or ``target:`` cue) and carries
   no code is ``unknown``: its language head is set to it. No expert serves the language asked for,
   so the generalist answers. Heads refitted without the prompt family that holds such requests
-  sent them to Python or C at 0.2-0.5.
+  sent them to Python or C at 0.2-0.5. So is a prompt that holds neither code nor a word of any
+  human language (:func:`says_nothing`: random bytes or code points, punctuation, an empty text).
 * **A fence tag declares its code's language.** The language of a prompt's code is the label
   (or, for a translation, the source language); a person who tags every fenced block
   ```` ```go ```` has said what that code is. When every fenced block of a text opens with a
@@ -339,10 +340,44 @@ def apply_label_constraints(
     return out
 
 
+#: Scripts whose every letter can be a word (ideographs, syllables).
+_WORD_SCRIPTS = frozenset({"CJK", "HIRAGANA", "KATAKANA", "HANGUL"})
+#: How much of a text :func:`holds_words` reads.
+_WORDS_READ = 2000
+
+
+def holds_words(text: str) -> bool:
+    """Whether ``text`` holds a word of some human language: two letters in a row of one script
+    (``unicodedata`` names the script), or one Chinese, Japanese or Korean character. Bytes decoded
+    as Latin-1 and random code points rarely put two letters of one script side by side; "hi",
+    "напиши" and "كيف" are words."""
+    import unicodedata
+
+    previous = None
+    for ch in text[:_WORDS_READ]:
+        if not ch.isalpha():
+            previous = None
+            continue
+        script = unicodedata.name(ch, "").split(" ", 1)[0]
+        if script in _WORD_SCRIPTS or (script and script == previous):
+            return True
+        previous = script
+    return False
+
+
+def says_nothing(text: str) -> bool:
+    """Whether ``text`` holds neither code (:func:`holds_code`) nor a word (:func:`holds_words`):
+    it can name or show no language, so its label is ``unknown``."""
+    return not holds_code(text) and not holds_words(text)
+
+
 def constraint_inputs(last_turns: Sequence[str], contexts: Sequence[str],
                       cue_lists: Sequence[Sequence[str]]) -> tuple[list[str | None], list[bool]]:
     """``(named, no_code)`` for :func:`apply_label_constraints`, from each prompt's last turn, its
-    earlier turns (``""`` for a plain prompt) and the last turn's cues."""
-    named = [named_language(t, c) for t, c in zip(last_turns, cue_lists)]
+    earlier turns (``""`` for a plain prompt) and the last turn's cues. A prompt that names no
+    language and none of whose turns holds code or a word (:func:`says_nothing`) is given
+    ``"unknown"`` as its named language ("C#" alone names one)."""
+    named = [named_language(t, cues) or (UNKNOWN if says_nothing(t) and says_nothing(c) else None)
+             for t, c, cues in zip(last_turns, contexts, cue_lists)]
     no_code = [not holds_code(t) and not holds_code(c) for t, c in zip(last_turns, contexts)]
     return named, no_code
