@@ -9,7 +9,8 @@ import pytest
 
 from moe_coder.routing.cues import extract_cues
 from moe_coder.routing.constraints import (GRAMMAR_VETO, CodeEvidence, declare_language, declared_language,
-                                           constraint_inputs, exclude_code_tasks, exclude_unknown, grammar_code,
+                                           all_code, complete_open_code, constraint_inputs, exclude_code_tasks,
+                                           exclude_unknown, grammar_code,
                                            holds_code, holds_words, named_language, reject_ungrammatical,
                                            says_nothing)
 from moe_coder.routing.cues import code_outside_prose
@@ -55,7 +56,7 @@ def test_a_prompt_with_neither_code_nor_a_word_is_unknown():
     junk = "ତʅ₊❂ᢾǗⵥ⸾ṍ௰͓ᕝᛙ౯⇙ ⿕⏪೧ჳ"
     assert says_nothing(junk) and says_nothing("") and not says_nothing("hi") and not says_nothing("x = [1]")
     texts = [junk, junk, "hi", "}}", "C#"]
-    named, _ = constraint_inputs(texts, ["", "def f(x):\n    return x", "", "", ""], [extract_cues(t) for t in texts])
+    named = constraint_inputs(texts, ["", "def f(x):\n    return x", "", "", ""], [extract_cues(t) for t in texts]).named
     # the second one follows a turn with code, "}}" holds code itself, and "C#" names a language
     assert says_nothing("C#")
     assert named == ["unknown", None, None, None, "csharp"]
@@ -321,6 +322,57 @@ def test_the_grammar_rule_reads_a_stubs_declarations(text, wrong, right):
     # what the cues call the code loses the declaration, and the rule cannot tell
     before = reject_ungrammatical(p, classes, [code_outside_prose(text).encode()])
     assert classes[before[0].argmax()] == wrong
+
+
+PYTHON_STUB = 'def f(items):\n    """Implement a stack with push, pop and peek.\n    >>> f(3) == 6\n    """\n'
+
+
+@pytest.mark.parametrize("text, language, expected", [
+    (PYTHON_STUB, "python", True),                      # the docstring is a string literal
+    (JAVA_STUB, "java", True),                          # the doc comment is a comment
+    (CSHARP_STUB, "csharp", True),
+    (JS_BLOCK_DOC, "javascript", True),
+    (JAVA_STUB, "php", False),                          # PHP's grammar rejects it
+    ("Please finish this\nfunction f(x) {\n", "javascript", False),     # a request in words
+    ("给这段代码写单元测试\n\npackage math\n\nfunc archExp2(x float64) float64 {", "go", False),
+    ("```js\nfunction f(x) {\n", "javascript", False),  # fenced: a chat message, not a file
+    ("for f in *.txt; do\n", "bash", False),             # a lenient grammar says nothing
+    (PYTHON_STUB, "unknown", False),
+])
+def test_all_code_is_a_parse_without_errors_whose_words_lie_in_comments_and_strings(text, language, expected):
+    assert all_code(text, language) == expected
+
+
+def test_code_alone_that_stops_open_is_a_completion():
+    tasks, languages = ["complete", "explain", "generate"], ["java", "php", "python"]
+    task_p = np.array([[0.1, 0.1, 0.8]] * 4)
+    language_p = np.array([[0.1, 0.0, 0.9], [0.9, 0.1, 0.0], [0.1, 0.9, 0.0], [0.1, 0.0, 0.9]])
+    out = complete_open_code(task_p, tasks, language_p, languages, [PYTHON_STUB, JAVA_STUB, JAVA_STUB, None])
+    assert out[0] == pytest.approx([1.0, 0.0, 0.0]) and out[1] == pytest.approx([1.0, 0.0, 0.0])
+    assert out[2] == pytest.approx(task_p[2])  # read as PHP, whose grammar rejects it
+    assert out[3] == pytest.approx(task_p[3])  # not open, or not one turn
+    # only a one-turn prompt whose end is open is offered to the rule
+    texts = [PYTHON_STUB, PYTHON_STUB, "x = f(1)\n"]
+    inputs = constraint_inputs(texts, ["", "translate this to Go", ""], [extract_cues(t) for t in texts])
+    assert inputs.open_code == [PYTHON_STUB, None, None]
+
+
+def test_a_router_reads_an_open_stub_as_a_completion_whatever_its_heads_learned():
+    # heads trained on stubs labelled "generate" (their doc comments read as requests)
+    prompts, y = [], []
+    for i in range(16):
+        prompts += [f'def value{i}(x):\n    """Return the value {i} of x."""\n',
+                    f"write a python function that returns the value {i}",
+                    f"def value{i}(x):\n    return x + {i}\n\nfinish this",
+                    f"write a javascript function that returns the value {i}"]
+        y += [("python", "generate"), ("python", "generate"), ("python", "complete"), ("javascript", "generate")]
+    router = PromptRouter(max_iter=200, tol=1e-3, cascade=False, translate_target=False).fit(prompts, y)
+    stub = 'def count_items(xs):\n    """Return the number of items."""\n'
+    tasks = list(router.classes_[1])
+    router.label_constraints = False
+    assert tasks[router.predict_proba([stub])[1][0].argmax()] == "generate"
+    router.label_constraints = True
+    assert tasks[router.predict_proba([stub])[1][0].argmax()] == "complete"
 
 
 def test_a_router_sends_code_its_grammar_rejects_to_the_rival_that_parses_it():

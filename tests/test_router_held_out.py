@@ -15,7 +15,8 @@ from moe_coder.mixture import MoECoder
 from moe_coder.routing.cues import extract_cues
 from moe_coder.routing.dataset import load_labelled
 from moe_coder.routing.held_out import held_out_style
-from moe_coder.routing.constraints import holds_code, named_language
+from moe_coder.routing.constraints import ConstraintInputs, holds_code, named_language, says_nothing
+from moe_coder.routing.labels import UNKNOWN
 from moe_coder.routing.router import PromptRouter
 from moe_coder.routing.text import split_conversation
 
@@ -52,15 +53,17 @@ def test_refits_hold_each_family_out_and_temperatures_come_from_the_grid(splits)
     # the router's rules after its heads apply to the pooled prompts as the router applies them,
     # after the cascade: the refits' outputs stay the heads' own
     pairs = [split_conversation(p) for p in validation.prompts]
-    named = [named_language(t, extract_cues(t)) for t, _ in pairs]
+    named = [named_language(t, extract_cues(t)) or (UNKNOWN if says_nothing(t) and says_nothing(c) else None)
+             for t, c in pairs]
     no_code = [not holds_code(t) and not holds_code(c) for t, c in pairs]
-    assert result.constraints == (named, no_code) and any(named) and any(no_code)
+    open_code = [t if not c and "shape:ends_open" in extract_cues(t) else None for t, c in pairs]
+    assert tuple(result.constraints) == (named, no_code, open_code) and any(named) and any(no_code) and any(open_code)
     result.route_pooled(router.fast_threshold_, lambda lang, task: lang)
     with_rules = dict(result.pooled)
     result.constraints = None
     result.route_pooled(router.fast_threshold_, lambda lang, task: lang)
     assert with_rules != result.pooled  # the rules moved some of the pooled prompts
-    result.constraints = (named, no_code)
+    result.constraints = ConstraintInputs(named, no_code, open_code)
     before = list(router.full_heads_.temperatures)
     m_lang, m_task = result.multipliers("full")
     result.apply(router)

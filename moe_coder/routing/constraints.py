@@ -50,6 +50,12 @@ after them (:func:`apply_label_constraints`):
   their probability is spread over the other tasks in proportion to theirs. (The language
   head's mixture of its code and target heads, weighed by ``P(translate)``, is left as the
   heads made it.)
+* **Code alone that stops open is a completion.** A one-turn prompt that ends open
+  (``shape:ends_open``) and is nothing but code in its most likely language (:func:`all_code`:
+  the grammar parses all of it, and its words lie in comments and docstrings) asks for nothing but
+  the code's end: its task is ``complete`` (:func:`complete_open_code`). Heads refitted without
+  the stub family read the stubs' doc comments ("Implement a thread-safe counter.") as requests
+  to write new code, at up to 0.9.
 
 Heads refitted without the prose-request template took "Using C, list the 10 biggest files in
 a directory" for ``unknown`` and "Show me how to count words. Language: a shell script" for a
@@ -60,12 +66,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from moe_coder.routing.cues import FENCE_TAGS, code_outside_prose, prose_outside_code
-from moe_coder.routing.grammar import GRAMMARS, code_errors, code_head
+from moe_coder.routing.grammar import GRAMMARS, code_errors, code_head, comment_and_string_spans
 from moe_coder.routing.labels import LANGUAGES, UNKNOWN
 
 #: The task of rewriting a prompt's code in another language.
@@ -324,11 +330,12 @@ def exclude_code_tasks(task_p: np.ndarray, classes: Sequence[str], no_code: Sequ
 
 def apply_label_constraints(
     probas: list[np.ndarray], heads: Sequence[str], classes: Sequence[Sequence[str]],
-    named: Sequence[str | None], no_code: Sequence[bool],
+    named: Sequence[str | None], no_code: Sequence[bool], open_code: Sequence[str | None] | None = None,
 ) -> list[np.ndarray]:
     """The router's probabilities (one array per head, in ``heads`` order) with the rules of this
-    module that apply after the heads: ``named[i]`` is :func:`named_language` of prompt ``i``'s last turn,
-    ``no_code[i]`` whether none of its turns :func:`holds_code`."""
+    module that apply after the heads (:class:`ConstraintInputs` describes the inputs): the
+    language head's, then the task head's, the all-code rule reading the language the language
+    head now prefers."""
     out = list(probas)
     heads = list(heads)
     if "language" in heads:
@@ -337,6 +344,9 @@ def apply_label_constraints(
     if "task" in heads:
         j = heads.index("task")
         out[j] = exclude_code_tasks(out[j], [str(c) for c in classes[j]], no_code)
+        if open_code is not None and "language" in heads:
+            k = heads.index("language")
+            out[j] = complete_open_code(out[j], classes[j], out[k], classes[k], open_code)
     return out
 
 
@@ -371,13 +381,78 @@ def says_nothing(text: str) -> bool:
     return not holds_code(text) and not holds_words(text)
 
 
+#: The longest prompt :func:`all_code` parses whole.
+ALL_CODE_BYTES = 4000
+#: The task of finishing the code a prompt holds.
+COMPLETE = "complete"
+
+
+def all_code(text: str, language: str) -> bool:
+    """Whether ``text`` is nothing but code in ``language``: its grammar parses the whole text
+    without an error (once the brackets left open are closed), and every line that is not code
+    (:func:`grammar_code`) lies inside one of the parse's comments or string literals (a doc
+    comment, a docstring). A request in words ("finish this:", "给这段代码写单元测试") is neither,
+    even where a grammar reads it as an identifier. Lenient grammars (Bash, SQL), fenced prompts
+    and texts over :data:`ALL_CODE_BYTES` bytes are never all code."""
+    if language not in GRAMMARS or language in LENIENT_GRAMMARS or "```" in text:
+        return False
+    data = text.encode("utf-8", "replace")
+    if len(data) > ALL_CODE_BYTES:
+        return False
+    spans = comment_and_string_spans(data, language)
+    if spans is None:
+        return False
+    code = set(grammar_code(text).splitlines())
+    start = 0
+    for line in text.split("\n"):
+        size = len(line.encode("utf-8", "replace"))
+        if line.strip() and line not in code:
+            first = start + len(line[: len(line) - len(line.lstrip())].encode("utf-8", "replace"))
+            last = start + size - len(line[len(line.rstrip()):].encode("utf-8", "replace"))
+            if not any(a <= first and last <= b for a, b in spans):
+                return False
+        start += size + 1
+    return True
+
+
+def complete_open_code(task_p: np.ndarray, task_classes: Sequence[str], language_p: np.ndarray,
+                       language_classes: Sequence[str], open_code: Sequence[str | None]) -> np.ndarray:
+    """``task_p`` with each row whose ``open_code[i]`` (the text of a one-turn prompt that ends
+    open) is :func:`all_code` in the row's most likely language set to certainty in ``complete``:
+    code alone that stops open asks for nothing but its end. Returns a new array."""
+    out = np.array(task_p, dtype=np.float64, copy=True)
+    names = [str(c) for c in task_classes]
+    if COMPLETE not in names:
+        return out
+    j = names.index(COMPLETE)
+    languages = [str(c) for c in language_classes]
+    for i, text in enumerate(open_code):
+        if text is not None and all_code(text, languages[int(np.argmax(language_p[i]))]):
+            out[i] = 0.0
+            out[i, j] = 1.0
+    return out
+
+
+class ConstraintInputs(NamedTuple):
+    """What :func:`apply_label_constraints` reads of each prompt (:func:`constraint_inputs`)."""
+
+    #: :func:`named_language` of the last turn, or ``"unknown"`` for a prompt that :func:`says_nothing`
+    named: list[str | None]
+    #: whether none of the prompt's turns :func:`holds_code`
+    no_code: list[bool]
+    #: the prompt's text when it is one turn whose end is open (``shape:ends_open``), else ``None``
+    open_code: list[str | None]
+
+
 def constraint_inputs(last_turns: Sequence[str], contexts: Sequence[str],
-                      cue_lists: Sequence[Sequence[str]]) -> tuple[list[str | None], list[bool]]:
-    """``(named, no_code)`` for :func:`apply_label_constraints`, from each prompt's last turn, its
-    earlier turns (``""`` for a plain prompt) and the last turn's cues. A prompt that names no
-    language and none of whose turns holds code or a word (:func:`says_nothing`) is given
-    ``"unknown"`` as its named language ("C#" alone names one)."""
+                      cue_lists: Sequence[Sequence[str]]) -> ConstraintInputs:
+    """The inputs of :func:`apply_label_constraints`, from each prompt's last turn, its earlier
+    turns (``""`` for a plain prompt) and the last turn's cues. A prompt that names no language
+    and none of whose turns holds code or a word (:func:`says_nothing`) is given ``"unknown"`` as
+    its named language ("C#" alone names one)."""
     named = [named_language(t, cues) or (UNKNOWN if says_nothing(t) and says_nothing(c) else None)
              for t, c, cues in zip(last_turns, contexts, cue_lists)]
     no_code = [not holds_code(t) and not holds_code(c) for t, c in zip(last_turns, contexts)]
-    return named, no_code
+    open_code = [t if not c and "shape:ends_open" in cues else None
+                 for t, c, cues in zip(last_turns, contexts, cue_lists)]
+    return ConstraintInputs(named, no_code, open_code)

@@ -221,6 +221,27 @@ def _code_errors(data: bytes, language: str) -> tuple[int, bool] | None:
     return len(errors) + len(captures.get("m", ())), distinctive
 
 
+def comment_and_string_spans(code: bytes, language: str) -> list[tuple[int, int]] | None:
+    """The byte spans of the comments and string literals ``language``'s grammar finds in
+    ``code`` once the brackets it leaves open are closed (as :func:`code_errors` closes them), or
+    ``None`` when the parse holds an ``ERROR`` or ``MISSING`` node. PHP's tags are blanked first."""
+    if language not in GRAMMARS:
+        raise ValueError(f"no grammar for {language!r}; expected one of {list(GRAMMARS)}")
+    if language == "php":
+        code = code.replace(b"<?php", b"     ").replace(b"?>", b"  ")
+    root = _parser(language).parse(_closed(code)).root_node
+    if root.has_error:
+        return None
+    spans, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        if "comment" in node.type or "string" in node.type:
+            spans.append((node.start_byte, node.end_byte))
+        else:
+            stack.extend(node.children)
+    return spans
+
+
 def code_errors(code: bytes | str, language: str) -> tuple[int, bool] | None:
     """``(errors, distinctive)``: how many ``ERROR`` and ``MISSING`` nodes ``language``'s grammar
     finds in ``code``, once the brackets ``code`` leaves open are closed at its end (a completion

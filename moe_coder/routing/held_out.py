@@ -47,7 +47,7 @@ from moe_coder.routing.heads import HeadStack
 from moe_coder.routing.labels import HEADS
 from moe_coder.routing.cues import extract_cues
 from moe_coder.routing.metrics import FAMILY_AXES, confident_wrong_rate, prompt_families
-from moe_coder.routing.constraints import apply_label_constraints, constraint_inputs
+from moe_coder.routing.constraints import ConstraintInputs, apply_label_constraints, constraint_inputs
 from moe_coder.routing.text import split_conversation
 
 logger = logging.getLogger(__name__)
@@ -84,10 +84,10 @@ class HeldOutStyle:
     #: the validation prompts' full feature rows (the router's ``transform``), for choosing the
     #: cascade threshold again without encoding them twice
     validation_features: sparse.csr_matrix | None = field(default=None, repr=False)
-    #: ``(named, no_code)`` of each validation prompt when the router applies its label
+    #: the inputs of the rules after the heads for each validation prompt when the router applies its label
     #: constraints (:func:`~moe_coder.routing.constraints.constraint_inputs`): :meth:`route_pooled`
     #: applies them after the cascade, as the router does
-    constraints: tuple[list[str | None], list[bool]] | None = field(default=None, repr=False)
+    constraints: ConstraintInputs | None = field(default=None, repr=False)
 
     def multipliers(self, stack: str) -> tuple[float, float]:
         """How much the ``stack``'s (language, task) temperatures are raised: held-out over in-distribution."""
@@ -143,9 +143,8 @@ class HeldOutStyle:
                 for p, q in zip(probas, fast):
                     p[sure] = q[sure]
             if self.constraints is not None:
-                named, no_code = self.constraints
                 probas = apply_label_constraints(probas, HEADS[: len(probas)], classes,
-                                                 [named[i] for i in rows], [no_code[i] for i in rows])
+                                                 *([column[i] for i in rows] for column in self.constraints))
             scores = scores_from_probas(["language", "task"], classes[:2], probas[:2], select_expert)
             truth = y_val[rows]
             want = [select_expert(str(lang), str(task)) for lang, task in truth]

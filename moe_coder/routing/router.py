@@ -376,8 +376,8 @@ class PromptRouter(ClassifierMixin, BaseEstimator):
                 p[rows] = (1.0 - w) * p[rows] + w * q
             used_full[rows] |= earlier_full
         if self.label_constraints:
-            named, no_code = constraint_inputs([last for last, _ in pairs], [context for _, context in pairs], cue_lists)
-            probas = apply_label_constraints(probas, self.heads_, self.classes_, named, no_code)
+            inputs = constraint_inputs([last for last, _ in pairs], [context for _, context in pairs], cue_lists)
+            probas = apply_label_constraints(probas, self.heads_, self.classes_, *inputs)
         return probas, cue_lists, used_full
 
     def predict_proba(self, prompts: Sequence[RoutingInput]) -> list[np.ndarray]:
