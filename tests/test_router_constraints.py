@@ -338,6 +338,10 @@ PYTHON_STUB = 'def f(items):\n    """Implement a stack with push, pop and peek.\
     ("```js\nfunction f(x) {\n", "javascript", False),  # fenced: a chat message, not a file
     ("for f in *.txt; do\n", "bash", False),             # a lenient grammar says nothing
     (PYTHON_STUB, "unknown", False),
+    # a first line that opens with a word is prose, without parsing; one that opens a prefixed
+    # string literal is parsed, and its words lie in the string
+    ("Finish this: def f(x):\n    return x\n", "python", False),
+    ('r"""Return the value of x, escaped."""\ndef f(x):\n    return x\n', "python", True),
 ])
 def test_all_code_is_a_parse_without_errors_whose_words_lie_in_comments_and_strings(text, language, expected):
     assert all_code(text, language) == expected

@@ -381,6 +381,9 @@ def says_nothing(text: str) -> bool:
     return not holds_code(text) and not holds_words(text)
 
 
+#: A line that opens with a word and then a space, a stop or its end: no comment or string
+#: literal of the twelve grammars opens so (a string's prefix, ``f"`` or ``u8R"``, meets its quote).
+_PROSE_OPENING = re.compile(r"\s*[^\W\d_]+(?:[\s,.:;!?，。：；！？]|$)")
 #: The longest prompt :func:`all_code` parses whole.
 ALL_CODE_BYTES = 4000
 #: The task of finishing the code a prompt holds.
@@ -399,10 +402,15 @@ def all_code(text: str, language: str) -> bool:
     data = text.encode("utf-8", "replace")
     if len(data) > ALL_CODE_BYTES:
         return False
+    code = set(grammar_code(text).splitlines())
+    first = next((line for line in text.split("\n") if line.strip()), "")
+    if first not in code and _PROSE_OPENING.match(first):
+        # nothing comes before it, and a word followed by a space or a stop opens no comment or
+        # string literal in any of the grammars: no need to parse
+        return False
     spans = comment_and_string_spans(data, language)
     if spans is None:
         return False
-    code = set(grammar_code(text).splitlines())
     start = 0
     for line in text.split("\n"):
         size = len(line.encode("utf-8", "replace"))
