@@ -11,8 +11,8 @@ from moe_coder.routing.cues import extract_cues
 from moe_coder.routing.constraints import (GRAMMAR_VETO, CodeEvidence, declare_language, declared_language,
                                            all_code, complete_open_code, constraint_inputs, exclude_code_tasks,
                                            exclude_unknown, grammar_code,
-                                           holds_code, holds_words, named_language, reject_ungrammatical,
-                                           says_nothing)
+                                           holds_code, holds_words, javascript_not_typescript, named_language,
+                                           reject_ungrammatical, says_nothing, untyped_javascript)
 from moe_coder.routing.cues import code_outside_prose
 from moe_coder.routing.router import PromptRouter
 
@@ -359,6 +359,29 @@ def test_code_alone_that_stops_open_is_a_completion():
     texts = [PYTHON_STUB, PYTHON_STUB, "x = f(1)\n"]
     inputs = constraint_inputs(texts, ["", "translate this to Go", ""], [extract_cues(t) for t in texts])
     assert inputs.open_code == [PYTHON_STUB, None, None]
+
+
+@pytest.mark.parametrize("text, untyped", [
+    (JS_BLOCK_DOC, True),                                                    # const f = (arr) => {
+    ("// Count the vowels.\nexport function countVowels(s, n) {\n", True),
+    ("/**\n * Sum.\n * @param {number[]} xs\n */\nasync function sum(xs) {\n", True),
+    ("// Count the vowels.\nfunction countVowels(s: string): number {\n", False),   # annotated
+    ("// Start.\nconst start = () => {\n", False),          # no parameter to leave untyped
+    ("    return function (x) {\n", False),                   # not declared at the start of a line
+    ("Finish this: function f(x) {\n", False),                # a request in words
+])
+def test_untyped_javascript_is_code_alone_with_untyped_parameters(text, untyped):
+    assert untyped_javascript(text, extract_cues(text)) == untyped
+
+
+def test_untyped_javascript_moves_typescripts_probability_to_javascript():
+    classes = ["go", "javascript", "typescript"]
+    p = np.array([[0.05, 0.15, 0.8], [0.05, 0.15, 0.8]])
+    out = javascript_not_typescript(p, classes, [True, False])
+    assert out[0] == pytest.approx([0.05, 0.95, 0.0]) and out[1] == pytest.approx(p[1])
+    inputs = constraint_inputs([JS_BLOCK_DOC, JS_BLOCK_DOC], ["", "port this to TypeScript"],
+                               [extract_cues(JS_BLOCK_DOC)] * 2)
+    assert inputs.untyped_js == [True, False]  # only a one-turn prompt
 
 
 def test_a_router_reads_an_open_stub_as_a_completion_whatever_its_heads_learned():

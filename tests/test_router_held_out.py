@@ -15,7 +15,8 @@ from moe_coder.mixture import MoECoder
 from moe_coder.routing.cues import extract_cues
 from moe_coder.routing.dataset import load_labelled
 from moe_coder.routing.held_out import held_out_style
-from moe_coder.routing.constraints import ConstraintInputs, holds_code, named_language, says_nothing
+from moe_coder.routing.constraints import (ConstraintInputs, holds_code, named_language, says_nothing,
+                                           untyped_javascript)
 from moe_coder.routing.labels import UNKNOWN
 from moe_coder.routing.router import PromptRouter
 from moe_coder.routing.text import split_conversation
@@ -57,13 +58,15 @@ def test_refits_hold_each_family_out_and_temperatures_come_from_the_grid(splits)
              for t, c in pairs]
     no_code = [not holds_code(t) and not holds_code(c) for t, c in pairs]
     open_code = [t if not c and "shape:ends_open" in extract_cues(t) else None for t, c in pairs]
-    assert tuple(result.constraints) == (named, no_code, open_code) and any(named) and any(no_code) and any(open_code)
+    untyped_js = [t is not None and untyped_javascript(t, extract_cues(t)) for t in open_code]
+    assert tuple(result.constraints) == (named, no_code, open_code, untyped_js)
+    assert any(named) and any(no_code) and any(open_code)
     result.route_pooled(router.fast_threshold_, lambda lang, task: lang)
     with_rules = dict(result.pooled)
     result.constraints = None
     result.route_pooled(router.fast_threshold_, lambda lang, task: lang)
     assert with_rules != result.pooled  # the rules moved some of the pooled prompts
-    result.constraints = ConstraintInputs(named, no_code, open_code)
+    result.constraints = ConstraintInputs(named, no_code, open_code, untyped_js)
     before = list(router.full_heads_.temperatures)
     m_lang, m_task = result.multipliers("full")
     result.apply(router)

@@ -50,6 +50,13 @@ after them (:func:`apply_label_constraints`):
   their probability is spread over the other tasks in proportion to theirs. (The language
   head's mixture of its code and target heads, weighed by ``P(translate)``, is left as the
   heads made it.)
+* **Untyped JavaScript stopping open is not TypeScript.** A one-turn prompt that ends open, is
+  :func:`all_code` in JavaScript, declares a function with parameters at the start of a line and
+  writes nothing only TypeScript writes (:func:`untyped_javascript`) has its TypeScript
+  probability moved to JavaScript (:func:`javascript_not_typescript`): TypeScript's strict mode
+  rejects an untyped parameter. Heads refitted without the stub family read
+  ``/* Check if a string is a palindrome. */ const checkIfString = (arr) => {`` as TypeScript at
+  up to 0.99.
 * **Code alone that stops open is a completion.** A one-turn prompt that ends open
   (``shape:ends_open``) and is nothing but code in its most likely language (:func:`all_code`:
   the grammar parses all of it, and its words lie in comments and docstrings) asks for nothing but
@@ -331,6 +338,7 @@ def exclude_code_tasks(task_p: np.ndarray, classes: Sequence[str], no_code: Sequ
 def apply_label_constraints(
     probas: list[np.ndarray], heads: Sequence[str], classes: Sequence[Sequence[str]],
     named: Sequence[str | None], no_code: Sequence[bool], open_code: Sequence[str | None] | None = None,
+    untyped_js: Sequence[bool] | None = None,
 ) -> list[np.ndarray]:
     """The router's probabilities (one array per head, in ``heads`` order) with the rules of this
     module that apply after the heads (:class:`ConstraintInputs` describes the inputs): the
@@ -341,6 +349,8 @@ def apply_label_constraints(
     if "language" in heads:
         j = heads.index("language")
         out[j] = exclude_unknown(out[j], [str(c) for c in classes[j]], named)
+        if untyped_js is not None:
+            out[j] = javascript_not_typescript(out[j], classes[j], untyped_js)
     if "task" in heads:
         j = heads.index("task")
         out[j] = exclude_code_tasks(out[j], [str(c) for c in classes[j]], no_code)
@@ -441,6 +451,39 @@ def complete_open_code(task_p: np.ndarray, task_classes: Sequence[str], language
     return out
 
 
+#: A JavaScript-family function declared at the start of a line with at least one parameter:
+#: ``function f(x``, ``export async function f(x``, ``const f = (x``, ``let f = function (x``.
+_PARAMETERS_DECLARED = re.compile(
+    r"(?m)^(?:export\s+(?:default\s+)?)?(?:async\s+)?(?:function\s*\*?\s*[\w$]*\s*\(\s*[\w$]"
+    r"|(?:const|let|var)\s+[\w$]+\s*=\s*(?:async\s+)?(?:function\s*\*?\s*[\w$]*\s*)?\(\s*[\w$])"
+)
+JAVASCRIPT, TYPESCRIPT = "javascript", "typescript"
+
+
+def untyped_javascript(text: str, cues: Sequence[str]) -> bool:
+    """Whether ``text`` is JavaScript code alone whose functions' parameters are untyped: it is
+    :func:`all_code` in JavaScript, declares a function with parameters at the start of a line,
+    and writes nothing only TypeScript writes (the ``syntax:js_untyped`` cue: no annotation,
+    interface, generic, ``as`` or ``private``). TypeScript's strict mode, the default ``tsc --init``
+    writes, rejects such a parameter (TS7006: it implicitly has an ``any`` type)."""
+    return ("syntax:js_untyped" in cues and _PARAMETERS_DECLARED.search(text) is not None
+            and all_code(text, JAVASCRIPT))
+
+
+def javascript_not_typescript(language_p: np.ndarray, classes: Sequence[str], untyped: Sequence[bool]) -> np.ndarray:
+    """``language_p`` with the TypeScript probability of each row ``untyped`` marks
+    (:func:`untyped_javascript`) moved to JavaScript. Returns a new array."""
+    out = np.array(language_p, dtype=np.float64, copy=True)
+    names = [str(c) for c in classes]
+    if JAVASCRIPT not in names or TYPESCRIPT not in names:
+        return out
+    js, ts = names.index(JAVASCRIPT), names.index(TYPESCRIPT)
+    rows = np.flatnonzero(np.asarray(untyped, dtype=bool))
+    out[rows, js] += out[rows, ts]
+    out[rows, ts] = 0.0
+    return out
+
+
 class ConstraintInputs(NamedTuple):
     """What :func:`apply_label_constraints` reads of each prompt (:func:`constraint_inputs`)."""
 
@@ -450,6 +493,8 @@ class ConstraintInputs(NamedTuple):
     no_code: list[bool]
     #: the prompt's text when it is one turn whose end is open (``shape:ends_open``), else ``None``
     open_code: list[str | None]
+    #: whether the prompt is one open turn of :func:`untyped_javascript`
+    untyped_js: list[bool]
 
 
 def constraint_inputs(last_turns: Sequence[str], contexts: Sequence[str],
@@ -463,4 +508,5 @@ def constraint_inputs(last_turns: Sequence[str], contexts: Sequence[str],
     no_code = [not holds_code(t) and not holds_code(c) for t, c in zip(last_turns, contexts)]
     open_code = [t if not c and "shape:ends_open" in cues else None
                  for t, c, cues in zip(last_turns, contexts, cue_lists)]
-    return ConstraintInputs(named, no_code, open_code)
+    untyped_js = [t is not None and untyped_javascript(t, cues) for t, cues in zip(open_code, cue_lists)]
+    return ConstraintInputs(named, no_code, open_code, untyped_js)
