@@ -72,12 +72,14 @@ completion: all at 0.5-0.95 (docs/router.md).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from moe_coder.routing.cues import FENCE_TAGS, code_outside_prose, prose_outside_code
+from moe_coder.routing.cues import _FENCED, FENCE_TAGS, _split_prose, code_outside_prose
 from moe_coder.routing.grammar import GRAMMARS, code_errors, code_head, comment_and_string_spans
 from moe_coder.routing.labels import LANGUAGES, UNKNOWN
 
@@ -220,8 +222,6 @@ _GRAMMAR_LINE = re.compile(
     r"(?:class|interface|struct|enum|function|def|fn|func|namespace|template|typedef|const|let|var|void|int|bool"
     r"|string|long|double|float|char|auto)\s+[\w$<>\[\],:*& ]+(?:[({=]|$)"
 )
-_FENCED_BLOCK = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.S)
-_FENCE_SPAN = re.compile(r"```.*?(?:```|\Z)", re.S)
 
 
 def grammar_code(text: str) -> str:
@@ -233,11 +233,10 @@ def grammar_code(text: str) -> str:
     named in a sentence counts as prose; for a grammar that turns a declaration such as ``public
     class CheckIfStringService`` into a missing line, and ``/* Check if a string is a palindrome.``
     into a stray ``*/``, and the code left over parses in the wrong grammars."""
-    prose = set(prose_outside_code(text).splitlines())
-    if not prose:
-        return code_outside_prose(text)
+    outside, words = _split_prose(text)  # as code_outside_prose reads them (cached)
+    prose = set(words.splitlines())
     loose, in_comment = [], False
-    for line in _FENCE_SPAN.sub(" ", text[:20000]).splitlines():
+    for line in outside[:20000].splitlines():
         opens = "/*" in line and "*/" not in line.split("/*", 1)[1]
         if in_comment or not line.strip() or line not in prose or _GRAMMAR_LINE.search(line) or opens:
             loose.append(line)
@@ -245,7 +244,7 @@ def grammar_code(text: str) -> str:
             in_comment = True
         elif in_comment and "*/" in line:
             in_comment = False
-    return "\n".join(_FENCED_BLOCK.findall(text) + loose).strip("\n")
+    return "\n".join(_FENCED.findall(text) + loose).strip("\n")
 
 
 @dataclass(frozen=True)
@@ -371,8 +370,6 @@ def holds_words(text: str) -> bool:
     (``unicodedata`` names the script), or one Chinese, Japanese or Korean character. Bytes decoded
     as Latin-1 and random code points rarely put two letters of one script side by side; "hi",
     "напиши" and "كيف" are words."""
-    import unicodedata
-
     previous = None
     for ch in text[:_WORDS_READ]:
         if not ch.isalpha():
@@ -400,21 +397,24 @@ ALL_CODE_BYTES = 4000
 COMPLETE = "complete"
 
 
+@lru_cache(maxsize=1024)
 def all_code(text: str, language: str) -> bool:
     """Whether ``text`` is nothing but code in ``language``: its grammar parses the whole text
     without an error (once the brackets left open are closed), and every line that is not code
     (:func:`grammar_code`) lies inside one of the parse's comments or string literals (a doc
     comment, a docstring). A request in words ("finish this:", "给这段代码写单元测试") is neither,
     even where a grammar reads it as an identifier. Lenient grammars (Bash, SQL), fenced prompts
-    and texts over :data:`ALL_CODE_BYTES` bytes are never all code."""
+    and texts over :data:`ALL_CODE_BYTES` bytes are never all code. Cached: the TypeScript rule and
+    the completion rule may both ask of one prompt in JavaScript."""
     if language not in GRAMMARS or language in LENIENT_GRAMMARS or "```" in text:
         return False
     data = text.encode("utf-8", "replace")
     if len(data) > ALL_CODE_BYTES:
         return False
     code = set(grammar_code(text).splitlines())
-    first = next((line for line in text.split("\n") if line.strip()), "")
-    if first not in code and _PROSE_OPENING.match(first):
+    lines = text.split("\n")
+    opening = next((line for line in lines if line.strip()), "")
+    if opening not in code and _PROSE_OPENING.match(opening):
         # nothing comes before it, and a word followed by a space or a stop opens no comment or
         # string literal in any of the grammars: no need to parse
         return False
@@ -422,12 +422,12 @@ def all_code(text: str, language: str) -> bool:
     if spans is None:
         return False
     start = 0
-    for line in text.split("\n"):
+    for line in lines:
         size = len(line.encode("utf-8", "replace"))
         if line.strip() and line not in code:
-            first = start + len(line[: len(line) - len(line.lstrip())].encode("utf-8", "replace"))
-            last = start + size - len(line[len(line.rstrip()):].encode("utf-8", "replace"))
-            if not any(a <= first and last <= b for a, b in spans):
+            begin = start + len(line[: len(line) - len(line.lstrip())].encode("utf-8", "replace"))
+            end = start + size - len(line[len(line.rstrip()):].encode("utf-8", "replace"))
+            if not any(a <= begin and end <= b for a, b in spans):
                 return False
         start += size + 1
     return True

@@ -258,6 +258,19 @@ def _top_level_alternatives(pattern: str) -> list[str]:
 _LITERAL_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v"}
 
 
+def _class_end(pattern: str, i: int) -> int:
+    """The index just past the character class that opens at ``pattern[i]`` (``[``); a ``]`` right
+    after ``[`` or ``[^`` is a member."""
+    i += 1
+    if pattern[i:i + 1] == "^":
+        i += 1
+    if pattern[i:i + 1] == "]":
+        i += 1
+    while i < len(pattern) and pattern[i] != "]":
+        i += 2 if pattern[i] == "\\" else 1
+    return i + 1
+
+
 def _required_literal(branch: str) -> str:
     """The longest run of literal characters every match of ``branch`` (a regular expression without
     a top-level ``|``, compiled without ``re.I``) contains: text without it cannot match. Runs are
@@ -283,14 +296,7 @@ def _required_literal(branch: str) -> str:
             i += 2
         elif ch == "[":
             end_run()
-            i += 1
-            if branch[i:i + 1] == "^":
-                i += 1
-            if branch[i:i + 1] == "]":
-                i += 1
-            while i < len(branch) and branch[i] != "]":
-                i += 2 if branch[i] == "\\" else 1
-            i += 1
+            i = _class_end(branch, i)
         elif ch == "(":
             end_run()
             depth = 0
@@ -299,10 +305,9 @@ def _required_literal(branch: str) -> str:
                     i += 2
                     continue
                 if branch[i] == "[":
-                    i += 1
-                    while i < len(branch) and branch[i] != "]":
-                        i += 2 if branch[i] == "\\" else 1
-                elif branch[i] == "(":
+                    i = _class_end(branch, i)
+                    continue
+                if branch[i] == "(":
                     depth += 1
                 elif branch[i] == ")":
                     depth -= 1
@@ -537,8 +542,8 @@ def _cues(text: str) -> tuple[str, ...]:
         lang = _name_lang(m.group(1) or m.group(2))
         if lang:
             found.add(f"aside:{lang}")
-    for name, rx in _SYNTAX_RX.items():
-        if any(needle in sample for needle in _SYNTAX_NEEDS[name]) and _gated_search(_SYNTAX_PARTS[name], sample):
+    for name, parts in _SYNTAX_PARTS.items():
+        if any(needle in sample for needle in _SYNTAX_NEEDS[name]) and _gated_search(parts, sample):
             found.add(f"syntax:{name}")
     if "syntax:js_syntax" in found and not found & _TYPESCRIPT_EVIDENCE and not TYPESCRIPT_ONLY.search(sample):
         # JavaScript-family code with nothing only TypeScript writes is JavaScript as it stands

@@ -201,12 +201,16 @@ def _closed(data: bytes) -> bytes:
     return data + b"\n" + b"".join(reversed(stack)) if stack else data
 
 
+def _untagged(data: bytes, language: str) -> bytes:
+    """``data`` with PHP's ``<?php`` and ``?>`` tags blanked (same length) for PHP's grammar: the
+    php-only grammar rejects the tags around the PHP code prompts paste."""
+    return data.replace(b"<?php", b"     ").replace(b"?>", b"  ") if language == "php" else data
+
+
 @lru_cache(maxsize=4096)
 def _code_errors(data: bytes, language: str) -> tuple[int, bool] | None:
     parser, query = _parser(language), _grammar(language)[1]
-    if language == "php":  # the php-only grammar rejects the tags around PHP code
-        data = data.replace(b"<?php", b"     ").replace(b"?>", b"  ")
-    data = _closed(data)
+    data = _closed(_untagged(data, language))
     import tree_sitter
 
     captures = tree_sitter.QueryCursor(query).captures(parser.parse(data).root_node)
@@ -227,9 +231,7 @@ def comment_and_string_spans(code: bytes, language: str) -> list[tuple[int, int]
     ``None`` when the parse holds an ``ERROR`` or ``MISSING`` node. PHP's tags are blanked first."""
     if language not in GRAMMARS:
         raise ValueError(f"no grammar for {language!r}; expected one of {list(GRAMMARS)}")
-    if language == "php":
-        code = code.replace(b"<?php", b"     ").replace(b"?>", b"  ")
-    root = _parser(language).parse(_closed(code)).root_node
+    root = _parser(language).parse(_closed(_untagged(code, language))).root_node
     if root.has_error:
         return None
     spans, stack = [], [root]
