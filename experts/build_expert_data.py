@@ -30,6 +30,9 @@ test split (11-510): its other splits are training data by design (so evaluate M
     raw/<expert>.jsonl            the rows before decontamination
     <expert>.jsonl                the clean rows (train-expert's decontamination gate checks them)
     <expert>.report.json          the decontamination report (+ <expert>.report.contaminated.json)
+    <expert>.excluded.json        what to leave out of clean scores (``moe-coder evaluate --exclude``): the
+                                  matched tasks, and every MBPP+ task whose MBPP original the set trains
+                                  on (MBPP+ rewords some questions, which the 50-character match misses)
     summary.json                  rows per expert, source and language, before and after
 
 Every file is written atomically, and the build is deterministic for a given ``--seed``.
@@ -111,7 +114,7 @@ def mbpp_rows(path: Path) -> Iterator[dict]:
         tests = "\n".join(record["test_list"])
         yield {"instruction": f"{record['text']}\nYour code should pass these tests:\n\n{tests}",
                "response": fenced(record["code"], "python"), "language": "python", "source": "mbpp",
-               "origin": where}
+               "origin": where, "mbpp_task": int(record["task_id"])}
 
 
 #: The line that opens a function's body, per language: the end of what a completion row shows.
@@ -232,6 +235,32 @@ def eval_sets() -> list:
     return [*BENCHMARKS, EvalSet(MBPP_TEST_SET, "builtin", test_split)]
 
 
+#: MBPP+ keeps MBPP's task numbers (``Mbpp/N``) but rewords some of its questions, so a training
+#: row from MBPP's task N can teach an MBPP+ task that the 50-character match does not find.
+MBPP_PLUS = "mbpp_plus"
+
+
+def excluded_ids(contaminated: dict[str, list[str]], mbpp_tasks: Iterable[int]) -> dict:
+    """The benchmark tasks to leave out of clean scores (``moe-coder evaluate --exclude``): those the
+    decontamination matched, plus every MBPP+ task whose MBPP original (task number) the set trains
+    on, matched or not."""
+    from moe_coder.benchmarks import load_benchmark
+
+    plus = {p.task_id for p in load_benchmark(MBPP_PLUS)}
+    same_task = sorted({f"Mbpp/{n}" for n in mbpp_tasks} & plus, key=lambda t: int(t.rpartition("/")[2]))
+    by_set = {name: list(ids) for name, ids in contaminated.items()}
+    by_set[MBPP_PLUS] = sorted({*by_set.get(MBPP_PLUS, ()), *same_task}, key=lambda t: int(t.rpartition("/")[2]))
+    return {"about": "benchmark tasks to leave out of clean scores: matched by the decontamination, or an MBPP+ "
+                     "task whose MBPP original trains (same task number)",
+            "ids": sorted({i for ids in by_set.values() for i in ids}), "benchmark_ids": by_set,
+            "same_task": same_task}
+
+
+def _mbpp_task(row: dict) -> int | None:
+    """The MBPP task number an MBPP row comes from, else ``None``."""
+    return row.get("mbpp_task") if row.get("source") == "mbpp" else None
+
+
 def write_jsonl(path: Path, rows: Iterable[dict]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
@@ -305,6 +334,8 @@ def build(data: Path, out: Path, seed: int = 0, workers: int = 1, max_per_source
                                fields=["instruction", "response"], workers=workers)
         before = Counter(r["source"] for r in sets[name])
         after = Counter(r["source"] for _, r in iter_jsonl(out / f"{name}.jsonl", what="clean set"))
+        write_text_atomic(out / f"{name}.excluded.json", json.dumps(excluded_ids(
+            report.contaminated_ids, {t for r in sets[name] if (t := _mbpp_task(r)) is not None}), indent=1) + "\n")
         empty = sorted(s for s in before if not after[s])
         if empty:
             raise ValueError(f"expert {name!r}: source(s) {empty} left with zero rows after decontamination "

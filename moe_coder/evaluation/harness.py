@@ -161,6 +161,8 @@ class Evaluation:
         benchmark: a name from :data:`moe_coder.benchmarks.BENCHMARKS`.
         out_dir: where ``samples.jsonl``, ``results.json`` and the chart go.
         limit: evaluate only the first *limit* tasks (of each language, for HumanEval-X as a whole).
+        tasks: evaluate only these task ids (for example MBPP's training split, to sample answers
+            from it); an id the benchmark lacks is an error. Applied before *limit*.
         runner: executes code (a default sandboxed :class:`Runner` otherwise).
         workers: parallel executions (default: all cores but one).
         exclude: task ids to leave out of the *clean* score (the full score keeps them).
@@ -173,6 +175,8 @@ class Evaluation:
         out_dir: str | os.PathLike,
         *,
         limit: int | None = None,
+        tasks: Iterable[str] | None = None,
+        tasks_source: str | None = None,
         runner: Runner | None = None,
         workers: int | None = None,
         exclude: Iterable[str] | None = None,
@@ -187,6 +191,17 @@ class Evaluation:
         self.exclude_source = exclude_source
         self.ks = tuple(ks)
         problems = load_benchmark(benchmark)
+        if tasks is not None:
+            wanted = set(tasks)
+            missing = wanted - {p.task_id for p in problems}
+            if missing:
+                shown = ", ".join(sorted(missing, key=_task_order)[:5])
+                raise ValueError(f"{len(missing)} task id(s) not in {benchmark}: {shown}")
+            if not wanted:
+                raise ValueError("the task list is empty")
+            problems = [p for p in problems if p.task_id in wanted]
+        self.task_filter = sorted(set(tasks), key=_task_order) if tasks is not None else None
+        self.tasks_source = tasks_source or (f"{len(self.task_filter)} task ids" if self.task_filter is not None else None)
         if limit is not None:
             if limit < 1:
                 raise ValueError(f"--limit must be at least 1, got {limit}")
@@ -246,6 +261,7 @@ class Evaluation:
         results = {
             "benchmark": self.benchmark,
             "n_problems": len(self.problems),
+            **({"tasks": self.tasks_source} if self.task_filter is not None else {}),
             **extra,
             **summarise(rows, self.problems, self.ks, self.exclude),
             "toolchains": {lang: toolchains[lang].to_dict() for lang in languages},

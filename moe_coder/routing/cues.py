@@ -397,7 +397,7 @@ _INDENTED = re.compile(r"[ \t]+\S")
 
 
 def _ends_open(text: str) -> bool:
-    """Whether the last 400 characters of ``text`` stop open: on an opening bracket, ``,``, ``=``,
+    r"""Whether the last 400 characters of ``text`` stop open: on an opening bracket, ``,``, ``=``,
     ``:``, ``=>``, ``->``, ``then``, ``do`` or a line continuation, or on an indented line after a
     line break (as ``(?:[{(\[,=:]|=>|->|\bthen|\bdo|\\)\s*$|\n[ \t]+\S[^\n]*\s*$`` searches it,
     without trying every position)."""
