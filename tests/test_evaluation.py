@@ -336,6 +336,32 @@ def test_evalplus_solutions_and_the_clean_subset(tmp_path, capsys):
     assert results["exclude"]["excluded_tasks"] == ["HumanEval/1"]
 
 
+def test_tasks_choose_which_tasks_run(tmp_path, capsys):
+    """--tasks (a file or comma-separated ids): only those tasks are scored, before --limit; an id the
+    benchmark lacks is refused before --out is written."""
+    problems = {p.task_id: p for p in load_benchmark("mbpp")}
+    chosen = ["mbpp/2", "mbpp/602", "mbpp/974"]
+    samples = _write_samples(tmp_path / "in.jsonl", [
+        {"task_id": t, "solution": problems[t].canonical_solution} for t in ["mbpp/1", *chosen]])
+    ids = tmp_path / "ids.json"
+    ids.write_text(json.dumps(chosen))
+    out = tmp_path / "out"
+    assert main(["evaluate", "--benchmark", "mbpp", "--samples", str(samples), "--tasks", str(ids),
+                 "--out", str(out), "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["n_problems"] == 3 and results["tasks"] == str(ids)
+    assert results["systems"]["samples"]["n_tasks"] == 3
+    assert main(["evaluate", "--benchmark", "mbpp", "--samples", str(samples), "--tasks", "mbpp/602,mbpp/974",
+                 "--limit", "1", "--out", str(tmp_path / "two"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_problems"] == 1
+    for bad, message in (("mbpp/602,mbpp/9999", "1 task id(s) not in mbpp: mbpp/9999"),
+                         ("ids.txt", "'ids.txt' is neither a file nor a task id")):
+        assert main(["evaluate", "--benchmark", "mbpp", "--samples", str(samples), "--tasks", bad,
+                     "--out", str(tmp_path / "bad")]) == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "bad").exists()
+
+
 def test_read_exclusions_accepts_the_common_shapes(tmp_path):
     path = tmp_path / "x.json"
     path.write_text('["HumanEval/3"]')
