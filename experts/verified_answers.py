@@ -17,6 +17,8 @@ validation and train splits (never its test split 11-510)::
 Each passing answer is asked the way the harness asked it (the task and its tests); with
 ``--completion-rows`` it is also asked the way HumanEval asks (complete a function whose
 signature and docstring are given), built from the answer's own signature and the task's text.
+Each answer loses its top-level example usage (prints, example calls, ``__main__`` blocks) where the
+trimmed code still passes its tests, run again in the sandbox (``--keep-examples`` keeps it).
 At most ``--per-task`` distinct answers are kept per task (whitespace-insensitive), chosen at
 random (seeded), so that easy tasks do not fill the set. The rows are then decontaminated like
 every expert's set (``build_expert_data.py``): against HumanEval, HumanEval+, MBPP+, HumanEval-X and
@@ -51,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_expert_data import COMPLETION_ASKS, eval_sets, excluded_ids, fenced, write_jsonl  # noqa: E402
 
 from moe_coder.atomic import write_text_atomic  # noqa: E402
+from moe_coder.evaluation.execution import Runner  # noqa: E402
 from moe_coder.benchmarks import Problem, load_benchmark  # noqa: E402
 from moe_coder.decontamination import decontaminate  # noqa: E402
 from moe_coder.evaluation.prompts import instruction_prompt  # noqa: E402
@@ -117,6 +120,40 @@ def hard_codes_tests(code: str, test: str) -> bool:
     return False
 
 
+#: Top-level statements an answer keeps when trimmed: what a test can need (imports, definitions,
+#: module constants). Example calls, prints, loops and ``if __name__ == "__main__":`` blocks go.
+_KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
+
+
+def trimmed(code: str) -> str:
+    """*code* without its top-level example usage: statements :data:`_KEPT` does not list, and
+    assignments that call a function the code defines (``result = f(3)``). Comments inside what is
+    kept stay. *code* itself when nothing goes or it does not parse."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+    def keep(node: ast.stmt) -> bool:
+        if not isinstance(node, _KEPT):
+            return False
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            return not any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id in defined
+                           for c in ast.walk(node))
+        return True
+
+    if all(keep(node) for node in tree.body):
+        return code
+    lines = code.split("\n")
+    kept = []
+    for node in tree.body:
+        if keep(node):
+            first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+            kept.append("\n".join(lines[first - 1 : node.end_lineno]))
+    return "\n\n".join(kept) + "\n" if kept else code
+
+
 def completion_head(problem: Problem, code: str) -> str | None:
     """HumanEval's layout for an MBPP task, from a passing answer: the answer's imports, the called
     function's signature, and a docstring holding the task's text and its first test. ``None`` when
@@ -148,8 +185,11 @@ def completion_head(problem: Problem, code: str) -> str | None:
 
 
 def verified_rows(samples: Path, per_task: int = 4, completion: bool = False, seed: int = 0,
-                  counts: Counter | None = None) -> list[dict]:
-    """Training rows from the passing samples of a ``moe-coder evaluate`` samples file."""
+                  counts: Counter | None = None, runner: Runner | None = None) -> list[dict]:
+    """Training rows from the passing samples of a ``moe-coder evaluate`` samples file.
+
+    With a *runner*, each answer is :func:`trimmed` of its example usage and the trimmed code is
+    run against the task's tests again; it replaces the answer only if it still passes."""
     by_task: dict[str, list[tuple[str, str]]] = defaultdict(list)
     sampled: set[str] = set()
     counts = counts if counts is not None else Counter()
@@ -179,6 +219,14 @@ def verified_rows(samples: Path, per_task: int = 4, completion: bool = False, se
             if hard_codes_tests(code, problem.test):
                 counts["left out: hard-codes its tests"] += 1
                 continue
+            if runner is not None:
+                short = trimmed(code)
+                if short != code:
+                    if runner.check(problem, short, "full").passed:
+                        code = short
+                        counts["trimmed of example usage"] += 1
+                    else:
+                        counts["trimmed, but failed: kept whole"] += 1
             distinct.setdefault(_normalized(code), (code, where))
         chosen = list(distinct.values())
         rng.shuffle(chosen)
@@ -200,14 +248,15 @@ def verified_rows(samples: Path, per_task: int = 4, completion: bool = False, se
 
 
 def build(samples: Path, out: Path, per_task: int = 4, completion: bool = False, seed: int = 0,
-          workers: int = 1) -> dict:
-    """Write the raw and clean sets, the decontamination report and ``summary.json`` into *out*."""
+          workers: int = 1, trim: bool = True) -> dict:
+    """Write the raw and clean sets, the decontamination report and ``summary.json`` into *out*.
+    ``trim`` drops each answer's example usage where the trimmed answer still passes (sandboxed)."""
     if per_task < 1:
         raise ValueError(f"--per-task must be at least 1, got {per_task}")
     if not samples.is_file():
         raise FileNotFoundError(f"samples file not found: {samples} (the samples.jsonl of a moe-coder evaluate run)")
     counts: Counter = Counter()
-    rows = verified_rows(samples, per_task, completion, seed, counts)
+    rows = verified_rows(samples, per_task, completion, seed, counts, Runner() if trim else None)
     if not rows:
         raise ValueError(f"{samples}: no sample passed its tests, so there is nothing to train on")
     raw = out / "raw" / "verified.jsonl"
@@ -222,7 +271,8 @@ def build(samples: Path, out: Path, per_task: int = 4, completion: bool = False,
     summary = {
         "samples": str(samples), "per_task": per_task, "completion_rows": completion, "seed": seed,
         **{k: counts[k] for k in ("tasks sampled", "samples", "passing samples", "tasks with a passing answer",
-                                  "left out: hard-codes its tests")},
+                                  "left out: hard-codes its tests", "trimmed of example usage",
+                                  "trimmed, but failed: kept whole")},
         "rows_before": dict(Counter(r["kind"] for r in rows)), "rows_after": dict(kept),
         "removed": report.counts["removed"],
         "contaminated_tasks": {k: len(v) for k, v in report.contaminated_ids.items()},
@@ -239,12 +289,15 @@ def main(argv: Iterable[str] | None = None) -> int:
     ap.add_argument("--per-task", type=int, default=4, help="distinct passing answers kept per task (default 4)")
     ap.add_argument("--completion-rows", action="store_true",
                     help="also ask each answer the way HumanEval asks (signature and docstring to complete)")
+    ap.add_argument("--keep-examples", action="store_true",
+                    help="keep each answer's top-level example usage (default: drop it where the answer still passes)")
     ap.add_argument("--seed", type=int, default=0, help="which answers a task keeps (default 0)")
     ap.add_argument("--workers", type=int, default=1, help="decontamination processes (default 1)")
     args = ap.parse_args(list(argv) if argv is not None else None)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        summary = build(args.samples, args.out, args.per_task, args.completion_rows, args.seed, args.workers)
+        summary = build(args.samples, args.out, args.per_task, args.completion_rows, args.seed, args.workers,
+                        trim=not args.keep_examples)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -91,6 +91,31 @@ def test_answers_that_return_the_tests_values_are_left_out(tmp_path):
     assert counts["left out: hard-codes its tests"] == 1
 
 
+def test_trimming_drops_example_usage_only():
+    code = ("import re\nPATTERN = re.compile(r'\\d')\n\n@staticmethod\ndef f(x):\n    # doubled\n    return 2 * x\n\n"
+            "result = f(3)\nprint(result)  # 6\nfor i in range(2):\n    print(f(i))\n"
+            "if __name__ == '__main__':\n    f(1)\n")
+    assert verified_answers.trimmed(code) == (
+        "import re\n\nPATTERN = re.compile(r'\\d')\n\n@staticmethod\ndef f(x):\n    # doubled\n    return 2 * x\n")
+    assert verified_answers.trimmed(SIMILAR) == SIMILAR  # nothing to drop
+    assert verified_answers.trimmed("def f(:\n") == "def f(:\n"  # does not parse: left alone
+
+
+def test_a_trimmed_answer_replaces_the_answer_only_if_it_still_passes(tmp_path):
+    with_usage = REPEATED + 'print(first_repeated_char("abca"))\n'
+    # Trimming this one drops a definition the function needs at call time: it fails, and stays whole.
+    needs_its_setup = ("def first_repeated_char(s):\n    return helper(s)\n\n"
+                       "exec('def helper(s):\\n    for i, c in enumerate(s):\\n        if c in s[:i]:\\n"
+                       "            return c\\n    return \"None\"')\n")
+    samples = _write(tmp_path / "samples.jsonl", [_sample("mbpp/602", with_usage, True, 0),
+                                                  _sample("mbpp/602", needs_its_setup, True, 1)])
+    counts = verified_answers.Counter()
+    rows = verified_answers.verified_rows(samples, counts=counts, runner=Runner())
+    answers = sorted(r["response"] for r in rows)
+    assert answers == sorted([f"```python\n{REPEATED.rstrip()}\n```", f"```python\n{needs_its_setup.rstrip()}\n```"])
+    assert counts["trimmed of example usage"] == 1 and counts["trimmed, but failed: kept whole"] == 1
+
+
 def test_build_decontaminates_and_summarises(tmp_path):
     samples = _write(tmp_path / "samples.jsonl", [_sample("mbpp/602", REPEATED, True), _sample("mbpp/2", SIMILAR, True)])
     out = tmp_path / "out"

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Self-training with execution feedback (rejection sampling, as STaR / RFT / ReST-EM): the untuned
+# base samples answers to MBPP's training tasks (few-shot 1-10, validation 511-600, train 601-974;
+# never the test split), the harness runs each against its tests, and an expert is trained on the
+# answers that passed (experts/verified_answers.py, decontaminated). Then the untuned base, the
+# shipped expert and the self-trained one are evaluated by running the code (HumanEval, HumanEval+,
+# MBPP+; greedy; clean subsets) and compared pairwise. Every step resumes or is skipped when done.
+#
+#   bash experts/smollm2/self_train.sh [OUT_DIR]      (default runs/rft)
+#
+# Environment: EXPERT (default python), N_SAMPLES (4), TEMPERATURE (0.8), PER_TASK (4),
+# TRAIN_SET (blank: the verified rows alone; a path: that expert set, for example
+# runs/expert-data/python.jsonl with its .report.json beside it, is trained on too),
+# SET: extra `--set key=value` overrides of the recipe, space-separated (for example
+# "training.epochs=2 training.max_steps=null").
+set -euo pipefail
+out=${1:-runs/rft}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+python=${PYTHON:-python}
+expert=${EXPERT:-python}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+# 1. the training tasks, and the base's sampled answers, executed
+ids=$out/mbpp_train_ids.json
+[ -f "$ids" ] || "$python" -c "import json, sys; json.dump([f'mbpp/{i}' for i in [*range(1, 11), *range(511, 975)]], open(sys.argv[1], 'w'))" "$ids"
+"$python" -m moe_coder evaluate --benchmark mbpp --mixture builtin-base --expert "$expert" --tasks "$ids" \
+    --n-samples "${N_SAMPLES:-4}" --temperature "${TEMPERATURE:-0.8}" --max-new-tokens 384 --k "1,${N_SAMPLES:-4}" \
+    --out "$out/samples-base"
+
+# 2. the passing answers as training rows (asked as MBPP asks, and as HumanEval asks), decontaminated
+[ -f "$out/data/summary.json" ] || "$python" "$root/experts/verified_answers.py" --samples "$out/samples-base/samples.jsonl" \
+    --out "$out/data" --per-task "${PER_TASK:-4}" --completion-rows
+
+# 3. the expert, trained with the shipped expert's recipe on those rows
+train=("$out/data/verified.jsonl")
+reports=("$out/data/verified.report.json")
+if [ -n "${TRAIN_SET:-}" ]; then
+    train+=("$(cd "$(dirname "$TRAIN_SET")" && pwd)/$(basename "$TRAIN_SET")")
+    reports+=("${train[1]%.jsonl}.report.json")
+fi
+join() { local IFS=,; echo "[$*]"; }
+overrides=(--set "data.train=$(join "${train[@]}")" --set "data.decontamination_reports=$(join "${reports[@]}")")
+for kv in ${SET:-}; do overrides+=(--set "$kv"); done
+if [ ! -f "$out/experts/$expert/adapter_model.safetensors" ]; then
+    "$python" -m moe_coder train-expert "$here/$expert.yaml" --output "$out/experts/$expert" --resume "${overrides[@]}"
+fi
+
+# 4. a candidate mixture: the built-in one with this expert's adapter in place of the shipped one
+mix=$out/mix
+if [ ! -f "$mix/experts/$expert/adapter_model.safetensors" ]; then
+    rm -rf "$mix.tmp" && cp -r "$root/moe_coder/builtin" "$mix.tmp"
+    cp "$out/experts/$expert/adapter_model.safetensors" "$out/experts/$expert/adapter_config.json" "$mix.tmp/experts/$expert/"
+    rm -rf "$mix" && mv "$mix.tmp" "$mix"
+fi
+
+# 5. base, shipped and self-trained, greedy, on the clean subsets (what the sets train on left out)
+"$python" - "$out/excluded.json" "$out/data/excluded.json" "$root/runs/expert-data/$expert.excluded.json" <<'PY'
+import json, sys, os
+merged = {}
+for path in sys.argv[2:]:
+    if os.path.exists(path):
+        for name, ids in json.load(open(path))["benchmark_ids"].items():
+            merged.setdefault(name, set()).update(ids)
+if "mbpp_plus" not in merged:
+    sys.exit("no excluded.json found: build the sets first")
+by_set = {k: sorted(v) for k, v in merged.items()}
+json.dump({"ids": sorted({i for v in by_set.values() for i in v}), "benchmark_ids": by_set}, open(sys.argv[1], "w"), indent=1)
+PY
+for mixture in builtin-base builtin "$mix"; do
+    name=$(basename "$mixture")
+    for bench in humaneval mbpp_plus; do
+        "$python" -m moe_coder evaluate --benchmark "$bench" --mixture "$mixture" --expert "$expert" \
+            --max-new-tokens 384 --exclude "$out/excluded.json" --out "$out/eval/$name/$bench"
+    done
+    "$python" -m moe_coder evaluate --benchmark humaneval_plus --samples "$out/eval/$name/humaneval/samples.jsonl" \
+        --exclude "$out/excluded.json" --out "$out/eval/$name/humaneval_plus" >/dev/null
+done
+
+# 6. paired comparisons (exact McNemar, bootstrap 95% interval), clean subsets
+for pair in "builtin-base mix" "builtin mix" "builtin-base builtin"; do
+    set -- $pair
+    for bench in humaneval humaneval_plus mbpp_plus; do
+        echo "== $bench: $2 against $1"
+        "$python" -m moe_coder compare "$out/eval/$1/$bench" "$out/eval/$2/$bench" --clean
+    done
+done
