@@ -95,10 +95,21 @@ def _literal(text: str) -> object:
 _NOT_A_LITERAL = object()
 
 
+def _looks_up_an_input(test: ast.expr) -> bool:
+    """Whether an ``if`` test only compares names with literals (``year == 1997``, ``s == "abc" or
+    s == "x"``): a table of inputs, not a computation."""
+    if isinstance(test, ast.BoolOp):
+        return all(_looks_up_an_input(v) for v in test.values)
+    return (isinstance(test, ast.Compare) and all(isinstance(op, (ast.Eq, ast.In)) for op in test.ops)
+            and isinstance(test.left, ast.Name)
+            and all(_literal(ast.unparse(c)) is not _NOT_A_LITERAL for c in test.comparators))
+
+
 def hard_codes_tests(code: str, test: str) -> bool:
     """Whether *code* returns its tests' expected values instead of computing them: a function whose
-    body (its docstring aside) is only ``if`` branches and ``return`` statements, every one of which
-    returns a literal, one of them an expected value of the tests (``assert f(...) == VALUE``)."""
+    body (its docstring aside) is only ``if`` branches that compare an input with literals
+    (``if year == 1997:``) and ``return`` statements, every one of which returns a literal, one of
+    them an expected value of the tests (``assert f(...) == VALUE``)."""
     expected = [_literal(m.group(1)) for m in re.finditer(r"==\s*(.+?)\s*$", test, re.M)]
     expected = [e for e in expected if e is not _NOT_A_LITERAL]
     if not expected:
@@ -114,6 +125,8 @@ def hard_codes_tests(code: str, test: str) -> bool:
         returns = [r.value for r in ast.walk(node) if isinstance(r, ast.Return) and r.value is not None]
         if not body or not returns or not all(isinstance(n, (ast.If, ast.Return)) for n in body):
             continue
+        if not all(_looks_up_an_input(n.test) for n in ast.walk(node) if isinstance(n, ast.If)):
+            continue  # "if n % 2 == 0: return True" computes its answer
         values = [_literal(ast.unparse(value)) for value in returns]
         if all(v is not _NOT_A_LITERAL for v in values) and any(v == e for v in values for e in expected):
             return True

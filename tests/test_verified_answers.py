@@ -82,6 +82,10 @@ def test_answers_that_return_the_tests_values_are_left_out(tmp_path):
              '    if s == "123123":\n        return "1"\n    return "None"\n')
     assert verified_answers.hard_codes_tests(cheat, MBPP["mbpp/602"].test)
     assert not verified_answers.hard_codes_tests(REPEATED, MBPP["mbpp/602"].test)
+    # Branches on a computed condition are not a cheat, even when they return literals.
+    assert not verified_answers.hard_codes_tests(
+        "def is_even(n):\n    if n % 2 == 0:\n        return True\n    else:\n        return False\n",
+        "assert is_even(2) == True\nassert is_even(3) == False")
     # A literal base case beside computed returns is not a cheat.
     assert not verified_answers.hard_codes_tests(
         "def f(n):\n    if n == 0:\n        return 1\n    return n * f(n - 1)\n", "assert f(3) == 6\nassert f(0) == 1")
