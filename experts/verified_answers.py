@@ -12,7 +12,7 @@ validation and train splits (never its test split 11-510)::
     python -c "import json; json.dump([f'mbpp/{i}' for i in [*range(1, 11), *range(511, 975)]], open('runs/rft/mbpp_train_ids.json', 'w'))"
     moe-coder evaluate --benchmark mbpp --mixture builtin-base --expert python --tasks runs/rft/mbpp_train_ids.json \\
         --n-samples 4 --temperature 0.8 --max-new-tokens 384 --k 1,4 --out runs/rft/samples-base
-    python experts/verified_answers.py --samples runs/rft/samples-base/samples.jsonl --out runs/rft/data
+    python experts/verified_answers.py --samples runs/rft/samples-base/samples.jsonl [more runs ...] --out runs/rft/data
 
 Each passing answer is asked the way the harness asked it (the task and its tests); with
 ``--completion-rows`` it is also asked the way HumanEval asks (complete a function whose
@@ -46,7 +46,7 @@ import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -197,16 +197,20 @@ def completion_head(problem: Problem, code: str) -> str | None:
     return None
 
 
-def verified_rows(samples: Path, per_task: int = 4, completion: bool = False, seed: int = 0,
+def verified_rows(samples: Path | Sequence[Path], per_task: int = 4, completion: bool = False, seed: int = 0,
                   counts: Counter | None = None, runner: Runner | None = None) -> list[dict]:
-    """Training rows from the passing samples of a ``moe-coder evaluate`` samples file.
+    """Training rows from the passing samples of one or more ``moe-coder evaluate`` samples files
+    (runs at several temperatures, say: their answers are pooled per task).
 
     With a *runner*, each answer is :func:`trimmed` of its example usage and the trimmed code is
     run against the task's tests again; it replaces the answer only if it still passes."""
     by_task: dict[str, list[tuple[str, str]]] = defaultdict(list)
     sampled: set[str] = set()
     counts = counts if counts is not None else Counter()
-    for where, row in iter_jsonl(samples, required=("task_id", "completion", "passed"), what="samples file"):
+    files = [samples] if isinstance(samples, (str, Path)) else list(samples)
+    records = (item for path in files
+               for item in iter_jsonl(path, required=("task_id", "completion", "passed"), what="samples file"))
+    for where, row in records:
         task_id = row["task_id"]
         if not isinstance(task_id, str) or not isinstance(row["completion"], str):
             raise ValueError(f"{where}: task_id and completion must be strings")
@@ -221,7 +225,7 @@ def verified_rows(samples: Path, per_task: int = 4, completion: bool = False, se
             counts["passing samples"] += 1
             by_task[task_id].append((row["completion"], where))
     if not sampled:
-        raise ValueError(f"{samples}: no samples")
+        raise ValueError(f"{', '.join(map(str, files))}: no samples")
     problems = {p.task_id: p for p in load_benchmark("mbpp")}
     rng = random.Random(seed)
     rows: list[dict] = []
@@ -260,18 +264,20 @@ def verified_rows(samples: Path, per_task: int = 4, completion: bool = False, se
     return rows
 
 
-def build(samples: Path, out: Path, per_task: int = 4, completion: bool = False, seed: int = 0,
+def build(samples: Path | Sequence[Path], out: Path, per_task: int = 4, completion: bool = False, seed: int = 0,
           workers: int = 1, trim: bool = True) -> dict:
     """Write the raw and clean sets, the decontamination report and ``summary.json`` into *out*.
     ``trim`` drops each answer's example usage where the trimmed answer still passes (sandboxed)."""
     if per_task < 1:
         raise ValueError(f"--per-task must be at least 1, got {per_task}")
-    if not samples.is_file():
-        raise FileNotFoundError(f"samples file not found: {samples} (the samples.jsonl of a moe-coder evaluate run)")
+    files = [Path(samples)] if isinstance(samples, (str, Path)) else [Path(f) for f in samples]
+    for path in files:
+        if not path.is_file():
+            raise FileNotFoundError(f"samples file not found: {path} (the samples.jsonl of a moe-coder evaluate run)")
     counts: Counter = Counter()
-    rows = verified_rows(samples, per_task, completion, seed, counts, Runner() if trim else None)
+    rows = verified_rows(files, per_task, completion, seed, counts, Runner() if trim else None)
     if not rows:
-        raise ValueError(f"{samples}: no sample passed its tests, so there is nothing to train on")
+        raise ValueError(f"{', '.join(map(str, files))}: no sample passed its tests, so there is nothing to train on")
     raw = out / "raw" / "verified.jsonl"
     write_jsonl(raw, rows)
     report = decontaminate([raw], eval_sets(), out / "verified.jsonl", out / "verified.report.json",
@@ -282,7 +288,7 @@ def build(samples: Path, out: Path, per_task: int = 4, completion: bool = False,
     excluded = excluded_ids(report.contaminated_ids, {int(r["task_id"].rpartition("/")[2]) for r in rows})
     write_text_atomic(out / "excluded.json", json.dumps(excluded, indent=1) + "\n")
     summary = {
-        "samples": str(samples), "per_task": per_task, "completion_rows": completion, "seed": seed,
+        "samples": [str(f) for f in files], "per_task": per_task, "completion_rows": completion, "seed": seed,
         **{k: counts[k] for k in ("tasks sampled", "samples", "passing samples", "tasks with a passing answer",
                                   "left out: hard-codes its tests", "trimmed of example usage",
                                   "trimmed, but failed: kept whole")},
@@ -297,7 +303,8 @@ def build(samples: Path, out: Path, per_task: int = 4, completion: bool = False,
 
 def main(argv: Iterable[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--samples", type=Path, required=True, help="samples.jsonl of a moe-coder evaluate run on training tasks")
+    ap.add_argument("--samples", type=Path, required=True, nargs="+", metavar="SAMPLES.jsonl",
+                    help="samples.jsonl of moe-coder evaluate runs on training tasks (several are pooled)")
     ap.add_argument("--out", type=Path, required=True, help="output folder")
     ap.add_argument("--per-task", type=int, default=4, help="distinct passing answers kept per task (default 4)")
     ap.add_argument("--completion-rows", action="store_true",

@@ -63,6 +63,16 @@ def test_per_task_caps_the_answers_a_task_gives(tmp_path):
     assert len(verified_answers.verified_rows(samples, per_task=9)) == 5
 
 
+def test_several_samples_files_are_pooled_per_task(tmp_path):
+    hot = _write(tmp_path / "hot.jsonl", [_sample("mbpp/602", REPEATED, True), _sample("mbpp/2", SIMILAR, False)])
+    cold = _write(tmp_path / "cold.jsonl", [_sample("mbpp/602", REPEATED_RESPACED, True), _sample("mbpp/2", SIMILAR, True)])
+    counts = verified_answers.Counter()
+    rows = verified_answers.verified_rows([hot, cold], counts=counts)
+    assert [r["task_id"] for r in rows] == ["mbpp/2", "mbpp/602"]  # 602's two answers are one
+    assert counts["tasks sampled"] == 2 and counts["samples"] == 4 and counts["passing samples"] == 3
+    assert rows[0]["origin"] == f"{cold}:2"
+
+
 def test_a_completion_row_asks_as_humaneval_does():
     head = verified_answers.completion_head(MBPP["mbpp/602"], "import re\n\n" + REPEATED)
     assert head == (

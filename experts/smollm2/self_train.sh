@@ -8,7 +8,7 @@
 #
 #   bash experts/smollm2/self_train.sh [OUT_DIR]      (default runs/rft)
 #
-# Environment: EXPERT (default python), N_SAMPLES (4), TEMPERATURE (0.8), PER_TASK (4),
+# Environment: EXPERT (default python), N_SAMPLES (4 per temperature), TEMPERATURES ("0.8 0.4"), PER_TASK (4),
 # TRAIN_SET (blank: the verified rows alone; a path: that expert set, for example
 # runs/expert-data/python.jsonl with its .report.json beside it, is trained on too),
 # SET: extra `--set key=value` overrides of the recipe, space-separated (for example
@@ -22,15 +22,24 @@ expert=${EXPERT:-python}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# 1. the training tasks, and the base's sampled answers, executed
+# 1. the training tasks, and the base's sampled answers at each temperature, executed (the first
+#    temperature writes samples-base with seed 0, the i-th one samples-base-tTT with seed 100 x i)
 ids=$out/mbpp_train_ids.json
 [ -f "$ids" ] || "$python" -c "import json, sys; json.dump([f'mbpp/{i}' for i in [*range(1, 11), *range(511, 975)]], open(sys.argv[1], 'w'))" "$ids"
-"$python" -m moe_coder evaluate --benchmark mbpp --mixture builtin-base --expert "$expert" --tasks "$ids" \
-    --n-samples "${N_SAMPLES:-4}" --temperature "${TEMPERATURE:-0.8}" --max-new-tokens 384 --k "1,${N_SAMPLES:-4}" \
-    --out "$out/samples-base"
+n=${N_SAMPLES:-4}
+samples=()
+i=0
+for t in ${TEMPERATURES:-0.8 0.4}; do
+    dir=$out/samples-base
+    [ "$i" -gt 0 ] && dir=$out/samples-base-t${t//./}
+    "$python" -m moe_coder evaluate --benchmark mbpp --mixture builtin-base --expert "$expert" --tasks "$ids" \
+        --n-samples "$n" --temperature "$t" --seed $((100 * i)) --max-new-tokens 384 --k "1,$n" --out "$dir"
+    samples+=("$dir/samples.jsonl")
+    i=$((i + 1))
+done
 
 # 2. the passing answers as training rows (asked as MBPP asks, and as HumanEval asks), decontaminated
-[ -f "$out/data/summary.json" ] || "$python" "$root/experts/verified_answers.py" --samples "$out/samples-base/samples.jsonl" \
+[ -f "$out/data/summary.json" ] || "$python" "$root/experts/verified_answers.py" --samples "${samples[@]}" \
     --out "$out/data" --per-task "${PER_TASK:-4}" --completion-rows
 
 # 3. the expert, trained with the shipped expert's recipe on those rows
