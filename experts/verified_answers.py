@@ -220,9 +220,9 @@ def verified_rows(samples: Path | Sequence[Path], per_task: int = 4, completion:
         if row.get("kind", "full") != "full":
             raise ValueError(f"{where}: a {row.get('kind')!r} sample; answers asked as instructions (kind 'full') are needed")
         sampled.add(task_id)
-        counts["samples"] += 1
+        counts["answers sampled"] += 1
         if row["passed"] is True:
-            counts["passing samples"] += 1
+            counts["answers passing"] += 1
             by_task[task_id].append((row["completion"], where))
     if not sampled:
         raise ValueError(f"{', '.join(map(str, files))}: no samples")
@@ -289,7 +289,7 @@ def build(samples: Path | Sequence[Path], out: Path, per_task: int = 4, completi
     write_text_atomic(out / "excluded.json", json.dumps(excluded, indent=1) + "\n")
     summary = {
         "samples": [str(f) for f in files], "per_task": per_task, "completion_rows": completion, "seed": seed,
-        **{k: counts[k] for k in ("tasks sampled", "samples", "passing samples", "tasks with a passing answer",
+        **{k: counts[k] for k in ("tasks sampled", "answers sampled", "answers passing", "tasks with a passing answer",
                                   "left out: hard-codes its tests", "trimmed of example usage",
                                   "trimmed, but failed: kept whole")},
         "rows_before": dict(Counter(r["kind"] for r in rows)), "rows_after": dict(kept),

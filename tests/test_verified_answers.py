@@ -53,7 +53,7 @@ def test_rows_keep_distinct_passing_answers_asked_as_the_harness_asks(tmp_path):
     assert rows[1]["instruction"] == instruction_prompt(MBPP["mbpp/602"])
     assert rows[1]["response"].startswith("```python\ndef first_repeated_char") and rows[1]["response"].endswith("\n```")
     assert rows[1]["origin"].endswith(":1")
-    assert counts["tasks sampled"] == 3 and counts["passing samples"] == 3 and counts["tasks with a passing answer"] == 2
+    assert counts["tasks sampled"] == 3 and counts["answers passing"] == 3 and counts["tasks with a passing answer"] == 2
 
 
 def test_per_task_caps_the_answers_a_task_gives(tmp_path):
@@ -69,7 +69,7 @@ def test_several_samples_files_are_pooled_per_task(tmp_path):
     counts = verified_answers.Counter()
     rows = verified_answers.verified_rows([hot, cold], counts=counts)
     assert [r["task_id"] for r in rows] == ["mbpp/2", "mbpp/602"]  # 602's two answers are one
-    assert counts["tasks sampled"] == 2 and counts["samples"] == 4 and counts["passing samples"] == 3
+    assert counts["tasks sampled"] == 2 and counts["answers sampled"] == 4 and counts["answers passing"] == 3
     assert rows[0]["origin"] == f"{cold}:2"
 
 
