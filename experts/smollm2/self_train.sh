@@ -64,8 +64,15 @@ if [ ! -f "$mix/experts/$expert/adapter_model.safetensors" ]; then
     rm -rf "$mix" && mv "$mix.tmp" "$mix"
 fi
 
-# 5. base, shipped and self-trained, greedy, on the clean subsets (what the sets train on left out)
-"$python" - "$out/excluded.json" "$out/data/excluded.json" "$root/runs/expert-data/$expert.excluded.json" <<'PY'
+# 5. base, shipped and self-trained, greedy, on the clean subsets (what the sets train on left out:
+#    the verified rows' tasks, and the shipped expert's set's, from build_expert_data.py's excluded.json)
+shipped_excluded=${SHIPPED_EXCLUDED:-$root/runs/expert-data/$expert.excluded.json}
+if [ ! -f "$shipped_excluded" ]; then
+    echo "no $shipped_excluded: build the expert sets first (experts/build_expert_data.py), or name the file with" \
+         "SHIPPED_EXCLUDED, so that the shipped expert's training tasks are left out of the clean scores" >&2
+    exit 2
+fi
+"$python" - "$out/excluded.json" "$out/data/excluded.json" "$shipped_excluded" <<'PY'
 import json, sys, os
 merged = {}
 for path in sys.argv[2:]:
