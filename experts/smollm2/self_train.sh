@@ -4,7 +4,7 @@
 # never the test split), the harness runs each against its tests, and an expert is trained on the
 # answers that passed (experts/verified_answers.py, decontaminated). Then the untuned base, the
 # shipped expert and the self-trained one are evaluated by running the code (HumanEval, HumanEval+,
-# MBPP+; greedy; clean subsets) and compared pairwise. Every step resumes or is skipped when done.
+# MBPP+, MBPP's test split; greedy; clean subsets) and compared pairwise. Every step resumes or is skipped when done.
 #
 #   bash experts/smollm2/self_train.sh [OUT_DIR]      (default runs/rft)
 #
@@ -84,6 +84,8 @@ if "mbpp_plus" not in merged:
 by_set = {k: sorted(v) for k, v in merged.items()}
 json.dump({"ids": sorted({i for v in by_set.values() for i in v}), "benchmark_ids": by_set}, open(sys.argv[1], "w"), indent=1)
 PY
+test_ids=$out/mbpp_test_ids.json
+[ -f "$test_ids" ] || "$python" -c "import json, sys; json.dump([f'mbpp/{i}' for i in range(11, 511)], open(sys.argv[1], 'w'))" "$test_ids"
 for mixture in builtin-base builtin "$mix"; do
     name=$(basename "$mixture")
     for bench in humaneval mbpp_plus; do
@@ -92,12 +94,15 @@ for mixture in builtin-base builtin "$mix"; do
     done
     "$python" -m moe_coder evaluate --benchmark humaneval_plus --samples "$out/eval/$name/humaneval/samples.jsonl" \
         --exclude "$out/excluded.json" --out "$out/eval/$name/humaneval_plus" >/dev/null
+    # MBPP's own test split (tasks 11-510, 500 tasks): more tasks than clean MBPP+, asked the same way
+    "$python" -m moe_coder evaluate --benchmark mbpp --tasks "$test_ids" --mixture "$mixture" --expert "$expert" \
+        --max-new-tokens 384 --exclude "$out/excluded.json" --out "$out/eval/$name/mbpp_test"
 done
 
 # 6. paired comparisons (exact McNemar, bootstrap 95% interval), clean subsets
 for pair in "builtin-base mix" "builtin mix" "builtin-base builtin"; do
     set -- $pair
-    for bench in humaneval humaneval_plus mbpp_plus; do
+    for bench in humaneval humaneval_plus mbpp_plus mbpp_test; do
         echo "== $bench: $2 against $1"
         "$python" -m moe_coder compare "$out/eval/$1/$bench" "$out/eval/$2/$bench" --clean
     done
