@@ -228,10 +228,15 @@ def gpteacher_rows(path: Path, router_batch: int = 256, pinned: dict[str, str | 
                "source": "gpteacher", "origin": f"{path}[{i}]"}
 
 
+def task_number(task_id: str) -> int:
+    """The number of an MBPP or MBPP+ task id (``mbpp/602``, ``Mbpp/602`` -> 602)."""
+    return int(task_id.rpartition("/")[2])
+
+
 def eval_sets() -> list:
     mbpp = load_eval_set("mbpp")
     test_split = tuple(EvalItem(MBPP_TEST_SET, item.task_id, item.text) for item in mbpp.items
-                       if int(item.task_id.rpartition("/")[2]) in MBPP_TEST)
+                       if task_number(item.task_id) in MBPP_TEST)
     return [*BENCHMARKS, EvalSet(MBPP_TEST_SET, "builtin", test_split)]
 
 
@@ -247,9 +252,9 @@ def excluded_ids(contaminated: dict[str, list[str]], mbpp_tasks: Iterable[int]) 
     from moe_coder.benchmarks import load_benchmark
 
     plus = {p.task_id for p in load_benchmark(MBPP_PLUS)}
-    same_task = sorted({f"Mbpp/{n}" for n in mbpp_tasks} & plus, key=lambda t: int(t.rpartition("/")[2]))
+    same_task = sorted({f"Mbpp/{n}" for n in mbpp_tasks} & plus, key=task_number)
     by_set = {name: list(ids) for name, ids in contaminated.items()}
-    by_set[MBPP_PLUS] = sorted({*by_set.get(MBPP_PLUS, ()), *same_task}, key=lambda t: int(t.rpartition("/")[2]))
+    by_set[MBPP_PLUS] = sorted({*by_set.get(MBPP_PLUS, ()), *same_task}, key=task_number)
     return {"about": "benchmark tasks to leave out of clean scores: matched by the decontamination, or an MBPP+ "
                      "task whose MBPP original trains (same task number)",
             "ids": sorted({i for ids in by_set.values() for i in ids}), "benchmark_ids": by_set,

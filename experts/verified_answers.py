@@ -50,7 +50,9 @@ from typing import Iterable, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_expert_data import COMPLETION_ASKS, eval_sets, excluded_ids, fenced, write_jsonl  # noqa: E402
+from build_expert_data import (  # noqa: E402
+    COMPLETION_ASKS, MBPP_TEST, eval_sets, excluded_ids, fenced, task_number, write_jsonl,
+)
 
 from moe_coder.atomic import write_text_atomic  # noqa: E402
 from moe_coder.evaluation.execution import Runner  # noqa: E402
@@ -60,23 +62,15 @@ from moe_coder.evaluation.prompts import instruction_prompt  # noqa: E402
 from moe_coder.jsonl import iter_jsonl  # noqa: E402
 from moe_coder.languages import display_name  # noqa: E402
 
-logger = logging.getLogger("verified_answers")
-
-#: MBPP's test split: never a source of training rows.
-MBPP_TEST = range(11, 511)
-#: Kinds of row: the harness's own ask, and HumanEval's (``--completion-rows``).
-KINDS = ("task", "completion")
 
 
 def _normalized(code: str) -> str:
     return re.sub(r"\s+", "", code)
 
 
-def _benchmark_of(task_id: str) -> str:
-    prefix = task_id.rpartition("/")[0].lower()
-    if prefix != "mbpp":
+def _check_mbpp(task_id: str) -> None:
+    if task_id.rpartition("/")[0].lower() != "mbpp":
         raise ValueError(f"task {task_id!r}: only MBPP tasks are supported (their training split has tests)")
-    return "mbpp"
 
 
 def _called_function(test: str) -> str | None:
@@ -85,9 +79,10 @@ def _called_function(test: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _literal(text: str) -> object:
+def _literal(source: str | ast.expr) -> object:
+    """The value of a literal, from its text or its node; :data:`_NOT_A_LITERAL` for anything else."""
     try:
-        return ast.literal_eval(text)
+        return ast.literal_eval(source)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return _NOT_A_LITERAL
 
@@ -102,7 +97,7 @@ def _looks_up_an_input(test: ast.expr) -> bool:
         return all(_looks_up_an_input(v) for v in test.values)
     return (isinstance(test, ast.Compare) and all(isinstance(op, (ast.Eq, ast.In)) for op in test.ops)
             and isinstance(test.left, ast.Name)
-            and all(_literal(ast.unparse(c)) is not _NOT_A_LITERAL for c in test.comparators))
+            and all(_literal(c) is not _NOT_A_LITERAL for c in test.comparators))
 
 
 def hard_codes_tests(code: str, test: str) -> bool:
@@ -127,7 +122,7 @@ def hard_codes_tests(code: str, test: str) -> bool:
             continue
         if not all(_looks_up_an_input(n.test) for n in ast.walk(node) if isinstance(n, ast.If)):
             continue  # "if n % 2 == 0: return True" computes its answer
-        values = [_literal(ast.unparse(value)) for value in returns]
+        values = [_literal(value) for value in returns]
         if all(v is not _NOT_A_LITERAL for v in values) and any(v == e for v in values for e in expected):
             return True
     return False
@@ -214,8 +209,8 @@ def verified_rows(samples: Path | Sequence[Path], per_task: int = 4, completion:
         task_id = row["task_id"]
         if not isinstance(task_id, str) or not isinstance(row["completion"], str):
             raise ValueError(f"{where}: task_id and completion must be strings")
-        _benchmark_of(task_id)
-        if int(task_id.rpartition("/")[2]) in MBPP_TEST:
+        _check_mbpp(task_id)
+        if task_number(task_id) in MBPP_TEST:
             raise ValueError(f"{where}: {task_id} is in MBPP's test split (11-510), which never trains")
         if row.get("kind", "full") != "full":
             raise ValueError(f"{where}: a {row.get('kind')!r} sample; answers asked as instructions (kind 'full') are needed")
@@ -229,7 +224,7 @@ def verified_rows(samples: Path | Sequence[Path], per_task: int = 4, completion:
     problems = {p.task_id: p for p in load_benchmark("mbpp")}
     rng = random.Random(seed)
     rows: list[dict] = []
-    for task_id in sorted(by_task, key=lambda t: int(t.rpartition("/")[2])):
+    for task_id in sorted(by_task, key=task_number):
         problem = problems[task_id]
         distinct: dict[str, tuple[str, str]] = {}
         for code, where in by_task[task_id]:
@@ -254,12 +249,10 @@ def verified_rows(samples: Path | Sequence[Path], per_task: int = 4, completion:
             base = {"response": answer, "language": "python", "source": "verified/mbpp", "origin": where,
                     "task_id": task_id}
             rows.append({**base, "instruction": instruction_prompt(problem), "kind": "task"})
-            counts["task rows"] += 1
             head = completion_head(problem, code) if completion else None
             if head is not None:
                 ask = COMPLETION_ASKS[0].format(name=display_name("python"), tag="python", head=head)
                 rows.append({**base, "instruction": ask, "source": "verified/mbpp+completion", "kind": "completion"})
-                counts["completion rows"] += 1
     counts["tasks sampled"] = len(sampled)
     return rows
 
@@ -285,7 +278,7 @@ def build(samples: Path | Sequence[Path], out: Path, per_task: int = 4, completi
     kept = Counter(r["kind"] for _, r in iter_jsonl(out / "verified.jsonl", what="clean set"))
     if not sum(kept.values()):
         raise ValueError(f"every verified row matched a benchmark (see {out / 'verified.report.json'})")
-    excluded = excluded_ids(report.contaminated_ids, {int(r["task_id"].rpartition("/")[2]) for r in rows})
+    excluded = excluded_ids(report.contaminated_ids, {task_number(r["task_id"]) for r in rows})
     write_text_atomic(out / "excluded.json", json.dumps(excluded, indent=1) + "\n")
     summary = {
         "samples": [str(f) for f in files], "per_task": per_task, "completion_rows": completion, "seed": seed,

@@ -200,8 +200,8 @@ class Evaluation:
             if not wanted:
                 raise ValueError("the task list is empty")
             problems = [p for p in problems if p.task_id in wanted]
-        self.task_filter = sorted(set(tasks), key=_task_order) if tasks is not None else None
-        self.tasks_source = tasks_source or (f"{len(self.task_filter)} task ids" if self.task_filter is not None else None)
+        #: what chose the tasks (``--tasks``), recorded in results.json; ``None`` when every task runs
+        self.tasks_source = None if tasks is None else (tasks_source or f"{len(problems)} task ids")
         if limit is not None:
             if limit < 1:
                 raise ValueError(f"--limit must be at least 1, got {limit}")
@@ -261,7 +261,7 @@ class Evaluation:
         results = {
             "benchmark": self.benchmark,
             "n_problems": len(self.problems),
-            **({"tasks": self.tasks_source} if self.task_filter is not None else {}),
+            **({"tasks": self.tasks_source} if self.tasks_source is not None else {}),
             **extra,
             **summarise(rows, self.problems, self.ks, self.exclude),
             "toolchains": {lang: toolchains[lang].to_dict() for lang in languages},
