@@ -257,6 +257,27 @@ def verified_rows(samples: Path | Sequence[Path], per_task: int = 4, completion:
     return rows
 
 
+def sample_runs(files: Sequence[Path]) -> list[dict]:
+    """What each samples file is: the ``moe-coder evaluate`` run beside it (``run.json``: the
+    sampling mixture, temperature and seed; a mixture folder by its name, not its local path) and
+    how many of its answers passed, so that a later round's sampler is told apart from the base."""
+    runs = []
+    for path in files:
+        answers = passing = 0
+        for _, row in iter_jsonl(path, required=("passed",), what="samples file"):
+            answers += 1
+            passing += row["passed"] is True
+        entry: dict = {"file": f"{path.parent.name}/{path.name}", "answers": answers, "passing": passing}
+        manifest = path.parent / "run.json"
+        if manifest.is_file():
+            run = json.loads(manifest.read_text())
+            mixture = str(run.get("mixture", ""))
+            entry["sampler"] = Path(mixture).name if "/" in mixture else mixture
+            entry.update({k: run.get("generation", {}).get(k) for k in ("temperature", "top_p", "seed")})
+        runs.append(entry)
+    return runs
+
+
 def build(samples: Path | Sequence[Path], out: Path, per_task: int = 4, completion: bool = False, seed: int = 0,
           workers: int = 1, trim: bool = True) -> dict:
     """Write the raw and clean sets, the decontamination report and ``summary.json`` into *out*.
@@ -281,7 +302,7 @@ def build(samples: Path | Sequence[Path], out: Path, per_task: int = 4, completi
     excluded = excluded_ids(report.contaminated_ids, {task_number(r["task_id"]) for r in rows})
     write_text_atomic(out / "excluded.json", json.dumps(excluded, indent=1) + "\n")
     summary = {
-        "samples": [str(f) for f in files], "per_task": per_task, "completion_rows": completion, "seed": seed,
+        "samples": [str(f) for f in files], "sample_runs": sample_runs(files), "per_task": per_task, "completion_rows": completion, "seed": seed,
         **{k: counts[k] for k in ("tasks sampled", "answers sampled", "answers passing", "tasks with a passing answer",
                                   "left out: hard-codes its tests", "trimmed of example usage",
                                   "trimmed, but failed: kept whole")},

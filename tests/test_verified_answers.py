@@ -149,9 +149,30 @@ def test_build_decontaminates_and_summarises(tmp_path):
     from moe_coder.evaluation.harness import read_exclusions
     assert {"Mbpp/2", "Mbpp/602"} <= read_exclusions(out / "excluded.json", "mbpp_plus")
     assert (out / "verified.report.json").exists() and (out / "raw" / "verified.jsonl").exists()
+    assert summary["sample_runs"] == [{"file": f"{tmp_path.name}/samples.jsonl", "answers": 2, "passing": 2}]
     # train-expert's gate accepts the clean set with its report.
     check_decontaminated(out / "verified.jsonl", out / "verified.report.json",
                          ["humaneval", "humaneval_plus", "mbpp_plus", "humaneval_x", "mbpp_test"])
+
+
+def test_the_summary_names_each_runs_sampler_and_pass_rate(tmp_path):
+    """A later round samples from the previous round's expert: the summary tells the runs apart."""
+    base = tmp_path / "samples-base"
+    mix = tmp_path / "samples-mix"
+    for folder, mixture, temperature in ((base, "builtin-base", 0.8), (mix, "/somewhere/runs/rft/mix", 0.4)):
+        folder.mkdir()
+        (folder / "run.json").write_text(json.dumps(
+            {"benchmark": "mbpp", "mixture": mixture,
+             "generation": {"temperature": temperature, "top_p": 0.95, "max_new_tokens": 384, "seed": 7}}))
+    _write(base / "samples.jsonl", [_sample("mbpp/2", SIMILAR, False), _sample("mbpp/602", REPEATED, True)])
+    _write(mix / "samples.jsonl", [_sample("mbpp/2", SIMILAR, True), _sample("mbpp/602", REPEATED, True)])
+    runs = verified_answers.sample_runs([base / "samples.jsonl", mix / "samples.jsonl"])
+    assert runs == [
+        {"file": "samples-base/samples.jsonl", "answers": 2, "passing": 1, "sampler": "builtin-base",
+         "temperature": 0.8, "top_p": 0.95, "seed": 7},
+        {"file": "samples-mix/samples.jsonl", "answers": 2, "passing": 2, "sampler": "mix",
+         "temperature": 0.4, "top_p": 0.95, "seed": 7},
+    ]
 
 
 @pytest.mark.parametrize("rows, message", [

@@ -12,7 +12,11 @@
 # TRAIN_SET (blank: the verified rows alone; a path: that expert set, for example
 # runs/expert-data/python.jsonl with its .report.json beside it, is trained on too),
 # SET: extra `--set key=value` overrides of the recipe, space-separated (for example
-# "training.epochs=2 training.max_steps=null").
+# "training.epochs=2 training.max_steps=null"),
+# SAMPLER: the mixture whose EXPERT samples the answers (default builtin-base; a later round of
+# ReST-EM samples from the previous round's candidate, for example runs/rft/mix),
+# PRIOR_SAMPLES: samples files of earlier rounds, space-separated, whose passing answers are pooled
+# with this round's (the expert is always trained from the base, on the pool).
 set -euo pipefail
 out=${1:-runs/rft}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,17 +26,25 @@ expert=${EXPERT:-python}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# 1. the training tasks, and the base's sampled answers at each temperature, executed (the first
-#    temperature writes samples-base with seed 0, the i-th one samples-base-tTT with seed 100 x i)
+# 1. the training tasks, and the sampler's answers at each temperature, executed (the first
+#    temperature writes samples-NAME with seed 0, the i-th one samples-NAME-tTT with seed 100 x i;
+#    NAME is "base" for builtin-base, else the sampler mixture's folder name)
 ids=$out/mbpp_train_ids.json
 [ -f "$ids" ] || "$python" -c "import json, sys; json.dump([f'mbpp/{i}' for i in [*range(1, 11), *range(511, 975)]], open(sys.argv[1], 'w'))" "$ids"
 n=${N_SAMPLES:-4}
+sampler=${SAMPLER:-builtin-base}
+tag=base
+[ "$sampler" = builtin-base ] || tag=$(basename "$sampler")
 samples=()
+for prior in ${PRIOR_SAMPLES:-}; do
+    [ -f "$prior" ] || { echo "no samples file $prior (PRIOR_SAMPLES)" >&2; exit 2; }
+    samples+=("$(cd "$(dirname "$prior")" && pwd)/$(basename "$prior")")
+done
 i=0
 for t in ${TEMPERATURES:-0.8 0.4}; do
-    dir=$out/samples-base
-    [ "$i" -gt 0 ] && dir=$out/samples-base-t${t//./}
-    "$python" -m moe_coder evaluate --benchmark mbpp --mixture builtin-base --expert "$expert" --tasks "$ids" \
+    dir=$out/samples-$tag
+    [ "$i" -gt 0 ] && dir=$out/samples-$tag-t${t//./}
+    "$python" -m moe_coder evaluate --benchmark mbpp --mixture "$sampler" --expert "$expert" --tasks "$ids" \
         --n-samples "$n" --temperature "$t" --seed $((100 * i)) --max-new-tokens 384 --k "1,$n" --out "$dir"
     samples+=("$dir/samples.jsonl")
     i=$((i + 1))
