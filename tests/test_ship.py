@@ -108,3 +108,50 @@ def test_every_shipped_expert_carries_its_decontamination_report():
         for bench, n in matched.items():
             assert f"{bench} {n}" in card, (expert["name"], bench)
         assert len(read_exclusions(folder / ship.DECONTAMINATION_IDS, "mbpp_plus")) == matched["mbpp_plus"]
+
+
+def test_a_self_trained_experts_reports_and_card_come_from_verified_answers(tmp_path):
+    """verified_answers.py's folder: verified.* reports, excluded.json, and a data section that
+    says what sampled the answers and how many passed."""
+    ship = _ship_module()
+    data = tmp_path / "data"
+    data.mkdir()
+    report = {"method": "openai50", "counts": {"records": 4, "kept": 3, "removed": 1},
+              "output": {"path": str(data / "verified.jsonl"), "sha256": "v1", "records": 3},
+              "contaminated_ids_file": str(data / "verified.report.contaminated.json"),
+              "train_files": [{"path": str(data / "raw" / "verified.jsonl"), "records": 4}],
+              "contaminated": [], "removed": []}
+    ids = {"ids": ["Mbpp/602"], "benchmark_ids": {"mbpp_plus": ["Mbpp/602"]}}
+    excluded = {"ids": ["Mbpp/2", "Mbpp/602"], "benchmark_ids": {"mbpp_plus": ["Mbpp/2", "Mbpp/602"]}}
+    (data / "verified.report.json").write_text(json.dumps(report))
+    (data / "verified.report.contaminated.json").write_text(json.dumps(ids))
+    (data / "excluded.json").write_text(json.dumps(excluded))
+    summary = {"samples": ["/x/samples.jsonl"], "per_task": 4, "completion_rows": True, "seed": 0,
+               "sample_runs": [{"file": "samples-base/samples.jsonl", "answers": 8, "passing": 2,
+                                "sampler": "builtin-base", "temperature": 0.8},
+                               {"file": "samples-mix/samples.jsonl", "answers": 8, "passing": 3,
+                                "sampler": "mix", "temperature": 0.4}],
+               "tasks sampled": 2, "answers sampled": 16, "answers passing": 5, "tasks with a passing answer": 2,
+               "left out: hard-codes its tests": 0, "trimmed of example usage": 1,
+               "rows_before": {"task": 2, "completion": 2}, "rows_after": {"task": 1, "completion": 2},
+               "removed": 1, "contaminated_tasks": {"humaneval": 0, "mbpp_plus": 1}}
+    assert ship.self_trained(summary) and ship.data_stem(summary, "python") == "verified"
+    target = tmp_path / "experts" / "python"
+    target.mkdir(parents=True)
+    (target / "training.json").write_text(json.dumps({"data": {"sha256": ["v1"]}}))
+    ship.ship_reports(data, "python", target, ship.data_stem(summary, "python"))
+    assert json.loads((target / ship.EXCLUDED).read_text()) == excluded
+    assert json.loads((target / ship.DECONTAMINATION_REPORT).read_text())["same_set_as_training"] is True
+    card = "\n".join(ship._data_section("python", summary, excluded=True))
+    assert "3 rows after decontamination (1 removed of 4)" in card
+    assert "16 sampled, 5 passed their tests, on 2 tasks" in card
+    assert "| `samples-mix/samples.jsonl` | mix | 0.4 | 8 | 3 |" in card
+    assert "humaneval 0, mbpp_plus 1" in card and "--exclude excluded.json" in card
+    assert "CC-BY-4.0" in card and "never the test split" in card
+
+    # the build that wrote no excluded.json leaves none from an earlier ship behind
+    (data / "excluded.json").unlink()
+    ship.ship_reports(data, "python", target, "verified")
+    assert not (target / ship.EXCLUDED).exists()
+    with pytest.raises(FileNotFoundError, match="verified_answers.py"):
+        ship.ship_reports(tmp_path / "nowhere", "python", target, "verified")

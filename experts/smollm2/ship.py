@@ -11,6 +11,8 @@ For each expert trained by ``train_all.sh`` (``RUNS/NAME``) this writes ``moe_co
   sampled substrings, which the seed regenerates, and without local paths), and
   ``decontamination.contaminated.json``, the matched task ids, which ``moe-coder evaluate --exclude``
   reads for clean scores;
+- ``excluded.json``, where the data build wrote one: every benchmark task to leave out of clean
+  scores (the matched tasks, and each MBPP+ task whose MBPP original trains, by number);
 - ``README.md``: the model card, with the data's sources and the attributions their licences ask
   for, the decontamination summary and, given ``--eval``, the expert's execution scores.
 
@@ -24,6 +26,11 @@ written atomically, ``mixture.json`` last.
     python experts/smollm2/ship.py --reports-only --data-summary runs/expert-data/summary.json  # reports only
     python experts/smollm2/ship.py --runs runs/short/experts --data-summary runs/short/expert-data/summary.json \\
         --into runs/mix-short                                         # a candidate mixture, to evaluate first
+    python experts/smollm2/ship.py --runs runs/rft2/experts --data-summary runs/rft2/data/summary.json \\
+        --experts python --eval runs/rft2/eval --eval-mixture mix      # a self-trained expert (self_train.sh)
+
+A ``--data-summary`` written by ``experts/verified_answers.py`` (self-training by execution) ships
+that folder's ``verified.*`` reports and describes the sampled, verified answers in the card.
 """
 from __future__ import annotations
 
@@ -47,6 +54,8 @@ BASE_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 #: The decontamination report and matched task ids each shipped expert carries.
 DECONTAMINATION_REPORT = "decontamination.json"
 DECONTAMINATION_IDS = "decontamination.contaminated.json"
+#: Every benchmark task to leave out of the clean scores (matched, or trained on by task number).
+EXCLUDED = "excluded.json"
 
 #: Where each source of the training data comes from and what its licence asks of a model trained on it.
 SOURCES = {
@@ -72,7 +81,19 @@ CC_BY = ("code/30seconds", "code/advising", "code/tldr", "mbpp")
 #: Benchmarks each expert is scored on in ``--eval``'s runs, and the label of each in its card.
 LABELS = {"humaneval": "HumanEval", "humaneval_plus": "HumanEval+", "mbpp_plus": "MBPP+",
           "humaneval_x_cpp": "HumanEval-X C++", "humaneval_x_java": "HumanEval-X Java",
-          "humaneval_x_js": "HumanEval-X JS", "humaneval_x_go": "HumanEval-X Go", "humaneval_x_rust": "HumanEval-X Rust"}
+          "humaneval_x_js": "HumanEval-X JS", "humaneval_x_go": "HumanEval-X Go", "humaneval_x_rust": "HumanEval-X Rust",
+          "mbpp_test": "MBPP test split (11-510)"}
+
+
+def self_trained(summary: dict[str, Any]) -> bool:
+    """Whether a data summary is ``verified_answers.py``'s (self-training by execution) rather than
+    ``build_expert_data.py``'s."""
+    return "answers passing" in summary
+
+
+def data_stem(summary: dict[str, Any], name: str) -> str:
+    """The stem of an expert's training set and reports in the summary's folder."""
+    return "verified" if self_trained(summary) else name
 
 
 def _strip_paths(training: dict[str, Any]) -> dict[str, Any]:
@@ -116,15 +137,19 @@ def shipped_report(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def ship_reports(data_dir: Path, name: str, target: Path) -> None:
-    """Write ``name``'s decontamination report and matched ids from ``data_dir`` (the folder of
-    ``build_expert_data.py``'s output) into the expert folder ``target``."""
-    report_file = data_dir / f"{name}.report.json"
-    ids_file = data_dir / f"{name}.report.contaminated.json"
+def ship_reports(data_dir: Path, name: str, target: Path, stem: str | None = None) -> None:
+    """Write ``name``'s decontamination report, matched ids and (where the build wrote it) the
+    tasks to leave out of clean scores from ``data_dir`` (the folder of ``build_expert_data.py``'s
+    output, or of ``verified_answers.py``'s with ``stem="verified"``) into the expert folder ``target``."""
+    stem = stem or name
+    report_file = data_dir / f"{stem}.report.json"
+    ids_file = data_dir / f"{stem}.report.contaminated.json"
     for path in (report_file, ids_file):
         if not path.is_file():
-            raise FileNotFoundError(f"expert {name!r}: no decontamination report at {path}; "
-                                    "run experts/build_expert_data.py first")
+            raise FileNotFoundError(f"expert {name!r}: no decontamination report at {path}; run "
+                                    + ("experts/verified_answers.py" if stem == "verified" else
+                                       "experts/build_expert_data.py") + " first")
+    excluded = data_dir / ("excluded.json" if stem == "verified" else f"{stem}.excluded.json")
     report = shipped_report(json.loads(report_file.read_text()))
     training_file = target / "training.json"
     if training_file.is_file():  # say whether this report is of the very set the adapter was trained on
@@ -136,11 +161,63 @@ def ship_reports(data_dir: Path, name: str, target: Path) -> None:
             report["note"] = ("this report is of a training set whose SHA-256 differs from the set the adapter "
                               "was trained on; its benchmark matches are those of this set")
     write_text_atomic(target / DECONTAMINATION_IDS, ids_file.read_text())
+    if excluded.is_file():
+        write_text_atomic(target / EXCLUDED, excluded.read_text())
+    elif (target / EXCLUDED).exists():  # left from another build: it would not match this report
+        (target / EXCLUDED).unlink()
     write_text_atomic(target / DECONTAMINATION_REPORT,
                       json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
 
-def _data_section(name: str, summary: dict[str, Any]) -> list[str]:
+def _decontamination_text(contaminated_tasks: dict[str, int], excluded: bool) -> str:
+    contaminated = ", ".join(f"{bench} {n}" for bench, n in contaminated_tasks.items())
+    exclude = EXCLUDED if excluded else DECONTAMINATION_IDS
+    return ("Decontaminated with `moe-coder decontaminate` (OpenAI's 50-character substring method) against "
+            f"HumanEval, HumanEval+, MBPP+, HumanEval-X and MBPP's test split; benchmark tasks matched by a "
+            f"training row: {contaminated}. Those tasks are left out of the clean scores. The report is "
+            f"`{DECONTAMINATION_REPORT}` in this folder; `moe-coder evaluate --exclude {exclude}` "
+            "scores a benchmark's clean subset"
+            + (" (the matched tasks, and every MBPP+ task whose MBPP original trains: MBPP+ rewords many "
+               "questions, so the match misses them)." if excluded else "."))
+
+
+def _self_trained_data_section(summary: dict[str, Any], excluded: bool) -> list[str]:
+    """The card's data section for an expert trained on its own verified answers (verified_answers.py)."""
+    before, after = summary["rows_before"], summary["rows_after"]
+    lines = ["## Data and attributions", "",
+             f"{sum(after.values()):,} rows after decontamination ({summary['removed']} removed of "
+             f"{sum(before.values()):,}): answers sampled from models and kept where they pass their task's tests "
+             "(self-training by execution, as in STaR, RFT and ReST-EM), built by `experts/smollm2/self_train.sh` "
+             "and `experts/verified_answers.py`.", "",
+             f"- Tasks: MBPP's prompt, validation and train splits (task_ids 1-10 and 511-974; never the test split "
+             f"11-510), {summary['tasks sampled']} tasks.",
+             f"- Answers: {summary['answers sampled']:,} sampled, {summary['answers passing']} passed their tests, "
+             f"on {summary['tasks with a passing answer']} tasks; at most {summary['per_task']} distinct answers kept "
+             f"per task (seed {summary['seed']}); {summary.get('left out: hard-codes its tests', 0)} left out for "
+             f"returning the tests' values; {summary.get('trimmed of example usage', 0)} trimmed of example usage "
+             "(the trimmed answer run against the tests again).",
+             "- Rows: " + ", ".join(f"{n} asked " + ("as MBPP asks (the task and its tests)" if kind == "task" else
+                                                       "as HumanEval asks (complete a function from its signature "
+                                                       "and docstring)") for kind, n in sorted(after.items(),
+                                                                                                  reverse=True)) + ".",
+             ""]
+    runs = summary.get("sample_runs") or []
+    if runs:
+        lines += ["| samples | sampler | temperature | answers | passed |", "|---|---|---:|---:|---:|",
+                  *(f"| `{r['file']}` | {r.get('sampler', '?')} | {r.get('temperature', '?')} | {r['answers']:,} | "
+                    f"{r['passing']} |" for r in runs), "",
+                  "`builtin-base` is the untuned SmolLM2-135M-Instruct; a later round samples from the previous "
+                  "round's self-trained expert (its candidate mixture's folder name).", ""]
+    lines += ["MBPP's task texts and tests (google-research, CC-BY-4.0) are used under that licence, with "
+              "attribution to their authors; the answers are SmolLM2-135M-Instruct's (Apache-2.0) and its "
+              "self-trained adapters' own.", "",
+              _decontamination_text(summary["contaminated_tasks"], excluded), ""]
+    return lines
+
+
+def _data_section(name: str, summary: dict[str, Any], excluded: bool = False) -> list[str]:
+    if self_trained(summary):
+        return _self_trained_data_section(summary, excluded)
     entry = summary["experts"][name]
     lines = ["## Data and attributions", "",
              f"{entry['rows_after']:,} instruction-answer rows after decontamination ({entry['removed']} removed of "
@@ -157,12 +234,7 @@ def _data_section(name: str, summary: dict[str, Any]) -> list[str]:
                   ") are used under that licence, with attribution to their authors as above; the other sources' "
                   "MIT, ISC, Apache-2.0 and CC0 terms ask for their notices, kept with the data's origin "
                   "in docs/experts.md."]
-    contaminated = ", ".join(f"{bench} {n}" for bench, n in entry["contaminated_tasks"].items())
-    lines += ["", "Decontaminated with `moe-coder decontaminate` (OpenAI's 50-character substring method) against "
-              f"HumanEval, HumanEval+, MBPP+, HumanEval-X and MBPP's test split; benchmark tasks matched by a "
-              f"training row: {contaminated}. Those tasks are left out of the clean scores. The report is "
-              f"`{DECONTAMINATION_REPORT}` in this folder; `moe-coder evaluate --exclude {DECONTAMINATION_IDS}` "
-              "scores a benchmark's clean subset.", ""]
+    lines += ["", _decontamination_text(entry["contaminated_tasks"], excluded), ""]
     return lines
 
 
@@ -174,20 +246,25 @@ def _pass1(results: dict[str, Any], system: str, clean: bool = True) -> tuple[fl
     return scores["pass@k"].get("pass@1"), scores["n_tasks"]
 
 
-def _score_section(name: str, eval_dir: Path | None, trained: str = "builtin") -> list[str]:
+def _results_file(folder: Path, bench: str, system: str) -> Path:
+    """A run's results: HumanEval+ re-scores are per system in ``evaluate_all.sh``'s layout
+    (``humaneval_plus/expert-NAME``) and directly in the folder in ``self_train.sh``'s."""
+    if bench == "humaneval_plus" and (folder / system.replace(":", "-") / "results.json").exists():
+        return folder / system.replace(":", "-") / "results.json"
+    return folder / "results.json"
+
+
+def _score_section(name: str, eval_dir: Path | None, trained: str = "builtin",
+                   reproduce: str = "bash experts/smollm2/evaluate_all.sh") -> list[str]:
     """The card's scores: the expert's own runs under ``eval_dir/trained`` beside the untuned
-    base's under ``eval_dir/builtin-base`` (``evaluate_all.sh``'s layout)."""
+    base's under ``eval_dir/builtin-base`` (``evaluate_all.sh``'s and ``self_train.sh``'s layout)."""
     if eval_dir is None:
         return []
     rows = []
     for bench, label in LABELS.items():
         for folder, system in ((eval_dir / trained / bench, f"expert:{name}"),):
-            results_file = folder / "results.json"
-            if bench == "humaneval_plus":
-                results_file = folder / system.replace(":", "-") / "results.json"
-            base_file = eval_dir / "builtin-base" / bench / "results.json"
-            if bench == "humaneval_plus":
-                base_file = eval_dir / "builtin-base" / bench / system.replace(":", "-") / "results.json"
+            results_file = _results_file(folder, bench, system)
+            base_file = _results_file(eval_dir / "builtin-base" / bench, bench, system)
             if not results_file.exists():
                 continue
             results = json.loads(results_file.read_text())
@@ -203,7 +280,7 @@ def _score_section(name: str, eval_dir: Path | None, trained: str = "builtin") -
         return []
     return ["## Scores (greedy pass@1 %, clean subset, by running the code)", "",
             "| benchmark | tasks | this expert | untuned base, same system prompt |", "|---|---:|---:|---:|", *rows, "",
-            "Reproduce: `bash experts/smollm2/evaluate_all.sh` (see docs/experts.md).", ""]
+            f"Reproduce: `{reproduce}` (see docs/experts.md).", ""]
 
 
 def candidate_mixture(into: Path) -> Path:
@@ -253,13 +330,16 @@ def ship(runs: Path, summary_file: Path, eval_dir: Path | None, names: list[str]
         write_text_atomic(target / "training.json", json.dumps(training, indent=2, ensure_ascii=False) + "\n")
         write_text_atomic(target / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         write_text_atomic(target / "expert.json", json.dumps(entry, indent=2, ensure_ascii=False) + "\n")
-        ship_reports(summary_file.parent, name, target)
+        ship_reports(summary_file.parent, name, target, data_stem(summary, name))
         from moe_coder.config import ExpertSpec
 
         spec = ExpertSpec.from_json_file(target / "expert.json")
         card = model_card(spec, training, metrics).rstrip("\n").split("\n")
         use = card.index("## Use")
-        extra = [*_data_section(name, summary), *_score_section(name, eval_dir, trained),
+        reproduce = ("bash experts/smollm2/self_train.sh" if self_trained(summary)
+                     else "bash experts/smollm2/evaluate_all.sh")
+        extra = [*_data_section(name, summary, (target / EXCLUDED).is_file()),
+                 *_score_section(name, eval_dir, trained, reproduce),
                  "Adapter weights are stored in bfloat16 (trained in float32 master weights with bf16 autocast).", ""]
         write_text_atomic(target / "README.md", "\n".join(card[:use] + extra + card[use:]) + "\n")
         mixed = by_name[name]
@@ -284,10 +364,13 @@ def update_scores(eval_dir: Path, names: list[str], trained: str = "builtin") ->
         card_file = BUILTIN / "experts" / name / "README.md"
         if not card_file.exists():
             raise FileNotFoundError(f"expert {name!r}: no shipped model card at {card_file}")
-        section = _score_section(name, eval_dir, trained)
+        text = card_file.read_text()
+        reproduce = ("bash experts/smollm2/self_train.sh" if "experts/verified_answers.py" in text
+                     else "bash experts/smollm2/evaluate_all.sh")
+        section = _score_section(name, eval_dir, trained, reproduce)
         if not section:
             continue
-        lines = card_file.read_text().rstrip("\n").split("\n")
+        lines = text.rstrip("\n").split("\n")
         title = section[0]
         if title in lines:  # the previous scores, up to the next section
             start = lines.index(title)
@@ -346,11 +429,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     into = BUILTIN if args.into is None else candidate_mixture(args.into)
     if args.reports_only:
+        summary = json.loads(args.data_summary.read_text())
         for name in names:
             target = into / "experts" / name
             if not (target / "expert.json").is_file():
                 raise FileNotFoundError(f"expert {name!r}: no shipped expert at {target}")
-            ship_reports(args.data_summary.parent, name, target)
+            ship_reports(args.data_summary.parent, name, target, data_stem(summary, name))
         print(f"decontamination reports in: {', '.join(names)}")
         return 0
     sizes = ship(args.runs, args.data_summary, args.eval, names, into, args.eval_mixture)
