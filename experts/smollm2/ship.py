@@ -85,6 +85,12 @@ LABELS = {"humaneval": "HumanEval", "humaneval_plus": "HumanEval+", "mbpp_plus":
           "mbpp_test": "MBPP test split (11-510)"}
 
 
+#: How self_train.sh's clean subsets are chosen, said in a self-trained expert's card.
+SELF_TRAINED_CLEAN = ("The clean subsets leave out every task that this expert's rows or the python set of "
+                      "`experts/build_expert_data.py` train on (`self_train.sh` merges both `excluded.json` files), "
+                      "so that the base, the python expert trained on that set, and this one are scored on the same tasks.")
+
+
 def self_trained(summary: dict[str, Any]) -> bool:
     """Whether a data summary is ``verified_answers.py``'s (self-training by execution) rather than
     ``build_expert_data.py``'s."""
@@ -280,6 +286,7 @@ def _score_section(name: str, eval_dir: Path | None, trained: str = "builtin",
         return []
     return ["## Scores (greedy pass@1 %, clean subset, by running the code)", "",
             "| benchmark | tasks | this expert | untuned base, same system prompt |", "|---|---:|---:|---:|", *rows, "",
+            *([SELF_TRAINED_CLEAN, ""] if "self_train" in reproduce else []),
             f"Reproduce: `{reproduce}` (see docs/experts.md).", ""]
 
 
