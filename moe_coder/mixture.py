@@ -37,6 +37,34 @@ def router_dir(config: MixtureConfig, directory: str | os.PathLike) -> Path:
     return builtin_dir() / "router" if config.router == BUILTIN else Path(directory) / config.router
 
 
+#: Files of a mixture's router and adapter folders that do not change what it generates.
+_NOT_WEIGHTS = {".md", ".png"}
+
+
+def mixture_fingerprint(name_or_path: str | os.PathLike) -> str:
+    """SHA-256 over what a local mixture generates with: its ``mixture.json``, its router's files and
+    each expert's local adapter folder (model cards and plots left out; a base model named by hub id
+    or ``pkg://`` is named in ``mixture.json``, not hashed). ``moe-coder evaluate`` records it, so that
+    a run is not resumed with answers of a mixture whose adapters were replaced since."""
+    import hashlib
+
+    directory = resolve_mixture_dir(name_or_path)
+    config = MixtureConfig.from_json_file(directory / CONFIG_NAME)
+    folders = [router_dir(config, directory)]
+    folders += [Path(e.adapter) for e in config.experts if e.adapter and Path(e.adapter).is_dir()]
+    digest = hashlib.sha256((directory / CONFIG_NAME).read_bytes())
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix not in _NOT_WEIGHTS
+                           and "__pycache__" not in p.parts):
+            digest.update(f"{path.relative_to(folder)}\0".encode())
+            file_digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    file_digest.update(block)
+            digest.update(file_digest.digest())
+    return digest.hexdigest()
+
+
 def resolve_mixture_dir(name_or_path: str | os.PathLike) -> Path:
     """``"builtin"`` (or another of :data:`BUILTIN_MIXTURES`), a local mixture directory, or a hub repo id
     (downloaded when a network is available)."""

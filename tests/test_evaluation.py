@@ -461,3 +461,46 @@ def test_sample_store_resumes_past_a_half_written_last_row(tmp_path, caplog):
     with caplog.at_level("WARNING"), SampleStore(path) as store:
         assert list(store.rows.values()) == [row]
     assert any(f"{path}:2: skipping a malformed line" in r.getMessage() for r in caplog.records)
+
+
+def test_a_run_is_not_resumed_with_a_mixture_whose_weights_changed(tmp_path):
+    """The manifest records the mixture's fingerprint: an adapter replaced since the run started
+    (a shipped expert retrained under the same mixture name) refuses the resume; a model card or
+    plot edit does not; a run written before the fingerprint was recorded still resumes."""
+    import shutil
+
+    from moe_coder.config import ExpertSpec
+    from moe_coder.evaluation.harness import Evaluation, GenerationSettings
+    from moe_coder.mixture import builtin_dir, mixture_fingerprint
+
+    mixture = tmp_path / "mix"
+    shutil.copytree(builtin_dir(), mixture, ignore=shutil.ignore_patterns("__pycache__"))
+    before = mixture_fingerprint(mixture)
+    assert before == mixture_fingerprint(mixture)
+    (mixture / "experts" / "python" / "README.md").write_text("a new card")
+    (mixture / "router" / "extra.png").write_bytes(b"\x89PNG")
+    assert mixture_fingerprint(mixture) == before
+    adapter = mixture / "experts" / "python" / "adapter_model.safetensors"
+    adapter.write_bytes(adapter.read_bytes()[:-1] + b"\x00")
+    after = mixture_fingerprint(mixture)
+    assert after != before
+
+    problem = load_benchmark("humaneval")[0]
+
+    class Echo:
+        experts = [ExpertSpec(name="python", model="m", languages=["python"])]
+
+        def generate(self, prompts, *, expert, batch_size=8, **settings):
+            return [problem.prompt + problem.canonical_solution] * len(prompts)
+
+    evaluation = lambda: Evaluation("humaneval", tmp_path / "out", limit=1, workers=1)  # noqa: E731
+    settings = GenerationSettings(max_new_tokens=8)
+    evaluation().evaluate_mixture(Echo(), ["expert:python"], settings, mixture_name="mix", mixture_sha256=before)
+    with pytest.raises(ValueError, match="mixture_sha256"):
+        evaluation().evaluate_mixture(Echo(), ["expert:python"], settings, mixture_name="mix", mixture_sha256=after)
+    evaluation().evaluate_mixture(Echo(), ["expert:python"], settings, mixture_name="mix", mixture_sha256=before)
+    # a manifest from before the fingerprint was recorded
+    manifest = json.loads((tmp_path / "out" / "run.json").read_text())
+    del manifest["mixture_sha256"]
+    (tmp_path / "out" / "run.json").write_text(json.dumps(manifest))
+    evaluation().evaluate_mixture(Echo(), ["expert:python"], settings, mixture_name="mix", mixture_sha256=after)

@@ -97,7 +97,10 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"unknown expert(s) {unknown}; this mixture has {names} (or 'routed')")
         systems = [w if w == ROUTED else expert_system(w) for w in dict.fromkeys(wanted)]
-        results = evaluation.evaluate_mixture(mixture, systems, settings, mixture_name=str(args.mixture))
+        from moe_coder.mixture import mixture_fingerprint
+
+        results = evaluation.evaluate_mixture(mixture, systems, settings, mixture_name=str(args.mixture),
+                                              mixture_sha256=mixture_fingerprint(args.mixture))
     if args.json:
         print_json(results)
     else:

@@ -284,6 +284,8 @@ class Evaluation:
         path = self.out_dir / "run.json"
         if path.exists():
             previous = read_json(path, "run manifest")
+            # a run written before a key was recorded (mixture_sha256) is compared on the keys it has
+            manifest = {k: v for k, v in manifest.items() if k in previous or k != "mixture_sha256"}
             if previous != manifest:
                 changed = sorted(k for k in {*previous, *manifest} if previous.get(k) != manifest.get(k))
                 raise ValueError(
@@ -340,17 +342,23 @@ class Evaluation:
         systems: Sequence[str],
         settings: GenerationSettings = GenerationSettings(),
         mixture_name: str = "",
+        mixture_sha256: str | None = None,
     ) -> dict:
         """Generate with each system (``expert:<name>`` or ``routed``), execute, and score.
 
         ``mixture`` is what generates: a :class:`~moe_coder.mixture.MoECoder`, or any
         :class:`~moe_coder.evaluation.generator.Generator` (one expert alone: a
         :class:`~moe_coder.experts.single.SingleExpert`); ``routed`` needs a
-        :class:`~moe_coder.evaluation.generator.RoutingGenerator`.
+        :class:`~moe_coder.evaluation.generator.RoutingGenerator`. ``mixture_sha256``
+        (:func:`~moe_coder.mixture.mixture_fingerprint`) goes into the run's manifest: a resumed run
+        whose mixture's weights changed since is refused, not completed with the old answers.
         """
         started = time.monotonic()
         generation = {k: v for k, v in asdict(settings).items() if k not in ("n_samples", "batch_size")}
-        self._check_manifest({"benchmark": self.benchmark, "mixture": mixture_name, "generation": generation})
+        manifest = {"benchmark": self.benchmark, "mixture": mixture_name, "generation": generation}
+        if mixture_sha256 is not None:
+            manifest["mixture_sha256"] = mixture_sha256
+        self._check_manifest(manifest)
         with SampleStore(self.out_dir / "samples.jsonl") as store:
             for system in systems:
                 runnable = self._skip_rows(store, system, settings.n_samples)
