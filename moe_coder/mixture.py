@@ -48,6 +48,8 @@ def mixture_fingerprint(name_or_path: str | os.PathLike) -> str:
     a run is not resumed with answers of a mixture whose adapters were replaced since."""
     import hashlib
 
+    from moe_coder.decontamination.chunks import file_sha256
+
     directory = resolve_mixture_dir(name_or_path)
     config = MixtureConfig.from_json_file(directory / CONFIG_NAME)
     folders = [router_dir(config, directory)]
@@ -56,12 +58,7 @@ def mixture_fingerprint(name_or_path: str | os.PathLike) -> str:
     for folder in folders:
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix not in _NOT_WEIGHTS
                            and "__pycache__" not in p.parts):
-            digest.update(f"{path.relative_to(folder)}\0".encode())
-            file_digest = hashlib.sha256()
-            with open(path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    file_digest.update(block)
-            digest.update(file_digest.digest())
+            digest.update(f"{path.relative_to(folder)}\0{file_sha256(path)}\0".encode())
     return digest.hexdigest()
 
 
