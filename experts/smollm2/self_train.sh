@@ -3,12 +3,14 @@
 # base samples answers to MBPP's training tasks (few-shot 1-10, validation 511-600, train 601-974;
 # never the test split), the harness runs each against its tests, and an expert is trained on the
 # answers that passed (experts/verified_answers.py, decontaminated). Then the untuned base, the
-# shipped expert and the self-trained one are evaluated by running the code (HumanEval, HumanEval+,
-# MBPP+, MBPP's test split; greedy; clean subsets) and compared pairwise. Every step resumes or is skipped when done.
+# shipped expert and the self-trained one are evaluated by running the code (greedy; clean subsets:
+# for MBPP, HumanEval, HumanEval+, MBPP+ and MBPP's test split; for MBPP in JavaScript, HumanEval-X
+# JavaScript and its own test split) and compared pairwise. Every step resumes or is skipped when done.
 #
 #   bash experts/smollm2/self_train.sh [OUT_DIR]      (default runs/rft)
 #
-# Environment: EXPERT (default python), N_SAMPLES (4 per temperature), TEMPERATURES ("0.8 0.4"), PER_TASK (4),
+# Environment: EXPERT (default python), BENCH (the tasks: mbpp, default, or mbpp_js, MBPP with its tests
+# translated to JavaScript, for example with EXPERT=web), N_SAMPLES (4 per temperature), TEMPERATURES ("0.8 0.4"), PER_TASK (4),
 # TRAIN_SET (blank: the verified rows alone; a path: that expert set, for example
 # runs/expert-data/python.jsonl with its .report.json beside it, is trained on too),
 # SET: extra `--set key=value` overrides of the recipe, space-separated (for example
@@ -16,7 +18,8 @@
 # SAMPLER: the mixture whose EXPERT samples the answers (default builtin-base; a later round of
 # ReST-EM samples from the previous round's candidate, for example runs/rft/mix),
 # PRIOR_SAMPLES: samples files of earlier rounds, space-separated, whose passing answers are pooled
-# with this round's (the expert is always trained from the base, on the pool).
+# with this round's (the expert is always trained from the base, on the pool),
+# SYSTEMS: the mixtures evaluated beside the candidate (default "builtin-base builtin").
 set -euo pipefail
 out=${1:-runs/rft}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,8 +32,16 @@ out=$(cd "$out" && pwd)
 # 1. the training tasks, and the sampler's answers at each temperature, executed (the first
 #    temperature writes samples-NAME with seed 0, the i-th one samples-NAME-tTT with seed 100 x i;
 #    NAME is "base" for builtin-base, else the sampler mixture's folder name)
-ids=$out/mbpp_train_ids.json
-[ -f "$ids" ] || "$python" -c "import json, sys; json.dump([f'mbpp/{i}' for i in [*range(1, 11), *range(511, 975)]], open(sys.argv[1], 'w'))" "$ids"
+bench=${BENCH:-mbpp}
+case $bench in mbpp|mbpp_js) ;; *) echo "BENCH must be mbpp or mbpp_js, not $bench" >&2; exit 2 ;; esac
+ids=$out/${bench}_train_ids.json
+split_ids() {  # the benchmark's task ids outside (train) or inside (test) MBPP's test split 11-510
+    "$python" -c "import json, sys; from moe_coder.benchmarks import load_benchmark
+test = sys.argv[3] == 'test'
+json.dump([p.task_id for p in load_benchmark(sys.argv[1]) if (11 <= int(p.task_id.rpartition('/')[2]) <= 510) == test],
+          open(sys.argv[2], 'w'))" "$@"
+}
+[ -f "$ids" ] || split_ids "$bench" "$ids" train
 n=${N_SAMPLES:-4}
 sampler=${SAMPLER:-builtin-base}
 tag=base
@@ -44,7 +55,7 @@ i=0
 for t in ${TEMPERATURES:-0.8 0.4}; do
     dir=$out/samples-$tag
     [ "$i" -gt 0 ] && dir=$out/samples-$tag-t${t//./}
-    "$python" -m moe_coder evaluate --benchmark mbpp --mixture "$sampler" --expert "$expert" --tasks "$ids" \
+    "$python" -m moe_coder evaluate --benchmark "$bench" --mixture "$sampler" --expert "$expert" --tasks "$ids" \
         --n-samples "$n" --temperature "$t" --seed $((100 * i)) --max-new-tokens 384 --k "1,$n" --out "$dir"
     samples+=("$dir/samples.jsonl")
     i=$((i + 1))
@@ -77,8 +88,10 @@ if [ ! -f "$mix/experts/$expert/adapter_model.safetensors" ]; then
 fi
 
 # 5. base, shipped and self-trained, greedy, on the clean subsets (what the sets train on left out:
-#    the verified rows' tasks, and the shipped expert's set's, from build_expert_data.py's excluded.json)
+#    the verified rows' tasks, and the shipped expert's set's, from build_expert_data.py's excluded.json,
+#    or its decontamination report where the set trains on no MBPP task)
 shipped_excluded=${SHIPPED_EXCLUDED:-$root/runs/expert-data/$expert.excluded.json}
+[ -n "${SHIPPED_EXCLUDED:-}" ] || [ -f "$shipped_excluded" ] || shipped_excluded=$root/runs/expert-data/$expert.report.contaminated.json
 if [ ! -f "$shipped_excluded" ]; then
     echo "no $shipped_excluded: build the expert sets first (experts/build_expert_data.py), or name the file with" \
          "SHIPPED_EXCLUDED, so that the shipped expert's training tasks are left out of the clean scores" >&2
@@ -93,16 +106,26 @@ for path in sys.argv[2:]:
             merged.setdefault(name, set()).update(ids)
 if "mbpp_plus" not in merged:
     sys.exit("no excluded.json found: build the sets first")
+# MBPP in JavaScript asks MBPP's test tasks in other words: a test task matched is left out in both
+merged["mbpp_js"] = {f"mbpp_js/{i.rpartition('/')[2]}" for i in merged.get("mbpp_test", ())}
 by_set = {k: sorted(v) for k, v in merged.items()}
 json.dump({"ids": sorted({i for v in by_set.values() for i in v}), "benchmark_ids": by_set}, open(sys.argv[1], "w"), indent=1)
 PY
-test_ids=$out/mbpp_test_ids.json
-[ -f "$test_ids" ] || "$python" -c "import json, sys; json.dump([f'mbpp/{i}' for i in range(11, 511)], open(sys.argv[1], 'w'))" "$test_ids"
-for mixture in builtin-base builtin "$mix"; do
+test_ids=$out/${bench}_test_ids.json
+[ -f "$test_ids" ] || split_ids "$bench" "$test_ids" test
+systems=(${SYSTEMS:-builtin-base builtin})
+for mixture in "${systems[@]}" "$mix"; do
     name=$(basename "$mixture")
-    for bench in humaneval mbpp_plus; do
-        "$python" -m moe_coder evaluate --benchmark "$bench" --mixture "$mixture" --expert "$expert" \
-            --max-new-tokens 384 --exclude "$out/excluded.json" --out "$out/eval/$name/$bench"
+    if [ "$bench" = mbpp_js ]; then
+        "$python" -m moe_coder evaluate --benchmark humaneval_x_js --mixture "$mixture" --expert "$expert" \
+            --max-new-tokens 384 --exclude "$out/excluded.json" --out "$out/eval/$name/humaneval_x_js"
+        "$python" -m moe_coder evaluate --benchmark mbpp_js --tasks "$test_ids" --mixture "$mixture" --expert "$expert" \
+            --max-new-tokens 384 --exclude "$out/excluded.json" --out "$out/eval/$name/mbpp_js_test"
+        continue
+    fi
+    for b in humaneval mbpp_plus; do
+        "$python" -m moe_coder evaluate --benchmark "$b" --mixture "$mixture" --expert "$expert" \
+            --max-new-tokens 384 --exclude "$out/excluded.json" --out "$out/eval/$name/$b"
     done
     "$python" -m moe_coder evaluate --benchmark humaneval_plus --samples "$out/eval/$name/humaneval/samples.jsonl" \
         --exclude "$out/excluded.json" --out "$out/eval/$name/humaneval_plus" >/dev/null
@@ -112,10 +135,17 @@ for mixture in builtin-base builtin "$mix"; do
 done
 
 # 6. paired comparisons (exact McNemar, bootstrap 95% interval), clean subsets
-for pair in "builtin-base mix" "builtin mix" "builtin-base builtin"; do
+benches="humaneval humaneval_plus mbpp_plus mbpp_test"
+[ "$bench" = mbpp_js ] && benches="humaneval_x_js mbpp_js_test"
+names=()
+for mixture in "${systems[@]}"; do names+=("$(basename "$mixture")"); done
+pairs=()
+for a in "${names[@]}"; do pairs+=("$a mix"); done
+[ "${#names[@]}" -ge 2 ] && pairs+=("${names[0]} ${names[1]}")
+for pair in "${pairs[@]}"; do
     set -- $pair
-    for bench in humaneval humaneval_plus mbpp_plus mbpp_test; do
-        echo "== $bench: $2 against $1"
-        "$python" -m moe_coder compare "$out/eval/$1/$bench" "$out/eval/$2/$bench" --clean
+    for b in $benches; do
+        echo "== $b: $2 against $1"
+        "$python" -m moe_coder compare "$out/eval/$1/$b" "$out/eval/$2/$b" --clean
     done
 done

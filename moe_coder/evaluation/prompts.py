@@ -28,8 +28,9 @@ CLOSING_FENCE = "\n```\n"
 
 
 def writes_whole_function(problem: Problem) -> bool:
-    """MBPP-style tasks: a description to implement, rather than a signature to complete."""
-    return problem.task_id.lower().startswith("mbpp")
+    """MBPP-style tasks: a description to implement, rather than a signature to complete (MBPP in
+    JavaScript, ``mbpp_js/N``, gives a signature, as HumanEval-X does)."""
+    return problem.task_id.partition("/")[0].lower() == "mbpp"
 
 
 def instruction_prompt(problem: Problem) -> str:
@@ -37,15 +38,22 @@ def instruction_prompt(problem: Problem) -> str:
     name = display_name(problem.language)
     tag = problem.language  # every benchmark language id is also a code-fence tag
     if writes_whole_function(problem):
-        return (
-            f"{problem.question.strip()}\n\n"
-            f"Write the {name} function. Answer with the code in a single ```{tag} code block."
-        )
+        return task_prompt(problem)
     prompt = get_executor(problem.language).completion_prompt(problem).strip("\n")
     return (
         f"Complete the following {name} function. "
         f"Answer with the complete function in a single ```{tag} code block.\n\n"
         f"```{tag}\n{prompt}\n```"
+    )
+
+
+def task_prompt(problem: Problem) -> str:
+    """The user message that asks for *problem* the way MBPP asks: its description and tests, and a
+    request for the whole function (what :func:`instruction_prompt` sends for MBPP-style tasks)."""
+    return (
+        f"{problem.question.strip()}\n\n"
+        f"Write the {display_name(problem.language)} function. "
+        f"Answer with the code in a single ```{problem.language} code block."
     )
 
 
