@@ -316,7 +316,8 @@ def build(samples: Path | Sequence[Path], out: Path, per_task: int = 4, completi
     excluded = excluded_ids(report.contaminated_ids, {task_number(r["task_id"]) for r in rows})
     write_text_atomic(out / "excluded.json", json.dumps(excluded, indent=1) + "\n")
     summary = {
-        "samples": [str(f) for f in files], "sample_runs": sample_runs(files), "per_task": per_task, "completion_rows": completion, "seed": seed,
+        "samples": [str(f) for f in files], "sample_runs": sample_runs(files),
+        "benchmarks": sorted({_benchmark_of(r["task_id"]) for r in rows}), "per_task": per_task, "completion_rows": completion, "seed": seed,
         **{k: counts[k] for k in ("tasks sampled", "answers sampled", "answers passing", "tasks with a passing answer",
                                   "left out: hard-codes its tests", "trimmed of example usage",
                                   "trimmed, but failed: kept whole")},

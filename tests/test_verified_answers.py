@@ -163,6 +163,7 @@ def test_build_decontaminates_and_summarises(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rows_before"] == {"task": 2, "completion": 2}
     assert summary["tasks with a passing answer"] == 2
+    assert summary["benchmarks"] == ["mbpp"]
     # Task 602's question is in MBPP+ word for word: its rows go; task 2's stay.
     assert summary["rows_after"] == {"task": 1, "completion": 1}
     assert summary["contaminated_tasks"]["mbpp_plus"] == 1

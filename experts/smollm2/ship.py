@@ -82,13 +82,13 @@ CC_BY = ("code/30seconds", "code/advising", "code/tldr", "mbpp")
 LABELS = {"humaneval": "HumanEval", "humaneval_plus": "HumanEval+", "mbpp_plus": "MBPP+",
           "humaneval_x_cpp": "HumanEval-X C++", "humaneval_x_java": "HumanEval-X Java",
           "humaneval_x_js": "HumanEval-X JS", "humaneval_x_go": "HumanEval-X Go", "humaneval_x_rust": "HumanEval-X Rust",
-          "mbpp_test": "MBPP test split (11-510)"}
+          "mbpp_test": "MBPP test split (11-510)", "mbpp_js_test": "MBPP in JavaScript, test split (11-510)"}
 
 
 #: How self_train.sh's clean subsets are chosen, said in a self-trained expert's card.
-SELF_TRAINED_CLEAN = ("The clean subsets leave out every task that this expert's rows or the python set of "
+SELF_TRAINED_CLEAN = ("The clean subsets leave out every task that this expert's rows or the {name} set of "
                       "`experts/build_expert_data.py` train on (`self_train.sh` merges both `excluded.json` files), "
-                      "so that the base, the python expert trained on that set, and this one are scored on the same tasks.")
+                      "so that the base, the {name} expert trained on that set, and this one are scored on the same tasks.")
 
 
 def self_trained(summary: dict[str, Any]) -> bool:
@@ -196,7 +196,9 @@ def _self_trained_data_section(summary: dict[str, Any], excluded: bool) -> list[
              "(self-training by execution, as in STaR, RFT and ReST-EM), built by `experts/smollm2/self_train.sh` "
              "and `experts/verified_answers.py`.", "",
              f"- Tasks: MBPP's prompt, validation and train splits (task_ids 1-10 and 511-974; never the test split "
-             f"11-510), {summary['tasks sampled']} tasks.",
+             f"11-510), {summary['tasks sampled']} tasks"
+             + (", with their tests translated to JavaScript (`moe_coder/translated_mbpp.py`, the `mbpp_js` benchmark)"
+                if "mbpp_js" in summary.get("benchmarks", ()) else "") + ".",
              f"- Answers: {summary['answers sampled']:,} sampled, {summary['answers passing']} passed their tests, "
              f"on {summary['tasks with a passing answer']} tasks; at most {summary['per_task']} distinct answers kept "
              f"per task (seed {summary['seed']}); {summary.get('left out: hard-codes its tests', 0)} left out for "
@@ -204,7 +206,7 @@ def _self_trained_data_section(summary: dict[str, Any], excluded: bool) -> list[
              "(the trimmed answer run against the tests again).",
              "- Rows: " + ", ".join(f"{n} asked " + ("as MBPP asks (the task and its tests)" if kind == "task" else
                                                        "as HumanEval asks (complete a function from its signature "
-                                                       "and docstring)") for kind, n in sorted(after.items(),
+                                                       "and its documentation)") for kind, n in sorted(after.items(),
                                                                                                   reverse=True)) + ".",
              ""]
     runs = summary.get("sample_runs") or []
@@ -286,7 +288,7 @@ def _score_section(name: str, eval_dir: Path | None, trained: str = "builtin",
         return []
     return ["## Scores (greedy pass@1 %, clean subset, by running the code)", "",
             "| benchmark | tasks | this expert | untuned base, same system prompt |", "|---|---:|---:|---:|", *rows, "",
-            *([SELF_TRAINED_CLEAN, ""] if "self_train" in reproduce else []),
+            *([SELF_TRAINED_CLEAN.format(name=name), ""] if "self_train" in reproduce else []),
             f"Reproduce: `{reproduce}` (see docs/experts.md).", ""]
 
 
