@@ -69,8 +69,8 @@ def _normalized(code: str) -> str:
 
 
 #: The benchmarks whose training split has tests to verify answers with: MBPP, and MBPP with its
-#: tests translated to JavaScript (``moe_coder.translated_mbpp``), by task id prefix.
-VERIFIABLE = {"mbpp": "mbpp", "mbpp_js": "mbpp_js"}
+#: tests translated to JavaScript (``moe_coder.translated_mbpp``); a task id's prefix names its benchmark.
+VERIFIABLE = ("mbpp", "mbpp_js")
 
 
 def _benchmark_of(task_id: str) -> str:
@@ -78,7 +78,7 @@ def _benchmark_of(task_id: str) -> str:
     if prefix not in VERIFIABLE:
         raise ValueError(f"task {task_id!r}: only MBPP tasks (mbpp/N, mbpp_js/N) are supported (their training "
                          "split has tests)")
-    return VERIFIABLE[prefix]
+    return prefix
 
 
 def _called_function(test: str) -> str | None:
@@ -255,7 +255,7 @@ def verified_rows(samples: Path | Sequence[Path], per_task: int = 4, completion:
             counts["tasks with a passing answer"] += 1
         for code, where in chosen[:per_task]:
             answer = fenced(code.strip("\n"), problem.language)
-            source = f"verified/{task_id.rpartition('/')[0].lower()}"
+            source = f"verified/{_benchmark_of(task_id)}"
             base = {"response": answer, "language": problem.language, "source": source, "origin": where,
                     "task_id": task_id}
             rows.append({**base, "instruction": task_prompt(problem), "kind": "task"})
